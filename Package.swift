@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module boundaries (see docs/architecture.md):
+//   LeadsyncCore  pure: JSON, Contact, phone/time helpers, compiled rules, Engine, Decision. No deps.
+//   LeadsyncRules pure: YAML -> CompiledRules with compiler-style diagnostics, rule tests. Yams only.
+//   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
+//   leadsync      the executable: argument parsing only.
+let package = Package(
+    name: "leadsync",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "leadsync", targets: ["leadsync"]),
+        .executable(name: "leadsync-bench", targets: ["leadsync-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "LeadsyncCore"),
+        .target(name: "LeadsyncRules", dependencies: ["LeadsyncCore", "Yams"]),
+        .target(name: "LeadsyncCLI", dependencies: ["LeadsyncCore", "LeadsyncRules"]),
+        .executableTarget(
+            name: "leadsync",
+            dependencies: ["LeadsyncCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "leadsync-bench", dependencies: ["LeadsyncCore", "LeadsyncRules", "LeadsyncCLI"]),
+        .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),
+        .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
+        .testTarget(name: "LeadsyncCLITests", dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore"]),
+    ]
+)

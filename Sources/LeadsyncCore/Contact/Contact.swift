@@ -1,0 +1,192 @@
+/// A GHL contact, normalised: the one shape the engine evaluates, whatever brought it in (an API
+/// read, a marketplace webhook, a workflow webhook, a batch page, a test case).
+///
+/// `fields` holds GHL's camelCase contact fields as they came (`firstName`, `dndSettings`, ...),
+/// with `tags` and `customFields` taken out into typed properties. Tags are folded once here
+/// (trimmed, lower-cased) so that evaluating rules never folds a tag twice.
+public struct Contact: Sendable {
+    public var id: String
+    public var fields: JSONObject
+    /// Tags as GHL spells them, for output and write-backs.
+    public private(set) var tags: [String]
+    /// The same tags trimmed and lower-cased, in the same order.
+    public private(set) var foldedTags: [String]
+    public var customFields: [CustomFieldValue]
+    /// What brought the contact in: a GHL event type (`ContactTagUpdate`, ...), `workflow`,
+    /// `batch` or `manual`. Rules see it as `event.type`.
+    public var eventType: String
+
+    public init(id: String, fields: JSONObject = JSONObject(), tags: [String] = [], customFields: [CustomFieldValue] = [],
+                eventType: String = "manual")
+    {
+        self.id = id
+        self.fields = fields
+        self.tags = []
+        self.foldedTags = []
+        self.customFields = customFields
+        self.eventType = eventType
+        self.fields["id"] = .string(id)
+        setTags(tags)
+    }
+
+    public mutating func setTags(_ tags: [String]) {
+        self.tags = tags.filter { !$0.trimmedASCII.isEmpty }
+        self.foldedTags = self.tags.map(\.foldedForComparison)
+    }
+
+    public var locationId: String? { fields["locationId"]?.stringValue }
+
+    /// Display name for reports: `name`, else first and last name, else nil.
+    public var displayName: String? {
+        if let name = fields["name"]?.stringValue, !name.isEmpty { return name }
+        let parts = [fields["firstName"]?.stringValue, fields["lastName"]?.stringValue].compactMap { $0 }.filter {
+            !$0.isEmpty
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " ")
+    }
+
+    /// The value a rules path points at, or nil when it is absent.
+    public func value(at path: FieldPath) -> JSON? {
+        switch path {
+        case .tags:
+            return .array(tags.map(JSON.string))
+        case .eventType:
+            return .string(eventType)
+        case .customField(let key):
+            return customField(key)?.value
+        case .customFieldList:
+            return .array(customFields.map { cf in
+                var o = JSONObject()
+                if let id = cf.id { o["id"] = .string(id) }
+                if let key = cf.key { o["key"] = .string(key) }
+                o["value"] = cf.value
+                return .object(o)
+            })
+        case .field(let first, let rest):
+            guard var current = fields[first] else { return nil }
+            for component in rest {
+                guard let next = current[component] else { return nil }
+                current = next
+            }
+            return current
+        }
+    }
+
+    /// A custom field by key (`lead_score` or `contact.lead_score`), id, or display name
+    /// (case-insensitive; workflow payloads carry only the name).
+    public func customField(_ key: String) -> CustomFieldValue? {
+        for cf in customFields where cf.key == key || cf.id == key { return cf }
+        let folded = key.foldedForComparison
+        for cf in customFields where cf.name?.foldedForComparison == folded { return cf }
+        return nil
+    }
+}
+
+/// One custom field value of a contact. GHL sends only `id` and `value`; `key` and `name` are
+/// filled from a `CustomFieldCatalog` when one is known, and `name` alone by workflow webhooks.
+public struct CustomFieldValue: Sendable, Equatable {
+    public var id: String?
+    /// The field key without the `contact.` prefix (`lead_score`).
+    public var key: String?
+    public var name: String?
+    public var value: JSON
+
+    public init(id: String? = nil, key: String? = nil, name: String? = nil, value: JSON) {
+        self.id = id
+        self.key = key.map(CustomFieldCatalog.stripPrefix)
+        self.name = name
+        self.value = value
+    }
+}
+
+/// The location's custom field definitions (GET /locations/{id}/customFields), mapping ids to
+/// keys and display names.
+public struct CustomFieldCatalog: Sendable, Equatable {
+    public struct Definition: Sendable, Equatable {
+        public var id: String
+        public var key: String
+        public var name: String
+        public init(id: String, key: String, name: String) {
+            self.id = id
+            self.key = CustomFieldCatalog.stripPrefix(key)
+            self.name = name
+        }
+    }
+
+    public var definitions: [Definition]
+    private var byId: [String: Int]
+
+    public init(_ definitions: [Definition] = []) {
+        self.definitions = definitions
+        var byId: [String: Int] = [:]
+        for (i, d) in definitions.enumerated() { byId[d.id] = i }
+        self.byId = byId
+    }
+
+    public static let empty = CustomFieldCatalog()
+
+    /// Reads GHL's `{"customFields": [{"id", "name", "fieldKey"}, ...]}` response.
+    public init(ghlResponse json: JSON) throws(PayloadError) {
+        guard let list = json["customFields"]?.arrayValue else {
+            throw PayloadError("custom field list: expected an object with a 'customFields' array")
+        }
+        var defs: [Definition] = []
+        for item in list {
+            guard let id = item["id"]?.stringValue else { throw PayloadError("custom field list: an entry has no 'id'") }
+            let key = item["fieldKey"]?.stringValue ?? id
+            defs.append(Definition(id: id, key: key, name: item["name"]?.stringValue ?? key))
+        }
+        self.init(defs)
+    }
+
+    public func definition(id: String) -> Definition? { byId[id].map { definitions[$0] } }
+
+    static func stripPrefix(_ key: String) -> String {
+        key.hasPrefix("contact.") ? String(key.dropFirst(8)) : key
+    }
+}
+
+/// A dotted path into a contact, compiled once from a rules file.
+public enum FieldPath: Sendable, Equatable, CustomStringConvertible {
+    case tags
+    case eventType
+    /// `customFields.KEY`
+    case customField(String)
+    /// `customFields` itself
+    case customFieldList
+    /// Any other path: the first component and the rest.
+    case field(String, [String])
+
+    public init(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        switch parts.first {
+        case "tags" where parts.count == 1: self = .tags
+        case "event" where parts.count == 2 && parts[1] == "type": self = .eventType
+        case "customFields" where parts.count == 1: self = .customFieldList
+        case "customFields": self = .customField(parts.dropFirst().joined(separator: "."))
+        default: self = .field(parts[0], Array(parts.dropFirst()))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .tags: return "tags"
+        case .eventType: return "event.type"
+        case .customFieldList: return "customFields"
+        case .customField(let key): return "customFields.\(key)"
+        case .field(let first, let rest): return ([first] + rest).joined(separator: ".")
+        }
+    }
+}
+
+/// A payload that is not a usable contact, with a one-line reason.
+public struct PayloadError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    /// True when the payload is a well-formed GHL event that simply does not concern contacts.
+    public var isIgnorableEvent: Bool
+    public init(_ message: String, ignorable: Bool = false) {
+        self.message = message
+        self.isIgnorableEvent = ignorable
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,88 @@
+/// What the local state says about a contact before evaluation.
+public struct ContactState: Sendable, Equatable {
+    /// Marked a customer (by a `mark_customer` rule or `leadsync mark-customer`).
+    public var markedCustomer: Bool
+    /// Managed buckets the contact is in now (indexes into `CompiledRules.buckets`); used by
+    /// `on_no_match: keep`.
+    public var buckets: [Int]
+
+    public init(markedCustomer: Bool = false, buckets: [Int] = []) {
+        self.markedCustomer = markedCustomer
+        self.buckets = buckets
+    }
+
+    public static let none = ContactState()
+}
+
+/// A CallTools field and its rendered value.
+public struct FieldValue: Sendable, Equatable {
+    public var slug: String
+    public var value: String
+    public init(slug: String, value: String) {
+        self.slug = slug
+        self.value = value
+    }
+}
+
+/// The outcome of one rule in a decision's trace.
+public enum RuleOutcome: Sendable, Equatable {
+    /// The condition held and nothing blocked it.
+    case applied
+    /// The condition did not hold; the id names the condition node that failed first.
+    case notMatched(condition: Int32)
+    /// The condition held but a matching exclusion (index) blocks the rule.
+    case blocked(exclusion: Int32)
+    /// `enabled: false`.
+    case disabled
+    /// An earlier applied rule (index) had `stop: true`.
+    case stopped(by: Int32)
+    /// Not evaluated at all (a `ContactDelete`).
+    case notEvaluated
+}
+
+/// Why the decision is what it is: every exclusion and every rule, in file order.
+public struct Trace: Sendable, Equatable {
+    /// Indexed like `CompiledRules.exclusions`: whether each matched.
+    public var exclusions: [Bool]
+    /// Indexed like `CompiledRules.rules`.
+    public var rules: [RuleOutcome]
+    /// Remarks such as a phone number the `e164` filter could not normalise.
+    public var notes: [String]
+
+    public init(exclusions: [Bool], rules: [RuleOutcome], notes: [String] = []) {
+        self.exclusions = exclusions
+        self.rules = rules
+        self.notes = notes
+    }
+}
+
+/// The desired state for one contact: a value, compared in tests, turned into calls by the planner.
+public struct Decision: Sendable, Equatable {
+    public var contactId: String
+    public var eventType: String
+    /// Desired managed buckets: indexes into `CompiledRules.buckets`, ascending.
+    public var buckets: [Int]
+    /// True when `on_no_match: keep` left the buckets as the state said they were.
+    public var keptCurrentBuckets: Bool
+    /// CallTools fields for the contact, in mapping order. Empty when no rule applied.
+    public var fields: [FieldValue]
+    public var calltoolsTags: TagChanges
+    public var ghlTags: TagChanges
+    /// Sticky: true when the contact was marked already or an applied rule marks it.
+    public var markedCustomer: Bool
+    /// True when an applied rule marked the contact in this decision (the mark is new).
+    public var marksCustomer: Bool
+    /// A `ContactDelete`: the contact leaves every managed bucket.
+    public var deleted: Bool
+    public var trace: Trace
+
+    /// Indexes of the rules that applied, in order.
+    public var appliedRules: [Int] {
+        trace.rules.indices.filter { trace.rules[$0] == .applied }
+    }
+
+    /// Indexes of the exclusions that matched (index 0 is `marked-customer`).
+    public var matchedExclusions: [Int] {
+        trace.exclusions.indices.filter { trace.exclusions[$0] }
+    }
+}

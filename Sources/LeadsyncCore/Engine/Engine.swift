@@ -1,0 +1,271 @@
+/// Evaluates contacts against compiled rules. Pure: no I/O, no clock; the same contact, state
+/// and time always give the same decision (rules-v1.md §5).
+public struct Engine: Sendable {
+    public let rules: CompiledRules
+
+    public init(rules: CompiledRules) { self.rules = rules }
+
+    /// The desired state for `contact`, given what local state says and the evaluation time.
+    public func evaluate(_ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false)
+        -> Decision
+    {
+        let ruleCount = rules.rules.count
+        if deleted {
+            return Decision(
+                contactId: contact.id, eventType: contact.eventType, buckets: [], keptCurrentBuckets: false, fields: [],
+                calltoolsTags: TagChanges(), ghlTags: TagChanges(), markedCustomer: state.markedCustomer,
+                marksCustomer: false, deleted: true,
+                trace: Trace(exclusions: [Bool](repeating: false, count: rules.exclusions.count),
+                             rules: [RuleOutcome](repeating: .notEvaluated, count: ruleCount),
+                             notes: ["ContactDelete: the contact leaves every managed bucket"]))
+        }
+
+        // 1-2. Exclusions (index 0 is the built-in marked-customer).
+        var excluded = [Bool](repeating: false, count: rules.exclusions.count)
+        var anyExcluded = false
+        for i in rules.exclusions.indices {
+            if failing(rules.exclusions[i].condition, contact, state, now) < 0 {
+                excluded[i] = true
+                anyExcluded = true
+            }
+        }
+
+        // 3. Rules in file order.
+        var outcomes = [RuleOutcome]()
+        outcomes.reserveCapacity(ruleCount)
+        var buckets: [Int] = []
+        var bucketsLocked = false
+        var calltoolsTags = TagChanges()
+        var ghlTags = TagChanges()
+        var marks = false
+        var firstApplied = -1
+        var severalApplied = false
+        var stoppedBy: Int32 = -1
+        for r in 0..<ruleCount {
+            if stoppedBy >= 0 {
+                outcomes.append(.stopped(by: stoppedBy))
+                continue
+            }
+            let rule = rules.rules[r]
+            if !rule.enabled {
+                outcomes.append(.disabled)
+                continue
+            }
+            let failed = failing(rule.condition, contact, state, now)
+            if failed >= 0 {
+                outcomes.append(.notMatched(condition: failed))
+                continue
+            }
+            if anyExcluded, let blocker = blockingExclusion(excluded, rule) {
+                outcomes.append(.blocked(exclusion: Int32(blocker)))
+                continue
+            }
+            outcomes.append(.applied)
+            if firstApplied < 0 { firstApplied = r } else { severalApplied = true }
+            if let b = rule.bucket, !bucketsLocked {
+                if rule.exclusive {
+                    buckets = [b]
+                    bucketsLocked = true
+                } else if !buckets.contains(b) {
+                    buckets.append(b)
+                }
+            }
+            calltoolsTags.merge(rule.calltoolsTags)
+            ghlTags.merge(rule.ghlTags)
+            if rule.markCustomer { marks = true }
+            if rule.stop { stoppedBy = Int32(r) }
+        }
+
+        // 4. The desired state.
+        var notes: [String] = []
+        var fields: [FieldValue] = []
+        var kept = false
+        if firstApplied >= 0 {
+            if buckets.count > 1 { buckets.sort() }
+            fields = renderFields(contact, firstApplied: firstApplied, several: severalApplied, outcomes: outcomes,
+                                  notes: &notes)
+        } else if rules.onNoMatch == .keep && !anyExcluded {
+            buckets = state.buckets.sorted()
+            kept = true
+        }
+        return Decision(
+            contactId: contact.id, eventType: contact.eventType, buckets: buckets, keptCurrentBuckets: kept,
+            fields: fields, calltoolsTags: calltoolsTags, ghlTags: ghlTags,
+            markedCustomer: state.markedCustomer || marks, marksCustomer: marks && !state.markedCustomer,
+            deleted: false, trace: Trace(exclusions: excluded, rules: outcomes, notes: notes))
+    }
+
+    /// The first matching exclusion that `rule` does not ignore.
+    @inline(__always)
+    func blockingExclusion(_ excluded: [Bool], _ rule: Rule) -> Int? {
+        for i in excluded.indices where excluded[i] && !rule.ignoresExclusion[i] { return i }
+        return nil
+    }
+
+    /// Default mapping with each applied rule's overrides merged over it, in order.
+    func renderFields(_ contact: Contact, firstApplied: Int, several: Bool, outcomes: [RuleOutcome],
+                      notes: inout [String]) -> [FieldValue]
+    {
+        let region = rules.calltools.defaultRegion
+        var templates = rules.fields
+        func overlay(_ overrides: [FieldTemplate]) {
+            for o in overrides {
+                if let i = templates.firstIndex(where: { $0.slug == o.slug }) { templates[i] = o } else { templates.append(o) }
+            }
+        }
+        if several {
+            for r in outcomes.indices where outcomes[r] == .applied { overlay(rules.rules[r].fields) }
+        } else if !rules.rules[firstApplied].fields.isEmpty {
+            overlay(rules.rules[firstApplied].fields)
+        }
+        var values: [FieldValue] = []
+        values.reserveCapacity(templates.count)
+        for t in templates {
+            let rendered = t.template.render(contact, region: region) { notes.append("field \(t.slug): \($0); left out") }
+            if let v = rendered { values.append(FieldValue(slug: t.slug, value: v)) }
+        }
+        return values
+    }
+
+    /// -1 when `condition` holds; otherwise the id of the node that failed first.
+    func failing(_ condition: Condition, _ contact: Contact, _ state: ContactState, _ now: Timestamp) -> Int32 {
+        switch condition {
+        case .all(let children, _):
+            for child in children {
+                let f = failing(child, contact, state, now)
+                if f >= 0 { return f }
+            }
+            return -1
+        case .any(let children, let id):
+            for child in children where failing(child, contact, state, now) < 0 { return -1 }
+            return id
+        case .not(let inner, let id):
+            return failing(inner, contact, state, now) < 0 ? id : -1
+        case .tags(let test, let id):
+            return Engine.holds(test, contact.foldedTags) ? -1 : id
+        case .field(let path, let test, let id):
+            return Engine.holds(test, contact.value(at: path), now: now) ? -1 : id
+        case .markedCustomer(let id):
+            return state.markedCustomer ? -1 : id
+        }
+    }
+
+    static func holds(_ test: TagTest, _ tags: [String]) -> Bool {
+        switch test {
+        case .has(let t):
+            return tags.contains(t)
+        case .anyOf(let list):
+            for tag in tags where list.contains(tag) { return true }
+            return false
+        case .allOf(let list):
+            return list.allSatisfy { tags.contains($0) }
+        case .noneOf(let list):
+            for tag in tags where list.contains(tag) { return false }
+            return true
+        case .anyContains(let substrings):
+            for tag in tags {
+                for s in substrings where tag.utf8Contains(s) { return true }
+            }
+            return false
+        case .anyMatches(let regex):
+            return tags.contains { regex.matches($0) }
+        case .count(let op, let n):
+            return op.holds(tags.count, n)
+        }
+    }
+
+    static func holds(_ test: FieldTest, _ value: JSON?, now: Timestamp) -> Bool {
+        switch test {
+        case .isMissing:
+            return value == nil || value == .null
+        case .isPresent:
+            return !(value == nil || value == .null)
+        case .isEmpty:
+            switch value {
+            case nil, .null?: return true
+            case .string(let s)?: return s.isEmpty
+            case .array(let a)?: return a.isEmpty
+            case .object(let o)?: return o.isEmpty
+            default: return false
+            }
+        case .equals(let literal, let cs):
+            return anyScalar(value) { equal($0, literal, cs) }
+        case .notEquals(let literal, let cs):
+            return !anyScalar(value) { equal($0, literal, cs) }
+        case .isIn(let literals, let cs):
+            return anyScalar(value) { v in literals.contains { equal(v, $0, cs) } }
+        case .notIn(let literals, let cs):
+            return !anyScalar(value) { v in literals.contains { equal(v, $0, cs) } }
+        case .contains(let literal, let cs):
+            return anyText(value, cs) { $0.utf8Contains(cs ? literal.text ?? "" : literal.folded ?? "") }
+        case .startsWith(let literal, let cs):
+            return anyText(value, cs) { $0.hasPrefix(cs ? literal.text ?? "" : literal.folded ?? "") }
+        case .endsWith(let literal, let cs):
+            return anyText(value, cs) { $0.hasSuffix(cs ? literal.text ?? "" : literal.folded ?? "") }
+        case .matches(let regex):
+            return anyText(value, true) { regex.matches($0) }
+        case .compare(let op, let comparand):
+            return anyScalar(value) { v in
+                switch comparand {
+                case .number(let n):
+                    guard let x = numeric(v) else { return false }
+                    return op.holds(x, n)
+                case .date(let d):
+                    guard let s = v.stringValue, let t = Timestamp(iso8601: s) else { return false }
+                    return op.holds(t, d)
+                }
+            }
+        case .olderThan(let d):
+            guard let t = timestamp(value) else { return false }
+            return now.milliseconds - t.milliseconds > d.milliseconds
+        case .newerThan(let d):
+            guard let t = timestamp(value) else { return false }
+            return now.milliseconds - t.milliseconds < d.milliseconds
+        }
+    }
+
+    /// True when `body` holds for the value, or for some element when it is a list.
+    @inline(__always)
+    static func anyScalar(_ value: JSON?, _ body: (JSON) -> Bool) -> Bool {
+        switch value {
+        case nil: return false
+        case .array(let items)?: return items.contains(where: body)
+        case let v?: return body(v)
+        }
+    }
+
+    @inline(__always)
+    static func anyText(_ value: JSON?, _ caseSensitive: Bool, _ body: (String) -> Bool) -> Bool {
+        anyScalar(value) { v in
+            guard let text = v.scalarText else { return false }
+            return body(caseSensitive ? text : text.foldedForComparison)
+        }
+    }
+
+    @inline(__always)
+    static func equal(_ value: JSON, _ literal: Literal, _ caseSensitive: Bool) -> Bool {
+        if case .string(let s) = value {
+            return caseSensitive ? s == literal.text : s.foldedForComparison == literal.folded
+        }
+        if value == .null { return literal.text == nil }
+        guard let text = value.scalarText else { return false }
+        return caseSensitive ? text == literal.text : text.foldedForComparison == literal.folded
+    }
+
+    static func numeric(_ value: JSON) -> Double? {
+        switch value {
+        case .number(let n): return n
+        case .string(let s): return Double(s.trimmedASCII)
+        default: return nil
+        }
+    }
+
+    static func timestamp(_ value: JSON?) -> Timestamp? {
+        switch value {
+        case .string(let s)?: return Timestamp(iso8601: s)
+        // GHL sometimes sends epoch milliseconds.
+        case .number(let n)?: return Timestamp(milliseconds: Int64(n))
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,111 @@
+/// A compiled condition. Every node carries an id into `CompiledRules.conditions`, which holds
+/// its description and source location for traces.
+public indirect enum Condition: Sendable {
+    case all([Condition], id: Int32)
+    case any([Condition], id: Int32)
+    case not(Condition, id: Int32)
+    case tags(TagTest, id: Int32)
+    case field(FieldPath, FieldTest, id: Int32)
+    case markedCustomer(id: Int32)
+
+    public var id: Int32 {
+        switch self {
+        case .all(_, let id), .any(_, let id), .not(_, let id), .tags(_, let id), .field(_, _, let id),
+            .markedCustomer(let id):
+            return id
+        }
+    }
+}
+
+/// Where a condition came from and how to say it in a trace.
+public struct ConditionInfo: Sendable, Equatable {
+    public var description: String
+    public var line: Int
+    public var column: Int
+    public init(description: String, line: Int, column: Int) {
+        self.description = description
+        self.line = line
+        self.column = column
+    }
+}
+
+public enum Comparison: String, Sendable {
+    case gt, gte, lt, lte, eq
+
+    @inlinable
+    public func holds<T: Comparable>(_ a: T, _ b: T) -> Bool {
+        switch self {
+        case .gt: return a > b
+        case .gte: return a >= b
+        case .lt: return a < b
+        case .lte: return a <= b
+        case .eq: return a == b
+        }
+    }
+}
+
+/// A tag predicate. Arguments are folded (trimmed, lower-cased) at compile time.
+public enum TagTest: Sendable {
+    case has(String)
+    case anyOf([String])
+    case allOf([String])
+    case noneOf([String])
+    case anyContains([String])
+    case anyMatches(CompiledRegex)
+    case count(Comparison, Int)
+}
+
+/// A literal a field is compared with, pre-folded for case-insensitive comparison.
+public struct Literal: Sendable, Equatable {
+    /// The canonical text (`true`, `42`, `active`), or nil for null.
+    public var text: String?
+    public var folded: String?
+    public init(_ json: JSON) {
+        text = json.scalarText
+        folded = text?.foldedForComparison
+    }
+}
+
+/// An ordered comparand: a number or an instant.
+public enum Comparand: Sendable, Equatable {
+    case number(Double)
+    case date(Timestamp)
+}
+
+/// A field predicate.
+public enum FieldTest: Sendable {
+    case equals(Literal, caseSensitive: Bool)
+    case notEquals(Literal, caseSensitive: Bool)
+    case isIn([Literal], caseSensitive: Bool)
+    case notIn([Literal], caseSensitive: Bool)
+    case contains(Literal, caseSensitive: Bool)
+    case startsWith(Literal, caseSensitive: Bool)
+    case endsWith(Literal, caseSensitive: Bool)
+    case matches(CompiledRegex)
+    case isMissing
+    case isPresent
+    case isEmpty
+    case compare(Comparison, Comparand)
+    case olderThan(RuleDuration)
+    case newerThan(RuleDuration)
+}
+
+/// A regular expression compiled once when the rules load.
+///
+/// Swift's `Regex` is not `Sendable` for type-erased output; the instance is never mutated after
+/// compilation, which is what makes sharing it across tasks safe.
+public final class CompiledRegex: @unchecked Sendable {
+    public let pattern: String
+    private let regex: Regex<AnyRegexOutput>
+
+    /// - Throws: the regex parser's error, whose description says what is wrong.
+    public init(_ pattern: String) throws {
+        self.pattern = pattern
+        self.regex = try Regex(pattern)
+    }
+
+    /// True when the pattern matches anywhere in `text` (anchors in the pattern still apply).
+    public func matches(_ text: String) -> Bool {
+        (try? regex.firstMatch(in: text)) != nil
+    }
+}

@@ -129,6 +129,7 @@ extension Compiler {
     /// A list of names that must each be one of `known`.
     mutating func checkNames(_ node: Node, _ known: [String], _ code: Diagnostic.Code, _ what: String) -> [String] {
         guard let names = stringList(node, "\(what)s") else { return [] }
+        guard checkNamesAgainstRules else { return names }
         let items: [Node] = node.sequence.map { Array($0) } ?? [node]
         for (i, n) in names.enumerated() where !known.contains(n) {
             var message = "unknown \(what) '\(n)'"

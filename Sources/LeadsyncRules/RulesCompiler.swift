@@ -7,6 +7,9 @@ public struct RulesDocument: Sendable {
     public var file: String
     public var source: String
     public var rules: CompiledRules?
+    /// What compiled even when there were errors: used to check names in a sibling tests file
+    /// without repeating the rules file's own errors there.
+    public var partial: CompiledRules?
     public var diagnostics: [Diagnostic]
     public var tests: [RuleTestCase]
 
@@ -31,7 +34,7 @@ public enum RulesCompiler {
                                           file: file, line: 1, column: 1))
         }
         diagnostics.sort()
-        return RulesDocument(file: file, source: source, rules: diagnostics.hasErrors ? nil : compiled,
+        return RulesDocument(file: file, source: source, rules: diagnostics.hasErrors ? nil : compiled, partial: compiled,
                              diagnostics: diagnostics, tests: tests)
     }
 
@@ -80,6 +83,8 @@ struct Compiler {
     var exclusionNames: [String] = [CompiledRules.markedCustomerExclusion]
     var ruleNames: [String] = []
     var tests: [RuleTestCase] = []
+    /// False when the rules did not compile at all: test expectations cannot be checked.
+    var checkNamesAgainstRules = true
 
     init(file: String, source: String) {
         self.file = file
@@ -87,7 +92,10 @@ struct Compiler {
     }
 
     mutating func knownNames(from rules: CompiledRules?) {
-        guard let rules else { return }
+        guard let rules else {
+            checkNamesAgainstRules = false
+            return
+        }
         bucketNames = rules.buckets.map(\.name)
         exclusionNames = rules.exclusions.map(\.name)
         ruleNames = rules.rules.map(\.name)
@@ -190,8 +198,12 @@ struct Compiler {
         }
     }
 
-    static func validName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+    /// Rule names: `[a-z0-9-]+` (rules-v1.md §3). Buckets and exclusions also allow `_`, as in
+    /// the spec's own `cold_leads`.
+    static func validName(_ name: String, underscore: Bool = false) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy {
+            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || (underscore && $0 == 0x5F)
+        }
     }
 
     // MARK: The file
@@ -275,8 +287,8 @@ struct Compiler {
         var buckets: [Bucket] = []
         var nodes: [Node] = []
         for e in entries {
-            if !Compiler.validName(e.key) {
-                error(.badName, "bucket name '\(e.key)' must use only a-z, 0-9 and '-'", at: e.keyNode)
+            if !Compiler.validName(e.key, underscore: true) {
+                error(.badName, "bucket name '\(e.key)' must use only a-z, 0-9, '-' and '_'", at: e.keyNode)
             }
             var reference: Bucket.Reference?
             switch e.value {
@@ -394,8 +406,8 @@ struct Compiler {
             let nameNode = requireKey(entries, "name", in: "an exclusion", at: item)
             let name = nameNode.flatMap { string($0, "exclusion name") }
             if let name, let nameNode {
-                if !Compiler.validName(name) {
-                    error(.badName, "exclusion name '\(name)' must use only a-z, 0-9 and '-'", at: nameNode)
+                if !Compiler.validName(name, underscore: true) {
+                    error(.badName, "exclusion name '\(name)' must use only a-z, 0-9, '-' and '_'", at: nameNode)
                 }
                 if name == CompiledRules.markedCustomerExclusion {
                     error(.duplicateName, "'marked-customer' is built in; choose another exclusion name", at: nameNode)

@@ -62,11 +62,13 @@ public struct Engine: Sendable {
             }
             outcomes.append(.applied)
             if firstApplied < 0 { firstApplied = r } else { severalApplied = true }
-            if let b = rule.bucket, !bucketsLocked {
+            // `exclusive` fixes the bucket set to this rule's bucket (none, for a rule without
+            // one); later rules may still tag or mark, but not route.
+            if !bucketsLocked {
                 if rule.exclusive {
-                    buckets = [b]
+                    buckets = rule.bucket.map { [$0] } ?? []
                     bucketsLocked = true
-                } else if !buckets.contains(b) {
+                } else if let b = rule.bucket, !buckets.contains(b) {
                     buckets.append(b)
                 }
             }

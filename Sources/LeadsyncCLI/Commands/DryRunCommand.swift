@@ -1,0 +1,282 @@
+import LeadsyncCore
+import LeadsyncRules
+
+/// `leadsync dry-run --rules RULES [FILE...]`: evaluates contacts or webhook payloads and prints
+/// each decision. Writes nothing anywhere but stdout/stderr.
+///
+/// Input per file (or stdin): a JSON array of items, one JSON value (possibly pretty-printed),
+/// or JSON Lines. JSON Lines are streamed in 1 MiB chunks, so memory stays flat whatever the
+/// file size. A bad line gives an error object (or an error line) for that line and a non-zero
+/// exit at the end; it never stops the run.
+public struct DryRunCommand {
+    public struct Options {
+        public var json = false
+        public var now: Timestamp
+        public var catalog = CustomFieldCatalog.empty
+        public var markedCustomer = false
+        public init(now: Timestamp) { self.now = now }
+    }
+
+    let engine: Engine
+    let rules: CompiledRules
+    let options: Options
+    let console: Console
+    var errors = 0
+    var contacts = 0
+    var ignored = 0
+    var writer = JSONWriter(capacity: 1 << 18)
+
+    public static func run(rulesPath: String, inputs: [String], options: Options, console: Console) -> Int32 {
+        let rules: CompiledRules
+        do {
+            (_, rules) = try RulesFile.loadValid(rulesPath, console: console)
+        } catch {
+            console.err.line("leadsync: \(error.message)")
+            console.err.flush()
+            return 1
+        }
+        var command = DryRunCommand(engine: Engine(rules: rules), rules: rules, options: options, console: console)
+        for path in inputs.isEmpty ? ["-"] : inputs {
+            do {
+                try command.process(FileInput(path: path))
+            } catch {
+                command.flushWriter()
+                console.err.line("leadsync: \(error.message)")
+                command.errors += 1
+            }
+        }
+        command.flushWriter()
+        if !options.json {
+            console.out.line("\(command.contacts) contact\(command.contacts == 1 ? "" : "s") evaluated, "
+                + "\(command.ignored) ignored, \(command.errors) error\(command.errors == 1 ? "" : "s")")
+        }
+        console.out.flush()
+        console.err.flush()
+        return command.errors > 0 ? 1 : 0
+    }
+
+    mutating func process(_ input: FileInput) throws(CLIError) {
+        var buffer: [UInt8] = []
+        // Find the first significant byte to pick the mode.
+        var start = 0
+        while true {
+            if start == buffer.count, try input.read(into: &buffer) == 0 { return }
+            while start < buffer.count, isSpace(buffer[start]) { start += 1 }
+            if start < buffer.count { break }
+        }
+        if buffer[start] == UInt8(ascii: "[") {
+            while try input.read(into: &buffer) > 0 {}
+            processDocument(buffer, name: input.name, arrayMode: true)
+            return
+        }
+        // JSON Lines, streamed. If the first record does not end on its line, the input is one
+        // pretty-printed document (or several): read it whole instead.
+        var lineNumber = 0
+        var lineStart = 0
+        var eof = false
+        while true {
+            guard let newline = findNewline(buffer, from: lineStart) else {
+                if eof {
+                    if lineStart < buffer.count {
+                        lineNumber += 1
+                        if !handleLine(buffer, lineStart, buffer.count, lineNumber, input.name) { return }
+                    }
+                    return
+                }
+                buffer.removeSubrange(0..<lineStart)
+                lineStart = 0
+                if try input.read(into: &buffer) == 0 { eof = true }
+                continue
+            }
+            lineNumber += 1
+            if lineNumber == 1 && !lineIsComplete(buffer, lineStart, newline) {
+                while try input.read(into: &buffer) > 0 {}
+                processDocument(Array(buffer[lineStart...]), name: input.name, arrayMode: false)
+                return
+            }
+            if !handleLine(buffer, lineStart, newline, lineNumber, input.name) { return }
+            lineStart = newline + 1
+        }
+    }
+
+    @inline(__always) func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+
+    func findNewline(_ buffer: [UInt8], from: Int) -> Int? {
+        buffer.withUnsafeBufferPointer { p in
+            guard from < p.count, let base = p.baseAddress else { return nil }
+            guard let hit = memchr(base + from, 0x0A, p.count - from) else { return nil }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// A first line that fails only because the value continues on the next line.
+    func lineIsComplete(_ buffer: [UInt8], _ start: Int, _ end: Int) -> Bool {
+        buffer.withUnsafeBufferPointer { p in
+            do {
+                _ = try JSONParser.parse(UnsafeBufferPointer(rebasing: p[start..<end]))
+                return true
+            } catch let error as JSONParser.Error {
+                return error.offset < end - start
+            } catch {
+                return true
+            }
+        }
+    }
+
+    /// Returns false to stop (never: errors are reported per line).
+    mutating func handleLine(_ buffer: [UInt8], _ start: Int, _ end: Int, _ line: Int, _ name: String) -> Bool {
+        var s = start, e = end
+        while s < e, isSpace(buffer[s]) { s += 1 }
+        while e > s, isSpace(buffer[e - 1]) { e -= 1 }
+        if s == e { return true }
+        let parsed: Result<JSON, JSONParser.Error> = buffer.withUnsafeBufferPointer { p in
+            Result { () throws(JSONParser.Error) -> JSON in try JSONParser.parse(UnsafeBufferPointer(rebasing: p[s..<e])) }
+        }
+        switch parsed {
+        case .success(let json): evaluate(json, location: .line(line), name: name)
+        case .failure(let error):
+            report(error: "invalid JSON at column \(error.offset + 1 + (s - start)): \(error.message)", location: .line(line),
+                   name: name)
+        }
+        return true
+    }
+
+    enum Location {
+        case line(Int)
+        case index(Int)
+        case document
+    }
+
+    mutating func processDocument(_ bytes: [UInt8], name: String, arrayMode: Bool) {
+        // One or more concatenated values, or an array whose elements are items.
+        var values: [JSON] = []
+        var failure: JSONParser.Error?
+        var failureOffset = 0
+        bytes.withUnsafeBufferPointer { p in
+            var offset = 0
+            while offset < p.count {
+                while offset < p.count, isSpace(p[offset]) { offset += 1 }
+                if offset == p.count { break }
+                do {
+                    let (value, used) = try JSONParser.parsePrefix(UnsafeBufferPointer(rebasing: p[offset...]))
+                    values.append(value)
+                    offset += used
+                } catch let error as JSONParser.Error {
+                    failure = error
+                    failureOffset = offset + error.offset
+                    break
+                } catch {
+                    break
+                }
+            }
+        }
+        if arrayMode, values.count == 1, case .array(let items) = values[0] {
+            for (i, item) in items.enumerated() { evaluate(item, location: .index(i), name: name) }
+        } else {
+            for v in values { evaluate(v, location: .document, name: name) }
+        }
+        if let failure {
+            let (line, column) = lineAndColumn(bytes, failureOffset)
+            report(error: "invalid JSON at line \(line), column \(column): \(failure.message)", location: .document, name: name)
+        }
+    }
+
+    func lineAndColumn(_ bytes: [UInt8], _ offset: Int) -> (Int, Int) {
+        var line = 1, column = 1
+        for b in bytes.prefix(offset) {
+            if b == 0x0A {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+
+    mutating func evaluate(_ json: JSON, location: Location, name: String) {
+        let inbound: InboundContact
+        do {
+            inbound = try InboundContact.decode(json, catalog: options.catalog, defaultEventType: "manual")
+        } catch {
+            if error.isIgnorableEvent {
+                ignored += 1
+                if options.json {
+                    writer.raw("{")
+                    writeLocation(location, name: name, first: true)
+                    writer.key("status")
+                    writer.raw("\"ignored\"")
+                    writer.key("reason")
+                    writer.string(error.message)
+                    writer.raw("}\n")
+                } else {
+                    console.out.line("\(describe(location, name)): ignored: \(error.message)")
+                }
+                return
+            }
+            report(error: error.message, location: location, name: name)
+            return
+        }
+        contacts += 1
+        let decision = engine.evaluate(inbound.contact, state: ContactState(markedCustomer: options.markedCustomer),
+                                       now: options.now, deleted: inbound.deleted)
+        if options.json {
+            decision.writeJSON(into: &writer, rules: rules, name: inbound.contact.displayName)
+            writer.raw("\n")
+            if writer.bytes.count >= 1 << 18 { flushWriter() }
+        } else {
+            console.out.write(decision.report(rules: rules, name: inbound.contact.displayName))
+            console.out.write("\n")
+        }
+    }
+
+    func describe(_ location: Location, _ name: String) -> String {
+        switch location {
+        case .line(let n): return "\(name):\(n)"
+        case .index(let i): return "\(name)[\(i)]"
+        case .document: return name
+        }
+    }
+
+    mutating func writeLocation(_ location: Location, name: String, first: Bool) {
+        writer.key("input", first: first)
+        writer.string(name)
+        switch location {
+        case .line(let n):
+            writer.key("line")
+            writer.number(Double(n))
+        case .index(let i):
+            writer.key("index")
+            writer.number(Double(i))
+        case .document: break
+        }
+    }
+
+    mutating func report(error message: String, location: Location, name: String) {
+        errors += 1
+        if options.json {
+            writer.raw("{")
+            writeLocation(location, name: name, first: true)
+            writer.key("error")
+            writer.string(message)
+            writer.raw("}\n")
+        } else {
+            flushWriter()
+            console.out.flush()
+            console.err.line("\(describe(location, name)): error: \(message)")
+        }
+    }
+
+    mutating func flushWriter() {
+        if !writer.bytes.isEmpty {
+            console.out.write(writer.bytes)
+            writer.bytes.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -82,6 +82,9 @@ struct Compiler {
     var bucketNames: [String] = []
     var exclusionNames: [String] = [CompiledRules.markedCustomerExclusion]
     var ruleNames: [String] = []
+    /// Buckets named by any rule's `bucket:`, even a rule that failed to compile, so one error
+    /// does not cause a misleading unused-bucket warning.
+    var referencedBuckets: Set<String> = []
     var tests: [RuleTestCase] = []
     /// False when the rules did not compile at all: test expectations cannot be checked.
     var checkNamesAgainstRules = true
@@ -259,8 +262,7 @@ struct Compiler {
         }
 
         // Warnings.
-        let used = Set(rules.compactMap(\.bucket))
-        for (i, b) in buckets.enumerated() where !used.contains(i) {
+        for (i, b) in buckets.enumerated() where !referencedBuckets.contains(b.name) {
             warning(.unusedBucket, "bucket '\(b.name)' is declared but no rule routes to it", at: bucketNodes[i])
         }
         warnUnreachable(rules, ruleNodes)
@@ -455,6 +457,7 @@ struct Compiler {
 
             var bucket: Int?
             if let b = value("bucket"), let text = string(b, "bucket") {
+                referencedBuckets.insert(text)
                 if let i = bucketNames.firstIndex(of: text) {
                     bucket = i
                 } else {

@@ -208,7 +208,7 @@ public struct JSONParser {
                     }
                     buffer.append(contentsOf: String(Character(u)).utf8)
                 default:
-                    throw Error(message: "invalid escape '\\\(Character(Unicode.Scalar(e)))'", offset: index - 1)
+                    throw Error(message: "invalid escape '\\\(Character(Unicode.Scalar(e)))'", offset: index - 2)
                 }
             default:
                 if b < 0x20 { throw Error(message: "control character in string", offset: index) }

@@ -1,0 +1,111 @@
+import Testing
+
+@testable import LeadsyncCore
+
+@Suite struct InboundContactTests {
+    let catalog = CustomFieldCatalog([
+        .init(id: "BcdmQEsNgz6AVpgLVUJ0", key: "contact.lead_score", name: "Lead Score"),
+    ])
+
+    func decode(_ text: String) throws -> InboundContact {
+        try InboundContact.decode(try JSONParser.parse(text), catalog: catalog)
+    }
+
+    @Test func apiContactWrapped() throws {
+        let c = try decode(#"{"contact":{"id":"abc","firstName":"Lee","tags":["A ","b"],"customFields":[{"id":"BcdmQEsNgz6AVpgLVUJ0","value":87}]}}"#)
+        #expect(c.shape == .api)
+        #expect(c.contact.id == "abc")
+        #expect(c.contact.tags == ["A ", "b"])
+        #expect(c.contact.foldedTags == ["a", "b"])
+        #expect(c.contact.eventType == "manual")
+        #expect(c.contact.value(at: FieldPath("customFields.lead_score")) == .number(87))
+        #expect(c.contact.value(at: FieldPath("customFields.BcdmQEsNgz6AVpgLVUJ0")) == .number(87))
+        #expect(c.contact.value(at: FieldPath("customFields.Lead Score")) == .number(87))
+        #expect(c.webhookId == nil)
+    }
+
+    @Test func apiContactBare() throws {
+        let c = try decode(#"{"id":"abc","phone":"+15551234567"}"#)
+        #expect(c.shape == .api)
+        #expect(c.contact.value(at: FieldPath("phone")) == .string("+15551234567"))
+        #expect(c.contact.value(at: FieldPath("id")) == .string("abc"))
+    }
+
+    @Test(arguments: ["ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"])
+    func marketplaceEvents(type: String) throws {
+        let c = try decode(#"""
+            {"type":"\#(type)","locationId":"loc","id":"nmF","firstName":"John","tags":["cold lead"],
+             "dndSettings":{"Call":{"status":"active"}},
+             "timestamp":"2025-08-26T11:36:43.463Z","webhookId":"9062e8fb"}
+            """#)
+        #expect(c.shape == .marketplace)
+        #expect(c.contact.id == "nmF")
+        #expect(c.contact.eventType == type)
+        #expect(c.contact.locationId == "loc")
+        #expect(c.webhookId == "9062e8fb")
+        #expect(c.timestamp == Timestamp(iso8601: "2025-08-26T11:36:43.463Z"))
+        #expect(c.deleted == (type == "ContactDelete"))
+        #expect(c.contact.value(at: FieldPath("dndSettings.Call.status")) == .string("active"))
+        #expect(c.contact.value(at: FieldPath("type")) == nil)  // the event type is not a contact field
+        #expect(c.contact.value(at: FieldPath("event.type")) == .string(type))
+    }
+
+    @Test func otherEventTypesAreIgnorable() {
+        #expect(throws: PayloadError("event type 'OpportunityCreate' does not concern contacts", ignorable: true)) {
+            try decode(#"{"type":"OpportunityCreate","id":"o1","locationId":"l"}"#)
+        }
+    }
+
+    @Test func workflowPayload() throws {
+        let c = try decode(#"""
+            {"contact_id":"Zx9","first_name":"Dev","last_name":"Patel","full_name":"Dev Patel","phone":"+16465550199",
+             "tags":"newsletter, Cold Lead ,","contact_source":"facebook","contact_type":"lead",
+             "date_created":"2026-09-01T14:00:00.000Z","Lead Score":"42","Favourite Colour":"blue",
+             "location":{"id":"loc9","name":"x"},"workflow":{"id":"w","name":"y"},
+             "customData":"{\"campaign\":\"fall\"}"}
+            """#)
+        #expect(c.shape == .workflow)
+        #expect(c.contact.id == "Zx9")
+        #expect(c.contact.eventType == "workflow")
+        #expect(c.contact.tags == ["newsletter", "Cold Lead"])
+        #expect(c.contact.locationId == "loc9")
+        #expect(c.contact.value(at: FieldPath("firstName")) == .string("Dev"))
+        #expect(c.contact.value(at: FieldPath("name")) == .string("Dev Patel"))
+        #expect(c.contact.value(at: FieldPath("source")) == .string("facebook"))
+        #expect(c.contact.value(at: FieldPath("type")) == .string("lead"))
+        #expect(c.contact.value(at: FieldPath("dateAdded")) == .string("2026-09-01T14:00:00.000Z"))
+        #expect(c.contact.value(at: FieldPath("customData.campaign")) == .string("fall"))
+        // Custom fields arrive by display name; the catalog maps them to keys and ids.
+        #expect(c.contact.value(at: FieldPath("customFields.lead_score")) == .string("42"))
+        #expect(c.contact.value(at: FieldPath("customFields.BcdmQEsNgz6AVpgLVUJ0")) == .string("42"))
+        #expect(c.contact.value(at: FieldPath("customFields.favourite colour")) == .string("blue"))
+    }
+
+    @Test func workflowCustomDataAsObjectAndTagsAsArray() throws {
+        let c = try decode(#"{"contact_id":"z","tags":["a","b"],"customData":{"k":1}}"#)
+        #expect(c.contact.tags == ["a", "b"])
+        #expect(c.contact.value(at: FieldPath("customData.k")) == .number(1))
+    }
+
+    @Test(arguments: [
+        (#"[1]"#, "expected a JSON object, found array"),
+        (#"{"firstName":"x"}"#, "no contact id ('id')"),
+        (#"{"id":7}"#, "'id' must be a non-empty string"),
+        (#"{"id":"  "}"#, "'id' must be a non-empty string"),
+        (#"{"contact_id":null}"#, "no contact id ('contact_id')"),
+        (#"{"type":"ContactCreate","locationId":"l"}"#, "no contact id ('id')"),
+        (#"{"type":5,"id":"x"}"#, "'type' must be a string"),
+        (#"{"id":"x","tags":5}"#, "'tags' must be an array or a comma-separated string, found number"),
+        (#"{"id":"x","tags":[1]}"#, "'tags' must hold strings, found number"),
+        (#"{"id":"x","customFields":[1]}"#, "'customFields' entries must be objects, found number"),
+    ])
+    func rejectsUnusablePayloads(text: String, message: String) {
+        #expect(throws: PayloadError(message)) { try decode(text) }
+    }
+
+    @Test func customFieldCatalogFromGHLResponse() throws {
+        let json = try JSONParser.parse(#"{"customFields":[{"id":"i1","name":"Lead Score","fieldKey":"contact.lead_score","dataType":"NUMERICAL"}]}"#)
+        let catalog = try CustomFieldCatalog(ghlResponse: json)
+        #expect(catalog.definition(id: "i1") == .init(id: "i1", key: "lead_score", name: "Lead Score"))
+    }
+}

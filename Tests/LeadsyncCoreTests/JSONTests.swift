@@ -24,7 +24,7 @@ import Testing
         (#"{"a":1"#, 6, "unexpected end of input in object"),
         (#"{"a" 1}"#, 5, "expected ':' after key, found character '1'"),
         (#"[1,]"#, 3, "unexpected character ']'"),
-        (#"{"a":tru}"#, 5, "invalid literal"),
+        (#"{"a":tru}"#, 5, "invalid literal (expected true, false or null)"),
         (#"{"a":1} x"#, 8, "unexpected character 'x' after the JSON value"),
         (#""\q""#, 1, "invalid escape '\\q'"),
         (#"01"#, 1, "unexpected character '1' after the JSON value"),

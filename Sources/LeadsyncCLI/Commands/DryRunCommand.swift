@@ -14,6 +14,8 @@ public struct DryRunCommand {
         public var now: Timestamp
         public var catalog = CustomFieldCatalog.empty
         public var markedCustomer = false
+        /// Bytes read at a time from each input.
+        public var chunkSize = 1 << 20
         public init(now: Timestamp) { self.now = now }
     }
 
@@ -60,12 +62,12 @@ public struct DryRunCommand {
         // Find the first significant byte to pick the mode.
         var start = 0
         while true {
-            if start == buffer.count, try input.read(into: &buffer) == 0 { return }
+            if start == buffer.count, try input.read(into: &buffer, count: options.chunkSize) == 0 { return }
             while start < buffer.count, isSpace(buffer[start]) { start += 1 }
             if start < buffer.count { break }
         }
         if buffer[start] == UInt8(ascii: "[") {
-            while try input.read(into: &buffer) > 0 {}
+            while try input.read(into: &buffer, count: options.chunkSize) > 0 {}
             processDocument(buffer, name: input.name, arrayMode: true)
             return
         }
@@ -85,12 +87,12 @@ public struct DryRunCommand {
                 }
                 buffer.removeSubrange(0..<lineStart)
                 lineStart = 0
-                if try input.read(into: &buffer) == 0 { eof = true }
+                if try input.read(into: &buffer, count: options.chunkSize) == 0 { eof = true }
                 continue
             }
             lineNumber += 1
             if lineNumber == 1 && !lineIsComplete(buffer, lineStart, newline) {
-                while try input.read(into: &buffer) > 0 {}
+                while try input.read(into: &buffer, count: options.chunkSize) > 0 {}
                 processDocument(Array(buffer[lineStart...]), name: input.name, arrayMode: false)
                 return
             }

@@ -39,24 +39,24 @@ public final class FileInput {
 
     deinit { if ownsDescriptor { close(fd) } }
 
+    /// Reused between reads so each call costs one `read(2)` and one copy.
+    private var scratch: [UInt8] = []
+
     /// Appends up to `count` bytes to `buffer`; returns how many were read (0 at end of file).
     public func read(into buffer: inout [UInt8], count: Int = 1 << 20) throws(CLIError) -> Int {
-        let start = buffer.count
-        buffer.reserveCapacity(start + count)
+        if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
         var n = 0
         var failure: Int32 = 0
-        // Read into spare capacity without zero-filling it first.
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        buffer.withUnsafeMutableBufferPointer { p in
+        scratch.withUnsafeMutableBytes { p in
             while true {
-                n = Glibc.read(fd, p.baseAddress! + start, count)
+                n = Glibc.read(fd, p.baseAddress!, count)
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { failure = errno }
                 break
             }
         }
-        buffer.removeLast(count - max(n, 0))
         if failure != 0 { throw CLIError("cannot read '\(name)': \(String(cString: strerror(failure)))") }
+        if n > 0 { buffer.append(contentsOf: scratch[0..<n]) }
         return n
     }
 

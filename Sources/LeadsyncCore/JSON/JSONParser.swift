@@ -81,10 +81,10 @@ public struct JSONParser {
     private mutating func expectLiteral(_ literal: StaticString) throws(Error) {
         let start = index
         let count = literal.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw Error(message: "invalid literal", offset: start) }
+        guard index + count <= bytes.count else { throw Error(message: "invalid literal (expected true, false or null)", offset: start) }
         let p = literal.utf8Start
         for i in 0..<count where bytes[index + i] != p[i] {
-            throw Error(message: "invalid literal", offset: start)
+            throw Error(message: "invalid literal (expected true, false or null)", offset: start)
         }
         index += count
     }

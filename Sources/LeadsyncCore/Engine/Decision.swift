@@ -76,6 +76,23 @@ public struct Decision: Sendable, Equatable {
     public var deleted: Bool
     public var trace: Trace
 
+    public init(contactId: String, eventType: String, buckets: [Int], keptCurrentBuckets: Bool, fields: [FieldValue],
+                calltoolsTags: TagChanges, ghlTags: TagChanges, markedCustomer: Bool, marksCustomer: Bool, deleted: Bool,
+                trace: Trace)
+    {
+        self.contactId = contactId
+        self.eventType = eventType
+        self.buckets = buckets
+        self.keptCurrentBuckets = keptCurrentBuckets
+        self.fields = fields
+        self.calltoolsTags = calltoolsTags
+        self.ghlTags = ghlTags
+        self.markedCustomer = markedCustomer
+        self.marksCustomer = marksCustomer
+        self.deleted = deleted
+        self.trace = trace
+    }
+
     /// Indexes of the rules that applied, in order.
     public var appliedRules: [Int] {
         trace.rules.indices.filter { trace.rules[$0] == .applied }

@@ -1,0 +1,147 @@
+import Foundation
+import LeadsyncCLI
+import LeadsyncCore
+import LeadsyncRules
+
+/// `swift run -c release leadsync-bench [--contacts N] [--rules PATH] [--skip-dry-run]`
+///
+/// 1. Decisions per second on one core: the compiled engine over generated, already parsed
+///    contacts, next to a hand-written Swift router for the same rules (bars: >= 1,000,000/s and
+///    within 3x of hand-written). Both must agree on every contact, or the run fails.
+/// 2. `leadsync dry-run --json` over a JSON Lines file of the same contacts, next to `jq -c .`
+///    on the same file, in the same run (bar: <= 3x jq).
+@main
+struct Bench {
+    static func main() throws {
+        var args = Array(CommandLine.arguments.dropFirst())
+        func option(_ name: String) -> String? {
+            guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+            defer { args.removeSubrange(i...(i + 1)) }
+            return args[i + 1]
+        }
+        let count = Int(option("--contacts") ?? "") ?? 100_000
+        let rulesPath = option("--rules") ?? "rules/cold-leads.yaml"
+        let skipDryRun = args.contains("--skip-dry-run")
+
+        let file = try RulesFile.load(rulesPath)
+        guard let rules = file.rules else {
+            file.printDiagnostics(to: FileDescriptorOutput.stderr)
+            throw CLIError("\(rulesPath) has errors")
+        }
+        print("leadsync-bench: \(count) generated contacts, rules \(rulesPath)")
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; one core used for evaluation\n")
+
+        var generator = ContactGenerator()
+        let payloads = (0..<count).map { generator.contactJSON(index: $0) }
+        let contacts = try payloads.map { try InboundContact.decode($0).contact }
+        let states = (0..<count).map { ContactState(markedCustomer: $0 % 50 == 0) }
+
+        let engine = Engine(rules: rules)
+        let hand = HandWrittenColdLeads(rules: rules)
+        let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
+
+        // Correctness first: the two must agree.
+        var mismatches = 0
+        var routed = 0
+        for i in 0..<count {
+            let a = engine.evaluate(contacts[i], state: states[i], now: now)
+            let b = hand.decide(contacts[i], state: states[i])
+            if !a.buckets.isEmpty { routed += 1 }
+            if a.buckets != b.buckets || a.fields != b.fields || a.calltoolsTags != b.calltoolsTags
+                || a.markedCustomer != b.markedCustomer || a.appliedRules != b.appliedRules
+                || a.matchedExclusions != b.matchedExclusions
+            {
+                if mismatches < 3 {
+                    print("MISMATCH \(contacts[i].id) tags=\(contacts[i].tags)\n  engine: \(a.buckets) \(a.appliedRules) \(a.matchedExclusions) \(a.fields)\n  hand:   \(b.buckets) \(b.appliedRules) \(b.matchedExclusions) \(b.fields)")
+                }
+                mismatches += 1
+            }
+        }
+        print("agreement: \(count - mismatches)/\(count) decisions identical; \(routed) routed to a bucket")
+        if mismatches > 0 { throw CLIError("the engine and the hand-written router disagree on \(mismatches) contacts") }
+
+        let rounds = 5
+        let engineRate = measure("compiled engine", count: count, rounds: rounds) { i in
+            engine.evaluate(contacts[i], state: states[i], now: now).buckets.count
+        }
+        let handRate = measure("hand-written Swift", count: count, rounds: rounds) { i in
+            hand.decide(contacts[i], state: states[i]).buckets.count
+        }
+        let ratio = handRate / engineRate
+        print(String(format: "\nengine: %.0f decisions/s (bar >= 1,000,000: %@); hand-written is %.2fx faster (bar <= 3x: %@)",
+                     engineRate, engineRate >= 1_000_000 ? "PASS" : "FAIL", ratio, ratio <= 3 ? "PASS" : "FAIL"))
+
+        if !skipDryRun { try dryRunVersusJq(payloads: payloads, rulesPath: rulesPath) }
+    }
+
+    /// Best of `rounds` passes over all contacts; returns decisions per second.
+    static func measure(_ name: String, count: Int, rounds: Int, _ body: (Int) -> Int) -> Double {
+        let clock = ContinuousClock()
+        var best = Duration.seconds(1_000_000)
+        var sink = 0
+        for _ in 0..<rounds {
+            let elapsed = clock.measure {
+                for i in 0..<count { sink &+= body(i) }
+            }
+            best = min(best, elapsed)
+        }
+        let seconds = Double(best.components.seconds) + Double(best.components.attoseconds) / 1e18
+        let rate = Double(count) / seconds
+        print(String(format: "%-20@ %8.1f ms per %d contacts  %10.0f decisions/s  %6.0f ns each  (checksum %d)",
+                     name as NSString, seconds * 1000, count, rate, 1e9 / rate, sink))
+        return rate
+    }
+
+    static func dryRunVersusJq(payloads: [JSON], rulesPath: String) throws {
+        let dir = NSTemporaryDirectory() + "leadsync-bench"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let input = dir + "/contacts.jsonl"
+        var w = JSONWriter(capacity: payloads.count * 600)
+        for p in payloads {
+            w.value(p)
+            w.raw("\n")
+        }
+        FileManager.default.createFile(atPath: input, contents: Data(w.bytes))
+        let size = Double(w.bytes.count) / 1_048_576
+        let leadsync = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/leadsync"
+        guard FileManager.default.isExecutableFile(atPath: leadsync) else {
+            throw CLIError("\(leadsync) not found: build it with 'swift build -c release --product leadsync'")
+        }
+        guard let jq = which("jq") else { throw CLIError("jq not found: apt-get install jq (scripts/bench.sh does)") }
+        print(String(format: "\ndry-run --json vs jq -c . over %d contacts (%.1f MiB of JSON Lines), best of 3, output to /dev/null",
+                     payloads.count, size))
+        let ours = try time(leadsync, ["dry-run", "--json", "--now", "2026-11-29T12:00:00Z", "--rules", rulesPath, input])
+        let theirs = try time(jq, ["-c", ".", input])
+        let ratio = ours / theirs
+        print(String(format: "leadsync dry-run --json  %7.0f ms", ours * 1000))
+        print(String(format: "jq -c .                  %7.0f ms", theirs * 1000))
+        print(String(format: "ratio %.2fx (bar <= 3x: %@)", ratio, ratio <= 3 ? "PASS" : "FAIL"))
+        try? FileManager.default.removeItem(atPath: input)
+    }
+
+    static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let p = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }
+
+    /// Best wall time of three runs, stdout to /dev/null.
+    static func time(_ path: String, _ args: [String]) throws -> Double {
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            let start = DispatchTime.now()
+            try p.run()
+            p.waitUntilExit()
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+            guard p.terminationStatus == 0 else { throw CLIError("\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+            best = min(best, elapsed)
+        }
+        return best
+    }
+}

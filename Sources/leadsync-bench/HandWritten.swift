@@ -1,0 +1,103 @@
+import LeadsyncCore
+
+/// `rules/cold-leads.yaml`, written by hand the way the original worker hard-coded its routing:
+/// the yardstick for the compiled engine. It must agree with the engine on every contact (the
+/// benchmark checks), and it fills the same `Decision`, including which exclusions matched and
+/// which rules applied, but with no condition ids or notes in the trace.
+struct HandWrittenColdLeads {
+    let coldLeads: Int
+    let activeClients: Int
+
+    init(rules: CompiledRules) {
+        coldLeads = rules.bucketIndex(named: "cold_leads")!
+        activeClients = rules.bucketIndex(named: "active_clients")!
+    }
+
+    static let customerWords = ["customer", "customers", "client", "clients", "won", "purchased"]
+    static let coldWords = ["cold", "new lead", "prospect", "prospects"]
+    static let activeTags = ["aca active 2025", "aca active 2026"]
+
+    /// True when `phrase` occurs in `tag` with a non-word character (or the edge) on each side.
+    @inline(__always)
+    static func hasWord(_ tag: String, _ phrase: String) -> Bool {
+        let t = Array(tag.utf8), p = Array(phrase.utf8)
+        guard p.count <= t.count else { return false }
+        func isWord(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x5F || (b >= 0x41 && b <= 0x5A) }
+        var i = 0
+        while i + p.count <= t.count {
+            if t[i] == p[0], Array(t[i..<(i + p.count)]) == p {
+                let before = i == 0 || !isWord(t[i - 1])
+                let after = i + p.count == t.count || !isWord(t[i + p.count])
+                if before && after { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
+    static func anyWord(_ tags: [String], _ words: [String]) -> Bool {
+        tags.contains { tag in words.contains { hasWord(tag, $0) } }
+    }
+
+    static func digitCount(_ s: String) -> Int { s.utf8.reduce(0) { $0 + (($1 >= 0x30 && $1 <= 0x39) ? 1 : 0) } }
+
+    func decide(_ c: Contact, state: ContactState) -> Decision {
+        let tags = c.foldedTags
+        let customer = Self.anyWord(tags, Self.customerWords)
+        let phone = c.fields["phone"]?.stringValue ?? ""
+        let noPhone = phone.isEmpty || Self.digitCount(phone) < 7
+        var dnc = c.fields["dnd"] == .bool(true)
+        if case .string(let s)? = c.fields["dndSettings"]?["Call"]?["status"], s == "active" || s == "permanent" { dnc = true }
+        let exclusions = [state.markedCustomer, customer, noPhone, dnc]
+
+        var outcomes: [RuleOutcome] = [.notMatched(condition: 0), .notMatched(condition: 0), .notMatched(condition: 0)]
+        var buckets: [Int] = []
+        var ct = TagChanges()
+        var marks = false
+        if tags.contains(where: Self.activeTags.contains) {
+            if noPhone || dnc {
+                outcomes[0] = .blocked(exclusion: noPhone ? 2 : 3)
+            } else {
+                outcomes = [.applied, .stopped(by: 0), .stopped(by: 0)]
+                buckets = [activeClients]
+                ct = TagChanges(add: ["ACA Active client"], remove: ["ACA Cold lead"])
+                marks = true
+            }
+        }
+        if outcomes[0] != .applied {
+            if customer {
+                outcomes[1] = .applied
+                outcomes[2] = .stopped(by: 1)
+                ct = TagChanges(remove: ["ACA Cold lead"])
+                marks = true
+            } else if Self.anyWord(tags, Self.coldWords) {
+                if state.markedCustomer || noPhone || dnc {
+                    outcomes[2] = .blocked(exclusion: state.markedCustomer ? 0 : noPhone ? 2 : 3)
+                } else {
+                    outcomes[2] = .applied
+                    buckets = [coldLeads]
+                    ct = TagChanges(add: ["ACA Cold lead"])
+                }
+            }
+        }
+        var fields: [FieldValue] = []
+        if outcomes.contains(.applied) {
+            let first = c.fields["firstName"]?.stringValue ?? ""
+            let name = c.fields["name"]?.stringValue ?? ""
+            let f = (first.isEmpty ? (name.isEmpty ? "Unknown" : name) : first).trimmedASCII
+            if !f.isEmpty { fields.append(FieldValue(slug: "first_name", value: f)) }
+            if let last = c.fields["lastName"]?.stringValue?.trimmedASCII, !last.isEmpty {
+                fields.append(FieldValue(slug: "last_name", value: last))
+            }
+            if let e164 = PhoneNumber.e164(phone) { fields.append(FieldValue(slug: "mobile_phone_number", value: e164)) }
+            if let email = c.fields["email"]?.stringValue?.trimmedASCII.lowercased(), !email.isEmpty {
+                fields.append(FieldValue(slug: "personal_email_address", value: email))
+            }
+            fields.append(FieldValue(slug: "crm_id", value: c.id))
+        }
+        return Decision(contactId: c.id, eventType: c.eventType, buckets: buckets, keptCurrentBuckets: false, fields: fields,
+                        calltoolsTags: ct, ghlTags: TagChanges(), markedCustomer: state.markedCustomer || marks,
+                        marksCustomer: marks && !state.markedCustomer, deleted: false,
+                        trace: Trace(exclusions: exclusions, rules: outcomes))
+    }
+}

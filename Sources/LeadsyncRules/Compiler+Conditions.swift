@@ -126,7 +126,7 @@ extension Compiler {
         switch op.key {
         case "has":
             guard let t = string(op.value, "tags.has") else { return nil }
-            test = .has(t.foldedForComparison)
+            test = .has(TagSet([t]))
             text = "tags has \(quote(t))"
         case "any_of", "all_of", "none_of", "any_contains":
             guard let list = stringList(op.value, "tags.\(op.key)") else { return nil }
@@ -134,12 +134,11 @@ extension Compiler {
                 error(.badValue, "tags.\(op.key) needs at least one tag", at: op.value)
                 return nil
             }
-            let folded = list.map(\.foldedForComparison)
             switch op.key {
-            case "any_of": test = .anyOf(folded)
-            case "all_of": test = .allOf(folded)
-            case "none_of": test = .noneOf(folded)
-            default: test = .anyContains(folded)
+            case "any_of": test = .anyOf(TagSet(list))
+            case "all_of": test = .allOf(TagSet(list))
+            case "none_of": test = .noneOf(TagSet(list))
+            default: test = .anyContains(list.map(\.foldedForComparison))
             }
             text = "tags \(op.key) [\(list.map(quote).joined(separator: ", "))]"
         case "any_matches":

@@ -248,7 +248,7 @@ struct Compiler {
         var rules: [Rule] = []
         var ruleNodes: [Node] = []
         if let node = requireKey(entries, "rules", in: "the rules file", at: root) {
-            (rules, ruleNodes) = compileRules(node, exclusionCount: exclusions.count)
+            (rules, ruleNodes) = compileRules(node, exclusionCount: exclusions.count, defaultFields: fields)
         }
         ruleNames = rules.map(\.name)
 
@@ -428,7 +428,7 @@ struct Compiler {
     static let ruleKeys = ["name", "when", "bucket", "exclusive", "ignore_exclusions", "fields", "calltools_tags", "ghl_tags",
                            "mark_customer", "stop", "enabled"]
 
-    mutating func compileRules(_ node: Node, exclusionCount: Int) -> ([Rule], [Node]) {
+    mutating func compileRules(_ node: Node, exclusionCount: Int, defaultFields: [FieldTemplate]) -> ([Rule], [Node]) {
         guard case .sequence(let seq) = node else {
             error(.wrongType, "rules must be a list, found \(Compiler.kind(node))", at: node)
             return ([], [])
@@ -493,7 +493,8 @@ struct Compiler {
             if let when {
                 rules.append(Rule(name: name, condition: when, bucket: bucket, exclusive: exclusive,
                                   ignoresExclusion: ignores, fields: fields, calltoolsTags: ctTags, ghlTags: ghlTags,
-                                  markCustomer: mark, stop: stop, enabled: enabled, line: item.mark?.line ?? 0))
+                                  markCustomer: mark, stop: stop, enabled: enabled, line: item.mark?.line ?? 0,
+                                  defaultFields: defaultFields))
                 nodes.append(item)
             }
         }

@@ -13,30 +13,41 @@ struct HandWrittenColdLeads {
         activeClients = rules.bucketIndex(named: "active_clients")!
     }
 
-    static let customerWords = ["customer", "customers", "client", "clients", "won", "purchased"]
-    static let coldWords = ["cold", "new lead", "prospect", "prospects"]
+    static let customerWords: [StaticString] = ["customer", "customers", "client", "clients", "won", "purchased"]
+    static let coldWords: [StaticString] = ["cold", "new lead", "prospect", "prospects"]
     static let activeTags = ["aca active 2025", "aca active 2026"]
 
-    /// True when `phrase` occurs in `tag` with a non-word character (or the edge) on each side.
+    /// True when `phrase` occurs in `tag` with a non-word character (or the edge) on each side:
+    /// the regex `\bphrase\b`, by hand, over UTF-8 without allocating.
     @inline(__always)
-    static func hasWord(_ tag: String, _ phrase: String) -> Bool {
-        let t = Array(tag.utf8), p = Array(phrase.utf8)
-        guard p.count <= t.count else { return false }
-        func isWord(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x5F || (b >= 0x41 && b <= 0x5A) }
-        var i = 0
-        while i + p.count <= t.count {
-            if t[i] == p[0], Array(t[i..<(i + p.count)]) == p {
-                let before = i == 0 || !isWord(t[i - 1])
-                let after = i + p.count == t.count || !isWord(t[i + p.count])
-                if before && after { return true }
+    static func hasWord(_ tag: String, _ phrase: StaticString) -> Bool {
+        var tag = tag
+        return tag.withUTF8 { t in
+            let p = UnsafeBufferPointer(start: phrase.utf8Start, count: phrase.utf8CodeUnitCount)
+            guard p.count <= t.count else { return false }
+            var i = 0
+            while i + p.count <= t.count {
+                if t[i] == p[0] {
+                    var k = 1
+                    while k < p.count && t[i + k] == p[k] { k += 1 }
+                    if k == p.count {
+                        let before = i == 0 || !ByteSetIsWord(t[i - 1])
+                        let after = i + p.count == t.count || !ByteSetIsWord(t[i + p.count])
+                        if before && after { return true }
+                    }
+                }
+                i += 1
             }
-            i += 1
+            return false
         }
-        return false
     }
 
-    static func anyWord(_ tags: [String], _ words: [String]) -> Bool {
-        tags.contains { tag in words.contains { hasWord(tag, $0) } }
+    @inline(__always)
+    static func anyWord(_ tags: [String], _ words: [StaticString]) -> Bool {
+        for tag in tags {
+            for w in words where hasWord(tag, w) { return true }
+        }
+        return false
     }
 
     static func digitCount(_ s: String) -> Int { s.utf8.reduce(0) { $0 + (($1 >= 0x30 && $1 <= 0x39) ? 1 : 0) } }
@@ -100,4 +111,9 @@ struct HandWrittenColdLeads {
                         marksCustomer: marks && !state.markedCustomer, deleted: false,
                         trace: Trace(exclusions: exclusions, rules: outcomes))
     }
+}
+
+@inline(__always)
+func ByteSetIsWord(_ b: UInt8) -> Bool {
+    (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
 }

@@ -5,36 +5,95 @@
 /// with `tags` and `customFields` taken out into typed properties. Tags are folded once here
 /// (trimmed, lower-cased) so that evaluating rules never folds a tag twice.
 public struct Contact: Sendable {
-    public var id: String
-    public var fields: JSONObject
+    /// Immutable shared storage: contacts are passed around a lot (into closures, collections,
+    /// tasks) and one reference to retain is far cheaper than seven. Reads of `let` properties
+    /// need no exclusivity checks; a mutation (rare: construction, tests) replaces the storage.
+    final class Storage: Sendable {
+        let id: String
+        let fields: JSONObject
+        let tags: [String]
+        let foldedTags: [String]
+        let tagHashes: [UInt64]
+        /// `TagHash.of` each key of `fields`, in order: lookups compare these before strings.
+        let keyHashes: [UInt64]
+        let customFields: [CustomFieldValue]
+        let eventType: String
+
+        init(id: String, fields: JSONObject, tags: [String], customFields: [CustomFieldValue], eventType: String) {
+            self.id = id
+            self.fields = fields
+            self.keyHashes = fields.entries.map { TagHash.of($0.key) }
+            self.tags = tags.filter { !$0.trimmedASCII.isEmpty }
+            self.foldedTags = self.tags.map(\.foldedForComparison)
+            self.tagHashes = self.foldedTags.map(TagHash.of)
+            self.customFields = customFields
+            self.eventType = eventType
+        }
+
+        func with(id: String? = nil, fields: JSONObject? = nil, tags: [String]? = nil,
+                  customFields: [CustomFieldValue]? = nil, eventType: String? = nil) -> Storage
+        {
+            Storage(id: id ?? self.id, fields: fields ?? self.fields, tags: tags ?? self.tags,
+                    customFields: customFields ?? self.customFields, eventType: eventType ?? self.eventType)
+        }
+    }
+
+    private(set) var storage: Storage
+
+    public var id: String {
+        get { storage.id }
+        set { storage = storage.with(id: newValue) }
+    }
+
+    /// GHL's camelCase fields, without `tags` and `customFields` (see the type's comment).
+    public var fields: JSONObject {
+        get { storage.fields }
+        set { storage = storage.with(fields: newValue) }
+    }
+
     /// Tags as GHL spells them, for output and write-backs.
-    public private(set) var tags: [String]
+    public var tags: [String] { storage.tags }
     /// The same tags trimmed and lower-cased, in the same order.
-    public private(set) var foldedTags: [String]
-    public var customFields: [CustomFieldValue]
+    public var foldedTags: [String] { storage.foldedTags }
+    /// `TagHash.of` each folded tag: tag tests compare these before comparing strings.
+    public var tagHashes: [UInt64] { storage.tagHashes }
+
+    public var customFields: [CustomFieldValue] {
+        get { storage.customFields }
+        set { storage = storage.with(customFields: newValue) }
+    }
+
     /// What brought the contact in: a GHL event type (`ContactTagUpdate`, ...), `workflow`,
     /// `batch` or `manual`. Rules see it as `event.type`.
-    public var eventType: String
+    public var eventType: String {
+        get { storage.eventType }
+        set { storage = storage.with(eventType: newValue) }
+    }
 
     public init(id: String, fields: JSONObject = JSONObject(), tags: [String] = [], customFields: [CustomFieldValue] = [],
                 eventType: String = "manual")
     {
-        self.id = id
-        self.fields = fields
-        self.tags = []
-        self.foldedTags = []
-        self.customFields = customFields
-        self.eventType = eventType
-        self.fields["id"] = .string(id)
-        setTags(tags)
+        var fields = fields
+        fields["id"] = .string(id)
+        storage = Storage(id: id, fields: fields, tags: tags, customFields: customFields, eventType: eventType)
     }
 
-    public mutating func setTags(_ tags: [String]) {
-        self.tags = tags.filter { !$0.trimmedASCII.isEmpty }
-        self.foldedTags = self.tags.map(\.foldedForComparison)
+    public mutating func setTags(_ tags: [String]) { storage = storage.with(tags: tags) }
+
+    /// A top-level field by name, given the name's `TagHash` (precomputed by callers in hot paths).
+    @inline(__always)
+    public func field(_ name: String, hash: UInt64) -> JSON? {
+        let s = storage
+        let hashes = s.keyHashes
+        for i in 0..<hashes.count where hashes[i] == hash && s.fields.entries[i].key == name {
+            return s.fields.entries[i].value
+        }
+        return nil
     }
 
-    public var locationId: String? { fields["locationId"]?.stringValue }
+    public func field(_ name: String) -> JSON? { field(name, hash: TagHash.of(name)) }
+
+    public var locationId: String? { field("locationId")?.stringValue }
 
     /// Display name for reports: `name`, else first and last name, else nil.
     public var displayName: String? {
@@ -63,7 +122,7 @@ public struct Contact: Sendable {
                 return .object(o)
             })
         case .field(let first, let rest):
-            guard var current = fields[first] else { return nil }
+            guard var current = field(first) else { return nil }
             for component in rest {
                 guard let next = current[component] else { return nil }
                 current = next
@@ -79,6 +138,19 @@ public struct Contact: Sendable {
         let folded = key.foldedForComparison
         for cf in customFields where cf.name?.foldedForComparison == folded { return cf }
         return nil
+    }
+}
+
+/// FNV-1a over a folded tag's UTF-8: a cheap pre-check before string equality.
+public enum TagHash {
+    @inline(__always)
+    public static func of(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
     }
 }
 

@@ -2,8 +2,31 @@
 /// and time always give the same decision (rules-v1.md §5).
 public struct Engine: Sendable {
     public let rules: CompiledRules
+    /// The conditions compiled to closures, exclusions then rules (see `ConditionProgram`).
+    let exclusionPrograms: [ConditionProgram]
+    let rulePrograms: [ConditionProgram]
+    /// What the rule walk needs of each rule, as plain values (no reference counting per read).
+    let ruleFlags: [RuleFlags]
 
-    public init(rules: CompiledRules) { self.rules = rules }
+    struct RuleFlags {
+        var bucket: Int
+        var exclusive, stop, enabled, marks, hasTags: Bool
+        /// Bit i set: exclusion i does not block the rule (exclusions past 63 use the rule's array).
+        var ignores: UInt64
+    }
+
+    public init(rules: CompiledRules) {
+        self.rules = rules
+        exclusionPrograms = rules.exclusions.map { ConditionProgram($0.condition) }
+        rulePrograms = rules.rules.map { ConditionProgram($0.condition) }
+        ruleFlags = rules.rules.map { r in
+            var ignores: UInt64 = 0
+            for (i, ignored) in r.ignoresExclusion.enumerated() where ignored && i < 64 { ignores |= 1 << UInt64(i) }
+            return RuleFlags(bucket: r.bucket ?? -1, exclusive: r.exclusive, stop: r.stop, enabled: r.enabled,
+                             marks: r.markCustomer, hasTags: !r.calltoolsTags.isEmpty || !r.ghlTags.isEmpty,
+                             ignores: ignores)
+        }
+    }
 
     /// The desired state for `contact`, given what local state says and the evaluation time.
     public func evaluate(_ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false)
@@ -23,8 +46,8 @@ public struct Engine: Sendable {
         // 1-2. Exclusions (index 0 is the built-in marked-customer).
         var excluded = [Bool](repeating: false, count: rules.exclusions.count)
         var anyExcluded = false
-        for i in rules.exclusions.indices {
-            if failing(rules.exclusions[i].condition, contact, state, now) < 0 {
+        exclusionPrograms.withUnsafeBufferPointer { programs in
+            for i in 0..<programs.count where programs[i].run(contact, state, now) < 0 {
                 excluded[i] = true
                 anyExcluded = true
             }
@@ -46,17 +69,17 @@ public struct Engine: Sendable {
                 outcomes.append(.stopped(by: stoppedBy))
                 continue
             }
-            let rule = rules.rules[r]
-            if !rule.enabled {
+            let flags = ruleFlags[r]
+            if !flags.enabled {
                 outcomes.append(.disabled)
                 continue
             }
-            let failed = failing(rule.condition, contact, state, now)
+            let failed = rulePrograms.withUnsafeBufferPointer { $0[r].run(contact, state, now) }
             if failed >= 0 {
                 outcomes.append(.notMatched(condition: failed))
                 continue
             }
-            if anyExcluded, let blocker = blockingExclusion(excluded, rule) {
+            if anyExcluded, let blocker = blockingExclusion(excluded, flags, r) {
                 outcomes.append(.blocked(exclusion: Int32(blocker)))
                 continue
             }
@@ -65,17 +88,20 @@ public struct Engine: Sendable {
             // `exclusive` fixes the bucket set to this rule's bucket (none, for a rule without
             // one); later rules may still tag or mark, but not route.
             if !bucketsLocked {
-                if rule.exclusive {
-                    buckets = rule.bucket.map { [$0] } ?? []
+                if flags.exclusive {
+                    buckets = flags.bucket >= 0 ? [flags.bucket] : []
                     bucketsLocked = true
-                } else if let b = rule.bucket, !buckets.contains(b) {
-                    buckets.append(b)
+                } else if flags.bucket >= 0, !buckets.contains(flags.bucket) {
+                    buckets.append(flags.bucket)
                 }
             }
-            calltoolsTags.merge(rule.calltoolsTags)
-            ghlTags.merge(rule.ghlTags)
-            if rule.markCustomer { marks = true }
-            if rule.stop { stoppedBy = Int32(r) }
+            if flags.hasTags {
+                let rule = rules.rules[r]
+                calltoolsTags.merge(rule.calltoolsTags)
+                ghlTags.merge(rule.ghlTags)
+            }
+            if flags.marks { marks = true }
+            if flags.stop { stoppedBy = Int32(r) }
         }
 
         // 4. The desired state.
@@ -97,10 +123,13 @@ public struct Engine: Sendable {
             deleted: false, trace: Trace(exclusions: excluded, rules: outcomes, notes: notes))
     }
 
-    /// The first matching exclusion that `rule` does not ignore.
+    /// The first matching exclusion that rule `r` does not ignore.
     @inline(__always)
-    func blockingExclusion(_ excluded: [Bool], _ rule: Rule) -> Int? {
-        for i in excluded.indices where excluded[i] && !rule.ignoresExclusion[i] { return i }
+    func blockingExclusion(_ excluded: [Bool], _ flags: RuleFlags, _ r: Int) -> Int? {
+        for i in excluded.indices where excluded[i] {
+            let ignored = i < 64 ? flags.ignores & (1 << UInt64(i)) != 0 : rules.rules[r].ignoresExclusion[i]
+            if !ignored { return i }
+        }
         return nil
     }
 
@@ -108,18 +137,13 @@ public struct Engine: Sendable {
     func renderFields(_ contact: Contact, firstApplied: Int, several: Bool, outcomes: [RuleOutcome],
                       notes: inout [String]) -> [FieldValue]
     {
-        let region = rules.calltools.defaultRegion
-        var templates = rules.fields
-        func overlay(_ overrides: [FieldTemplate]) {
-            for o in overrides {
-                if let i = templates.firstIndex(where: { $0.slug == o.slug }) { templates[i] = o } else { templates.append(o) }
+        var templates = rules.rules[firstApplied].mergedFields
+        if several {
+            for r in outcomes.indices where r > firstApplied && outcomes[r] == .applied {
+                templates = FieldTemplate.merge(templates, rules.rules[r].fields)
             }
         }
-        if several {
-            for r in outcomes.indices where outcomes[r] == .applied { overlay(rules.rules[r].fields) }
-        } else if !rules.rules[firstApplied].fields.isEmpty {
-            overlay(rules.rules[firstApplied].fields)
-        }
+        let region = rules.calltools.defaultRegion
         var values: [FieldValue] = []
         values.reserveCapacity(templates.count)
         for t in templates {
@@ -144,7 +168,7 @@ public struct Engine: Sendable {
         case .not(let inner, let id):
             return failing(inner, contact, state, now) < 0 ? id : -1
         case .tags(let test, let id):
-            return Engine.holds(test, contact.foldedTags) ? -1 : id
+            return Engine.holds(test, contact) ? -1 : id
         case .field(let path, let test, let id):
             return Engine.holds(test, contact.value(at: path), now: now) ? -1 : id
         case .markedCustomer(let id):
@@ -152,17 +176,25 @@ public struct Engine: Sendable {
         }
     }
 
-    static func holds(_ test: TagTest, _ tags: [String]) -> Bool {
+    static func holds(_ test: TagTest, _ contact: Contact) -> Bool {
+        let tags = contact.foldedTags
+        let hashes = contact.tagHashes
         switch test {
-        case .has(let t):
-            return tags.contains(t)
-        case .anyOf(let list):
-            for tag in tags where list.contains(tag) { return true }
+        case .has(let set), .anyOf(let set):
+            for i in 0..<hashes.count where set.contains(hash: hashes[i], name: tags[i]) { return true }
             return false
-        case .allOf(let list):
-            return list.allSatisfy { tags.contains($0) }
-        case .noneOf(let list):
-            for tag in tags where list.contains(tag) { return false }
+        case .allOf(let set):
+            for k in 0..<set.names.count {
+                var found = false
+                for i in 0..<hashes.count where hashes[i] == set.hashes[k] && tags[i] == set.names[k] {
+                    found = true
+                    break
+                }
+                if !found { return false }
+            }
+            return true
+        case .noneOf(let set):
+            for i in 0..<hashes.count where set.contains(hash: hashes[i], name: tags[i]) { return false }
             return true
         case .anyContains(let substrings):
             for tag in tags {
@@ -170,7 +202,8 @@ public struct Engine: Sendable {
             }
             return false
         case .anyMatches(let regex):
-            return tags.contains { regex.matches($0) }
+            for tag in tags where regex.matches(tag) { return true }
+            return false
         case .count(let op, let n):
             return op.holds(tags.count, n)
         }

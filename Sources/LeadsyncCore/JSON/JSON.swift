@@ -91,7 +91,14 @@ public struct JSONObject: Sendable, Equatable {
     @inlinable
     public subscript(key: String) -> JSON? {
         get {
-            for entry in entries where entry.key == key { return entry.value }
+            // Index, not `for entry in entries`: iterating by value would retain every key
+            // and value just to compare keys.
+            var i = 0
+            let n = entries.count
+            while i < n {
+                if entries[i].key == key { return entries[i].value }
+                i += 1
+            }
             return nil
         }
         set {

@@ -65,10 +65,12 @@ public enum OnNoMatch: String, Sendable {
     case keep
 }
 
-public struct Exclusion: Sendable {
-    public var name: String
-    public var condition: Condition
-    public var builtIn: Bool
+/// Immutable and a class: the engine reads rules and exclusions for every contact, and a class
+/// reference costs one retain where a struct copy would retain each of its fields.
+public final class Exclusion: Sendable {
+    public let name: String
+    public let condition: Condition
+    public let builtIn: Bool
     public init(name: String, condition: Condition, builtIn: Bool = false) {
         self.name = name
         self.condition = condition
@@ -106,26 +108,33 @@ public struct TagChanges: Sendable, Equatable {
     }
 }
 
-public struct Rule: Sendable {
-    public var name: String
-    public var condition: Condition
+/// A compiled rule; immutable (see `Exclusion`).
+public final class Rule: Sendable {
+    public let name: String
+    public let condition: Condition
     /// Index into `CompiledRules.buckets`, nil for a rule that only tags or marks.
-    public var bucket: Int?
-    public var exclusive: Bool
+    public let bucket: Int?
+    public let exclusive: Bool
     /// Indexed by exclusion index: true when that exclusion does not block this rule.
-    public var ignoresExclusion: [Bool]
-    public var fields: [FieldTemplate]
-    public var calltoolsTags: TagChanges
-    public var ghlTags: TagChanges
-    public var markCustomer: Bool
-    public var stop: Bool
-    public var enabled: Bool
-    public var line: Int
+    public let ignoresExclusion: [Bool]
+    /// This rule's own field templates.
+    public let fields: [FieldTemplate]
+    public let calltoolsTags: TagChanges
+    public let ghlTags: TagChanges
+    public let markCustomer: Bool
+    public let stop: Bool
+    public let enabled: Bool
+    public let line: Int
+    /// The default mapping with this rule's fields merged over it: what a contact routed by this
+    /// rule alone gets.
+    public let mergedFields: [FieldTemplate]
 
     public init(name: String, condition: Condition, bucket: Int?, exclusive: Bool = false, ignoresExclusion: [Bool],
                 fields: [FieldTemplate] = [], calltoolsTags: TagChanges = TagChanges(), ghlTags: TagChanges = TagChanges(),
-                markCustomer: Bool = false, stop: Bool = false, enabled: Bool = true, line: Int = 0)
+                markCustomer: Bool = false, stop: Bool = false, enabled: Bool = true, line: Int = 0,
+                defaultFields: [FieldTemplate] = [])
     {
+        self.mergedFields = FieldTemplate.merge(defaultFields, fields)
         self.name = name
         self.condition = condition
         self.bucket = bucket
@@ -148,5 +157,14 @@ public struct FieldTemplate: Sendable {
     public init(slug: String, template: Template) {
         self.slug = slug
         self.template = template
+    }
+
+    /// `overrides` merged over `base`: same slug replaces in place, new slugs are appended.
+    public static func merge(_ base: [FieldTemplate], _ overrides: [FieldTemplate]) -> [FieldTemplate] {
+        var out = base
+        for o in overrides {
+            if let i = out.firstIndex(where: { $0.slug == o.slug }) { out[i] = o } else { out.append(o) }
+        }
+        return out
     }
 }

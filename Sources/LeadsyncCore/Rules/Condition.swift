@@ -44,15 +44,37 @@ public enum Comparison: String, Sendable {
     }
 }
 
-/// A tag predicate. Arguments are folded (trimmed, lower-cased) at compile time.
+/// A tag predicate. Arguments are folded (trimmed, lower-cased) and hashed at compile time.
 public enum TagTest: Sendable {
-    case has(String)
-    case anyOf([String])
-    case allOf([String])
-    case noneOf([String])
+    case has(TagSet)
+    case anyOf(TagSet)
+    case allOf(TagSet)
+    case noneOf(TagSet)
     case anyContains([String])
     case anyMatches(CompiledRegex)
     case count(Comparison, Int)
+}
+
+/// Folded tag names with their hashes.
+public struct TagSet: Sendable, Equatable {
+    public let names: [String]
+    public let hashes: [UInt64]
+
+    public init(_ names: [String]) {
+        self.names = names.map(\.foldedForComparison)
+        self.hashes = self.names.map(TagHash.of)
+    }
+
+    /// The contact tag at `i` (given as its hash and folded name) is one of these.
+    @inline(__always)
+    func contains(hash: UInt64, name: String) -> Bool {
+        var k = 0
+        while k < hashes.count {
+            if hashes[k] == hash && names[k] == name { return true }
+            k += 1
+        }
+        return false
+    }
 }
 
 /// A literal a field is compared with, pre-folded for case-insensitive comparison.
@@ -92,20 +114,37 @@ public enum FieldTest: Sendable {
 
 /// A regular expression compiled once when the rules load.
 ///
+/// Most rule patterns compile to a `ByteDFA` (a few nanoseconds per byte); the rest, and any
+/// non-ASCII input, go to Swift's `Regex`. Both use simple word boundaries (`\b` between `\w`
+/// and `\W`, as in PCRE and most regex flavours) so the two paths always agree.
+///
 /// Swift's `Regex` is not `Sendable` for type-erased output; the instance is never mutated after
 /// compilation, which is what makes sharing it across tasks safe.
 public final class CompiledRegex: @unchecked Sendable {
     public let pattern: String
     private let regex: Regex<AnyRegexOutput>
+    private let dfa: ByteDFA?
 
     /// - Throws: the regex parser's error, whose description says what is wrong.
     public init(_ pattern: String) throws {
         self.pattern = pattern
-        self.regex = try Regex(pattern)
+        // Swift's parser is the judge of validity, even when the DFA does the matching.
+        self.regex = try Regex(pattern).wordBoundaryKind(.simple)
+        self.dfa = ByteDFA(pattern: pattern)
     }
 
+    /// Whether the fast automaton handles this pattern (for tests and `check`).
+    public var usesAutomaton: Bool { dfa != nil }
+
     /// True when the pattern matches anywhere in `text` (anchors in the pattern still apply).
+    @inline(__always)
     public func matches(_ text: String) -> Bool {
+        if let dfa, let result = dfa.matches(text) { return result }
+        return matchesWithRegex(text)
+    }
+
+    /// The `Regex` path, always (differential tests).
+    public func matchesWithRegex(_ text: String) -> Bool {
         (try? regex.firstMatch(in: text)) != nil
     }
 }

@@ -50,64 +50,77 @@ public struct PhoneRegion: Sendable, Hashable {
 ///   `+` anywhere but the start is rejected: nil, never a made-up number.
 public enum PhoneNumber {
     public static func e164(_ raw: String, region: PhoneRegion = .us) -> String? {
-        var digits: [UInt8] = []
-        digits.reserveCapacity(16)
+        var raw = raw
+        return raw.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+                normalise(bytes, into: buffer, region: region)
+            }
+        }
+    }
+
+    private static func normalise(_ b: UnsafeBufferPointer<UInt8>, into digits: UnsafeMutableBufferPointer<UInt8>,
+                                  region: PhoneRegion) -> String?
+    {
+        var count = 0
         var plus = false
         var seenAnything = false
-        let scalars = Array(raw.unicodeScalars)
         var i = 0
-        while i < scalars.count {
-            let s = scalars[i]
-            switch s {
-            case "0"..."9":
-                digits.append(UInt8(s.value))
+        while i < b.count {
+            let c = b[i]
+            switch c {
+            case 0x30...0x39:
+                guard count < digits.count else { return nil }
+                digits[count] = c
+                count += 1
                 seenAnything = true
-            case "+":
+            case UInt8(ascii: "+"):
                 guard !seenAnything, !plus else { return nil }
                 plus = true
                 seenAnything = true
-            case " ", "-", ".", "/", "\u{00A0}", "\t":
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), UInt8(ascii: "\t"),
+                UInt8(ascii: ")"):
                 break
-            case "(":
+            case 0xC2 where i + 1 < b.count && b[i + 1] == 0xA0:  // no-break space
+                i += 1
+            case UInt8(ascii: "("):
                 // "(0)" after an international prefix is the trunk digit written for locals.
-                if i + 2 < scalars.count, scalars[i + 1] == "0", scalars[i + 2] == ")",
-                    plus || (digits.count >= 2 && digits[0] == 0x30 && digits[1] == 0x30)
+                if i + 2 < b.count, b[i + 1] == 0x30, b[i + 2] == UInt8(ascii: ")"),
+                    plus || (count >= 2 && digits[0] == 0x30 && digits[1] == 0x30)
                 {
                     i += 3
                     continue
                 }
-            case ")":
-                break
-            case "x", "X", "e", "E", "#":
+            case UInt8(ascii: "x"), UInt8(ascii: "X"), UInt8(ascii: "e"), UInt8(ascii: "E"), UInt8(ascii: "#"):
                 // An extension ends the number: only when a full number came before it and only
                 // digits follow the marker.
-                guard digits.count >= 7, isExtension(scalars[i...]) else { return nil }
-                i = scalars.count
+                guard count >= 7, isExtension(UnsafeBufferPointer(rebasing: b[i...])) else { return nil }
+                i = b.count
                 continue
             default:
                 return nil
             }
             i += 1
         }
-        if plus { return international(digits) }
-        if digits.count > 2, digits[0] == 0x30, digits[1] == 0x30 { return international(Array(digits.dropFirst(2))) }
-        if region.nanp, digits.count > 3, digits[0] == 0x30, digits[1] == 0x31, digits[2] == 0x31 {
-            return international(Array(digits.dropFirst(3)))
+        let d = UnsafeBufferPointer(rebasing: digits[0..<count])
+        if plus { return international(d) }
+        if count > 2, d[0] == 0x30, d[1] == 0x30 { return international(UnsafeBufferPointer(rebasing: d[2...])) }
+        if region.nanp, count > 3, d[0] == 0x30, d[1] == 0x31, d[2] == 0x31 {
+            return international(UnsafeBufferPointer(rebasing: d[3...]))
         }
         if region.nanp {
-            if digits.count == 11, digits[0] == 0x31 { return nanp(Array(digits.dropFirst())) }
-            if digits.count == 10 { return nanp(digits) }
+            if count == 11, d[0] == 0x31 { return nanp(UnsafeBufferPointer(rebasing: d[1...])) }
+            if count == 10 { return nanp(d) }
             return nil
         }
-        var national = digits[...]
+        var national = d[...]
         if let trunk = region.trunkPrefix, national.first == trunk { national = national.dropFirst() }
         guard national.count >= 6, national.count <= 12, national.first != 0x30 else { return nil }
         guard region.callingCode.utf8.count + national.count <= 15 else { return nil }
-        return "+" + region.callingCode + String(decoding: national, as: UTF8.self)
+        return "+" + region.callingCode + String(decoding: UnsafeBufferPointer(rebasing: national), as: UTF8.self)
     }
 
-    private static func isExtension(_ rest: ArraySlice<Unicode.Scalar>) -> Bool {
-        let text = String(String.UnicodeScalarView(rest)).lowercased()
+    private static func isExtension(_ rest: UnsafeBufferPointer<UInt8>) -> Bool {
+        let text = String(decoding: rest, as: UTF8.self).lowercased()
         var body = Substring(text)
         for marker in ["extension", "ext", "x", "#"] where body.hasPrefix(marker) {
             body = body.dropFirst(marker.count)
@@ -117,16 +130,16 @@ public enum PhoneNumber {
         return !body.isEmpty && body.count <= 6 && body.allSatisfy(\.isASCII) && body.allSatisfy(\.isNumber)
     }
 
-    private static func nanp(_ ten: [UInt8]) -> String? {
+    private static func nanp(_ ten: UnsafeBufferPointer<UInt8>) -> String? {
         guard ten.count == 10, ten[0] >= 0x32 else { return nil }
         return "+1" + String(decoding: ten, as: UTF8.self)
     }
 
-    private static func international(_ digits: [UInt8]) -> String? {
+    private static func international(_ digits: UnsafeBufferPointer<UInt8>) -> String? {
         guard digits.count >= 8, digits.count <= 15, digits[0] != 0x30 else { return nil }
         if digits[0] == 0x31 {
             guard digits.count == 11 else { return nil }
-            return nanp(Array(digits.dropFirst()))
+            return nanp(UnsafeBufferPointer(rebasing: digits[1...]))
         }
         return "+" + String(decoding: digits, as: UTF8.self)
     }

@@ -1,6 +1,9 @@
 extension String {
     /// The string without leading and trailing white space (Unicode white space and newlines).
     public var trimmedASCII: String {
+        // Fast path: nothing to trim when both ends are printable ASCII (almost every value).
+        if let f = utf8.first, let l = utf8.last, f > 0x20, f < 0x80, l > 0x20, l < 0x80 { return self }
+        if utf8.isEmpty { return self }
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
         let last = lastIndex(where: { !$0.isWhitespace })!
         if first == startIndex && last == index(before: endIndex) { return self }

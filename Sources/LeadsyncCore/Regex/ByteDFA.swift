@@ -1,0 +1,481 @@
+/// A regular expression compiled to a deterministic automaton over ASCII bytes.
+///
+/// Rules run regexes on every tag of every contact, and Swift's `Regex` interpreter costs
+/// microseconds per match, so `CompiledRegex` compiles the common subset of the syntax to a
+/// DFA when the rules load and falls back to `Regex` only for what the DFA does not cover.
+///
+/// Supported: literals and escapes, `.`, classes `[a-z]` `[^...]`, `\d \D \w \W \s \S`,
+/// anchors `^ $`, word boundaries `\b \B` (simple: between `\w` and `\W`), groups `(...)` and
+/// `(?:...)`, alternation, quantifiers `* + ? {n} {n,} {n,m}` (lazy forms too: for a yes/no
+/// match they mean the same), and a leading `(?i)`. Anything else — back-references,
+/// look-around, Unicode properties, non-ASCII patterns — makes `init` return nil.
+///
+/// Matching is unanchored ("a match anywhere counts") and answers only yes or no. Inputs with
+/// bytes >= 0x80 are not handled here (`matches` returns nil) because `.` and negated classes
+/// must then match whole characters.
+final class ByteDFA: @unchecked Sendable {
+    // One allocation, read-only after init: per state 256 transitions, then three flags packed in
+    // a fourth table (bit 0: accepts before a word byte, bit 1: before another byte, bit 2: at the
+    // end). A class with raw storage so that a match retains nothing.
+    private let table: UnsafeMutablePointer<Int32>
+    private let flags: UnsafeMutablePointer<UInt8>
+    private let start: Int
+
+    static let maxNFAStates = 1000
+    static let maxDFAStates = 1000
+
+    init?(pattern: String) {
+        guard pattern.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        var parser = RegexParser(Array(pattern.utf8))
+        guard let ast = parser.parse() else { return nil }
+        var nfa = NFA()
+        // Unanchored search: a self-loop on every byte in front of the pattern.
+        let matchState = nfa.add(.match)
+        guard let body = nfa.build(ast, next: matchState), nfa.states.count <= ByteDFA.maxNFAStates else { return nil }
+        let loop = nfa.add(.split(body, -1))
+        nfa.states[loop] = .split(body, nfa.add(.byte(ByteSet.all, loop)))
+        guard let built = DFABuilder(nfa: nfa, start: loop).build() else { return nil }
+        table = .allocate(capacity: built.table.count)
+        table.initialize(from: built.table, count: built.table.count)
+        flags = .allocate(capacity: built.word.count)
+        for i in built.word.indices {
+            flags[i] = (built.word[i] ? 1 : 0) | (built.other[i] ? 2 : 0) | (built.end[i] ? 4 : 0)
+        }
+        start = Int(built.start)
+    }
+
+    deinit {
+        table.deallocate()
+        flags.deallocate()
+    }
+
+    /// nil when `text` is not ASCII (the caller falls back to `Regex`).
+    @inline(__always)
+    func matches(_ text: String) -> Bool? {
+        var text = text
+        return text.withUTF8 { bytes -> Bool? in
+            var s = start
+            for b in bytes {
+                if b >= 0x80 { return nil }
+                if flags[s] & (ByteSet.isWord(b) ? 1 : 2) != 0 { return true }
+                s = Int(table[s &* 256 &+ Int(b)])
+            }
+            return flags[s] & 4 != 0
+        }
+    }
+}
+
+/// 256 bits.
+struct ByteSet: Hashable, Sendable {
+    var bits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    static func == (a: ByteSet, b: ByteSet) -> Bool { a.bits == b.bits }
+    func hash(into h: inout Hasher) {
+        h.combine(bits.0)
+        h.combine(bits.1)
+        h.combine(bits.2)
+        h.combine(bits.3)
+    }
+
+    func contains(_ b: UInt8) -> Bool {
+        let word: UInt64
+        switch b >> 6 {
+        case 0: word = bits.0
+        case 1: word = bits.1
+        case 2: word = bits.2
+        default: word = bits.3
+        }
+        return word & (1 << UInt64(b & 63)) != 0
+    }
+
+    mutating func insert(_ b: UInt8) {
+        let m: UInt64 = 1 << UInt64(b & 63)
+        switch b >> 6 {
+        case 0: bits.0 |= m
+        case 1: bits.1 |= m
+        case 2: bits.2 |= m
+        default: bits.3 |= m
+        }
+    }
+
+    mutating func insert(_ r: ClosedRange<UInt8>) { for b in r { insert(b) } }
+    mutating func formUnion(_ o: ByteSet) {
+        bits = (bits.0 | o.bits.0, bits.1 | o.bits.1, bits.2 | o.bits.2, bits.3 | o.bits.3)
+    }
+
+    /// The complement within ASCII (non-ASCII input never reaches the DFA).
+    var inverted: ByteSet {
+        ByteSet(bits: (~bits.0, ~bits.1, 0, 0))
+    }
+
+    static func of(_ bytes: ClosedRange<UInt8>...) -> ByteSet {
+        var s = ByteSet()
+        for r in bytes { s.insert(r) }
+        return s
+    }
+
+    static let all = ByteSet(bits: (~0, ~0, ~0, ~0))
+    static let digit = of(0x30...0x39)
+    static let word = of(0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F...0x5F)
+    static let space = of(0x09...0x0D, 0x20...0x20)
+    /// Every ASCII byte but newline.
+    static let dot = ByteSet(bits: (~(UInt64(1) << 0x0A), ~0, 0, 0))
+
+    @inline(__always)
+    static func isWord(_ b: UInt8) -> Bool {
+        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
+    }
+
+    /// Adds the other case of every ASCII letter.
+    var caseFolded: ByteSet {
+        var s = self
+        for b in UInt8(0x41)...UInt8(0x5A) where contains(b) || contains(b + 0x20) {
+            s.insert(b)
+            s.insert(b + 0x20)
+        }
+        return s
+    }
+}
+
+indirect enum RegexNode {
+    case set(ByteSet)
+    case concat([RegexNode])
+    case alternation([RegexNode])
+    case repetition(RegexNode, min: Int, max: Int?)
+    case lineStart, lineEnd, wordBoundary, notWordBoundary
+}
+
+/// Parses the supported subset; nil for anything else.
+struct RegexParser {
+    let p: [UInt8]
+    var i = 0
+    var caseInsensitive = false
+
+    init(_ p: [UInt8]) { self.p = p }
+
+    mutating func parse() -> RegexNode? {
+        if p.starts(with: Array("(?i)".utf8)) {
+            caseInsensitive = true
+            i = 4
+        }
+        guard let node = alternation(), i == p.count else { return nil }
+        return node
+    }
+
+    mutating func alternation() -> RegexNode? {
+        var branches: [RegexNode] = []
+        while true {
+            guard let c = concat() else { return nil }
+            branches.append(c)
+            if i < p.count, p[i] == UInt8(ascii: "|") {
+                i += 1
+                continue
+            }
+            return branches.count == 1 ? branches[0] : .alternation(branches)
+        }
+    }
+
+    mutating func concat() -> RegexNode? {
+        var items: [RegexNode] = []
+        while i < p.count, p[i] != UInt8(ascii: "|"), p[i] != UInt8(ascii: ")") {
+            guard var atom = atom() else { return nil }
+            while i < p.count, let (min, max) = quantifier() {
+                if case .lineStart = atom { return nil }
+                atom = .repetition(atom, min: min, max: max)
+            }
+            items.append(atom)
+        }
+        return .concat(items)
+    }
+
+    /// `*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}` with an optional lazy `?`; possessive is unsupported.
+    mutating func quantifier() -> (Int, Int?)? {
+        let result: (Int, Int?)
+        switch p[i] {
+        case UInt8(ascii: "*"): result = (0, nil); i += 1
+        case UInt8(ascii: "+"): result = (1, nil); i += 1
+        case UInt8(ascii: "?"): result = (0, 1); i += 1
+        case UInt8(ascii: "{"):
+            var j = i + 1
+            func number() -> Int? {
+                var n = 0, digits = 0
+                while j < p.count, p[j] >= 0x30, p[j] <= 0x39, digits < 4 {
+                    n = n * 10 + Int(p[j] - 0x30)
+                    j += 1
+                    digits += 1
+                }
+                return digits > 0 ? n : nil
+            }
+            guard let lo = number() else { return nil }  // a literal '{' then; handled by atom()
+            var hi: Int? = lo
+            if j < p.count, p[j] == UInt8(ascii: ",") {
+                j += 1
+                hi = number()
+            }
+            guard j < p.count, p[j] == UInt8(ascii: "}"), hi == nil || hi! >= lo else { return nil }
+            i = j + 1
+            result = (lo, hi)
+        default: return nil
+        }
+        if i < p.count, p[i] == UInt8(ascii: "?") { i += 1 }
+        if i < p.count, p[i] == UInt8(ascii: "+") { i = p.count + 1 }  // possessive: unsupported
+        return result
+    }
+
+    mutating func atom() -> RegexNode? {
+        let c = p[i]
+        i += 1
+        switch c {
+        case UInt8(ascii: "("):
+            if i < p.count, p[i] == UInt8(ascii: "?") {
+                guard i + 1 < p.count, p[i + 1] == UInt8(ascii: ":") else { return nil }
+                i += 2
+            }
+            guard let inner = alternation(), i < p.count, p[i] == UInt8(ascii: ")") else { return nil }
+            i += 1
+            return inner
+        case UInt8(ascii: "["): return bracket()
+        case UInt8(ascii: "."): return .set(ByteSet.dot)
+        case UInt8(ascii: "^"): return .lineStart
+        case UInt8(ascii: "$"): return .lineEnd
+        case UInt8(ascii: "\\"): return escape(inClass: false).map { $0 }
+        case UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "?"), UInt8(ascii: ")"): return nil
+        case UInt8(ascii: "{"):
+            return nil  // Swift's Regex rejects a bare '{'; let it say so.
+        default:
+            return literal(c)
+        }
+    }
+
+    func literal(_ c: UInt8) -> RegexNode {
+        var s = ByteSet()
+        s.insert(c)
+        return .set(caseInsensitive ? s.caseFolded : s)
+    }
+
+    mutating func escape(inClass: Bool) -> RegexNode? {
+        guard i < p.count else { return nil }
+        let c = p[i]
+        i += 1
+        switch c {
+        case UInt8(ascii: "d"): return .set(ByteSet.digit)
+        case UInt8(ascii: "D"): return .set(ByteSet.digit.inverted)
+        case UInt8(ascii: "w"): return .set(ByteSet.word)
+        case UInt8(ascii: "W"): return .set(ByteSet.word.inverted)
+        case UInt8(ascii: "s"): return .set(ByteSet.space)
+        case UInt8(ascii: "S"): return .set(ByteSet.space.inverted)
+        case UInt8(ascii: "t"): return literal(0x09)
+        case UInt8(ascii: "n"): return literal(0x0A)
+        case UInt8(ascii: "r"): return literal(0x0D)
+        case UInt8(ascii: "b") where !inClass: return .wordBoundary
+        case UInt8(ascii: "B") where !inClass: return .notWordBoundary
+        default:
+            // An escaped punctuation character is itself; letters and digits name features
+            // (\p, \1, \A, \z, ...) this engine does not have.
+            let isPunct = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60)
+                || (c >= 0x7B && c <= 0x7E) || c == 0x20
+            return isPunct ? literal(c) : nil
+        }
+    }
+
+    mutating func bracket() -> RegexNode? {
+        var set = ByteSet()
+        var negate = false
+        if i < p.count, p[i] == UInt8(ascii: "^") {
+            negate = true
+            i += 1
+        }
+        var first = true
+        while i < p.count {
+            var c = p[i]
+            if c == UInt8(ascii: "]") && !first { break }
+            if c == UInt8(ascii: "[") { return nil }  // POSIX classes and nested sets: unsupported
+            first = false
+            i += 1
+            var lo: UInt8
+            if c == UInt8(ascii: "\\") {
+                guard let e = escape(inClass: true), case .set(let s) = e else { return nil }
+                // A one-byte escape can start a range; a class escape cannot.
+                if s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1 {
+                    lo = (0..<128).map(UInt8.init).first { s.contains($0) }!
+                } else {
+                    set.formUnion(s)
+                    continue
+                }
+            } else {
+                lo = c
+            }
+            if i + 1 < p.count, p[i] == UInt8(ascii: "-"), p[i + 1] != UInt8(ascii: "]") {
+                i += 1
+                c = p[i]
+                i += 1
+                var hi = c
+                if c == UInt8(ascii: "\\") {
+                    guard let e = escape(inClass: true), case .set(let s) = e,
+                        s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1
+                    else { return nil }
+                    hi = (0..<128).map(UInt8.init).first { s.contains($0) }!
+                }
+                guard lo <= hi else { return nil }
+                set.insert(lo...hi)
+            } else {
+                set.insert(lo)
+            }
+        }
+        guard i < p.count, p[i] == UInt8(ascii: "]") else { return nil }
+        i += 1
+        if caseInsensitive { set = set.caseFolded }
+        return .set(negate ? set.inverted : set)
+    }
+}
+
+/// A Thompson NFA.
+struct NFA {
+    enum State {
+        case byte(ByteSet, Int)
+        case split(Int, Int)
+        case assert(Assertion, Int)
+        case match
+    }
+    enum Assertion { case start, end, boundary, notBoundary }
+
+    var states: [State] = []
+
+    mutating func add(_ s: State) -> Int {
+        states.append(s)
+        return states.count - 1
+    }
+
+    /// Builds `node` so that it continues to `next`; returns its entry, or nil past the size cap.
+    mutating func build(_ node: RegexNode, next: Int) -> Int? {
+        if states.count > ByteDFA.maxNFAStates { return nil }
+        switch node {
+        case .set(let s): return add(.byte(s, next))
+        case .lineStart: return add(.assert(.start, next))
+        case .lineEnd: return add(.assert(.end, next))
+        case .wordBoundary: return add(.assert(.boundary, next))
+        case .notWordBoundary: return add(.assert(.notBoundary, next))
+        case .concat(let items):
+            var entry = next
+            for item in items.reversed() {
+                guard let e = build(item, next: entry) else { return nil }
+                entry = e
+            }
+            return entry
+        case .alternation(let branches):
+            var entries: [Int] = []
+            for b in branches {
+                guard let e = build(b, next: next) else { return nil }
+                entries.append(e)
+            }
+            var entry = entries.last!
+            for e in entries.dropLast().reversed() { entry = add(.split(e, entry)) }
+            return entry
+        case .repetition(let inner, let min, let max):
+            // x{2,4} = x x (x (x)?)?  and  x{2,} = x x x*
+            var entry = next
+            if let max {
+                for _ in 0..<(max - min) {
+                    guard let e = build(inner, next: entry) else { return nil }
+                    entry = add(.split(e, next))
+                }
+            } else {
+                let loop = add(.split(-1, next))
+                guard let body = build(inner, next: loop) else { return nil }
+                states[loop] = .split(body, next)
+                entry = loop
+            }
+            for _ in 0..<min {
+                guard let e = build(inner, next: entry) else { return nil }
+                entry = e
+            }
+            return entry
+        }
+    }
+}
+
+/// Subset construction with one byte of look-behind (start / word / other) for `^` and `\b`.
+struct DFABuilder {
+    let nfa: NFA
+    let start: Int
+
+    enum Kind: Int { case start = 0, word, other, end }
+
+    struct Key: Hashable {
+        var kernel: [Int32]
+        var prev: Int8
+    }
+
+    /// The states reachable from `set` through splits and assertions that hold between `prev`
+    /// and `next`.
+    func closure(_ set: [Int32], prev: Kind, next: Kind) -> (states: [Int32], accepts: Bool) {
+        var seen = Set<Int32>()
+        var stack = set
+        var out: [Int32] = []
+        var accepts = false
+        let prevWord = prev == .word, nextWord = next == .word
+        while let s = stack.popLast() {
+            guard s >= 0, seen.insert(s).inserted else { continue }
+            switch nfa.states[Int(s)] {
+            case .byte: out.append(s)
+            case .match: accepts = true
+            case .split(let a, let b):
+                stack.append(Int32(b))
+                stack.append(Int32(a))
+            case .assert(let a, let n):
+                let holds: Bool
+                switch a {
+                case .start: holds = prev == .start
+                case .end: holds = next == .end
+                case .boundary: holds = prevWord != nextWord
+                case .notBoundary: holds = prevWord == nextWord
+                }
+                if holds { stack.append(Int32(n)) }
+            }
+        }
+        return (out.sorted(), accepts)
+    }
+
+    func build() -> (table: [Int32], word: [Bool], other: [Bool], end: [Bool], start: Int32)? {
+        var index: [Key: Int32] = [:]
+        var keys: [Key] = []
+        var table: [Int32] = []
+        var acceptWord: [Bool] = [], acceptOther: [Bool] = [], acceptEnd: [Bool] = []
+        func intern(_ key: Key) -> Int32? {
+            if let i = index[key] { return i }
+            guard keys.count < ByteDFA.maxDFAStates else { return nil }
+            let i = Int32(keys.count)
+            index[key] = i
+            keys.append(key)
+            return i
+        }
+        guard let first = intern(Key(kernel: [Int32(start)], prev: Int8(Kind.start.rawValue))) else { return nil }
+        var work = 0
+        while work < keys.count {
+            let key = keys[work]
+            let prev = Kind(rawValue: Int(key.prev))!
+            let beforeWord = closure(key.kernel, prev: prev, next: .word)
+            let beforeOther = closure(key.kernel, prev: prev, next: .other)
+            acceptWord.append(beforeWord.accepts)
+            acceptOther.append(beforeOther.accepts)
+            acceptEnd.append(closure(key.kernel, prev: prev, next: .end).accepts)
+            var row = [Int32](repeating: 0, count: 256)
+            for b in 0..<128 {
+                let byte = UInt8(b)
+                let isWord = ByteSet.isWord(byte)
+                let from = isWord ? beforeWord.states : beforeOther.states
+                var nextKernel: [Int32] = []
+                for s in from {
+                    if case .byte(let set, let n) = nfa.states[Int(s)], set.contains(byte) { nextKernel.append(Int32(n)) }
+                }
+                nextKernel = Array(Set(nextKernel)).sorted()
+                guard let target = intern(Key(kernel: nextKernel, prev: Int8((isWord ? Kind.word : Kind.other).rawValue)))
+                else { return nil }
+                row[b] = target
+            }
+            table += row
+            work += 1
+        }
+        return (table, acceptWord, acceptOther, acceptEnd, first)
+    }
+}

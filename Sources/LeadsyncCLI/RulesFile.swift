@@ -24,7 +24,8 @@ public struct RulesFile {
         let sibling = Paths.testsSibling(of: path)
         if FileInput.exists(sibling) {
             let testText = try FileInput.readText(sibling)
-            let (more, testDiagnostics) = RulesCompiler.compileTests(source: testText, file: sibling, against: document.partial)
+            let (more, testDiagnostics) = RulesCompiler.compileTests(
+                source: testText, file: sibling, against: document.partial)
             tests += more
             diagnostics += testDiagnostics
             sources[sibling] = testText.split(separator: "\n", omittingEmptySubsequences: false)

@@ -4,8 +4,10 @@ import Yams
 extension Compiler {
     static let conditionKeys = ["all", "any", "not", "tags", "field", "state"]
     static let tagOperators = ["has", "any_of", "all_of", "none_of", "any_contains", "any_matches", "count"]
-    static let fieldOperators = ["equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "matches",
-                                 "is", "gt", "gte", "lt", "lte", "older_than", "newer_than"]
+    static let fieldOperators = [
+        "equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "matches",
+        "is", "gt", "gte", "lt", "lte", "older_than", "newer_than",
+    ]
     static let comparisons = ["gt", "gte", "lt", "lte", "eq"]
 
     /// Contact paths rules may use (rules-v1.md §4) and what they hold.
@@ -29,7 +31,9 @@ extension Compiler {
     mutating func checkPath(_ path: String, at node: Node) -> PathType? {
         if let t = Compiler.knownPaths[path] { return t }
         let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if parts.count >= 2, parts[0] == "customFields" || parts[0] == "customData", parts.dropFirst().allSatisfy({ !$0.isEmpty }) {
+        if parts.count >= 2, parts[0] == "customFields" || parts[0] == "customData",
+            parts.dropFirst().allSatisfy({ !$0.isEmpty })
+        {
             return .unknown
         }
         if parts.count == 3, parts[0] == "dndSettings", Compiler.dndChannels.contains(parts[1]),
@@ -59,19 +63,25 @@ extension Compiler {
                 var message = "unknown condition '\(first.key)'"
                 let candidates = Compiler.conditionKeys + Compiler.fieldOperators + Compiler.tagOperators
                 if let s = suggestion(for: first.key, among: candidates) {
-                    message += Compiler.conditionKeys.contains(s) ? "; did you mean '\(s)'?"
+                    message +=
+                        Compiler.conditionKeys.contains(s)
+                        ? "; did you mean '\(s)'?"
                         : "; did you mean '{ field: PATH, \(s): ... }' or '{ tags: { \(s): ... } }'?"
                 }
                 message += " (a condition is one of: \(Compiler.conditionKeys.joined(separator: ", ")))"
                 error(.unknownOperator, message, at: first.keyNode)
             } else {
-                error(.missingKey, "empty condition (expected one of: \(Compiler.conditionKeys.joined(separator: ", ")))", at: node)
+                error(
+                    .missingKey, "empty condition (expected one of: \(Compiler.conditionKeys.joined(separator: ", ")))",
+                    at: node)
             }
             return nil
         }
         if heads.count > 1 {
-            error(.badValue, "a condition has exactly one of \(heads.map { "'\($0.key)'" }.joined(separator: ", ")); combine them with 'all:'",
-                  at: heads[1].keyNode)
+            error(
+                .badValue,
+                "a condition has exactly one of \(heads.map { "'\($0.key)'" }.joined(separator: ", ")); combine them with 'all:'",
+                at: heads[1].keyNode)
             return nil
         }
         let head = heads[0]
@@ -79,7 +89,9 @@ extension Compiler {
         case "all", "any":
             checkKeys(entries, allowed: [head.key], context: "'\(head.key)'")
             guard case .sequence(let seq) = head.value else {
-                error(.wrongType, "'\(head.key)' takes a list of conditions, found \(Compiler.kind(head.value))", at: head.value)
+                error(
+                    .wrongType, "'\(head.key)' takes a list of conditions, found \(Compiler.kind(head.value))",
+                    at: head.value)
                 return nil
             }
             if seq.isEmpty {
@@ -89,7 +101,9 @@ extension Compiler {
             let children = seq.compactMap { compileCondition($0) }
             guard children.count == seq.count else { return nil }
             let inner = children.map { description($0) }
-            let text = head.key == "all" ? "all of [\(inner.joined(separator: "; "))]" : "any of [\(inner.joined(separator: "; "))]"
+            let text =
+                head.key == "all"
+                ? "all of [\(inner.joined(separator: "; "))]" : "any of [\(inner.joined(separator: "; "))]"
             let id = addCondition(text, at: head.keyNode)
             return head.key == "all" ? .all(children, id: id) : .any(children, id: id)
         case "not":
@@ -101,7 +115,9 @@ extension Compiler {
             guard let s = string(head.value, "state") else { return nil }
             guard s == "marked_customer" else {
                 var message = "unknown state '\(s)'"
-                if suggestion(for: s, among: ["marked_customer"]) != nil { message += "; did you mean 'marked_customer'?" }
+                if suggestion(for: s, among: ["marked_customer"]) != nil {
+                    message += "; did you mean 'marked_customer'?"
+                }
                 error(.unknownOperator, message, at: head.value)
                 return nil
             }
@@ -117,8 +133,9 @@ extension Compiler {
     mutating func compileTagCondition(_ head: Entry) -> Condition? {
         guard let ops = mapping(head.value, "tags") else { return nil }
         guard ops.count == 1, let op = ops.first else {
-            error(ops.isEmpty ? .missingKey : .badValue,
-                  "'tags' takes exactly one operator (\(Compiler.tagOperators.joined(separator: ", ")))", at: head.value)
+            error(
+                ops.isEmpty ? .missingKey : .badValue,
+                "'tags' takes exactly one operator (\(Compiler.tagOperators.joined(separator: ", ")))", at: head.value)
             return nil
         }
         let test: TagTest
@@ -142,7 +159,8 @@ extension Compiler {
             }
             text = "tags \(op.key) [\(list.map(quote).joined(separator: ", "))]"
         case "any_matches":
-            guard let pattern = string(op.value, "tags.any_matches"), let regex = compileRegex(pattern, at: op.value) else {
+            guard let pattern = string(op.value, "tags.any_matches"), let regex = compileRegex(pattern, at: op.value)
+            else {
                 return nil
             }
             test = .anyMatches(regex)
@@ -150,7 +168,9 @@ extension Compiler {
         case "count":
             guard let cmp = mapping(op.value, "tags.count") else { return nil }
             guard cmp.count == 1, let c = cmp.first else {
-                error(.badValue, "tags.count takes exactly one of \(Compiler.comparisons.joined(separator: ", "))", at: op.value)
+                error(
+                    .badValue, "tags.count takes exactly one of \(Compiler.comparisons.joined(separator: ", "))",
+                    at: op.value)
                 return nil
             }
             guard let comparison = Comparison(rawValue: c.key) else {
@@ -181,7 +201,9 @@ extension Compiler {
                 caseSensitive = bool(e.value, "case_sensitive") ?? false
             } else if Compiler.fieldOperators.contains(e.key) {
                 if op != nil {
-                    error(.badValue, "a field condition takes exactly one operator; found '\(op!.key)' and '\(e.key)'", at: e.keyNode)
+                    error(
+                        .badValue, "a field condition takes exactly one operator; found '\(op!.key)' and '\(e.key)'",
+                        at: e.keyNode)
                     return nil
                 }
                 op = e
@@ -195,8 +217,10 @@ extension Compiler {
             }
         }
         guard let op else {
-            error(.missingKey, "field condition on '\(path)' needs an operator (\(Compiler.fieldOperators.joined(separator: ", ")))",
-                  at: head.keyNode)
+            error(
+                .missingKey,
+                "field condition on '\(path)' needs an operator (\(Compiler.fieldOperators.joined(separator: ", ")))",
+                at: head.keyNode)
             return nil
         }
         guard let pathType else { return nil }
@@ -225,7 +249,9 @@ extension Compiler {
             argText = "[\(literals.map { quote($0.text ?? "null") }.joined(separator: ", "))]"
             test = op.key == "in" ? .isIn(literals, caseSensitive: cs) : .notIn(literals, caseSensitive: cs)
         case "matches":
-            guard let pattern = string(op.value, "matches"), let regex = compileRegex(pattern, at: op.value) else { return nil }
+            guard let pattern = string(op.value, "matches"), let regex = compileRegex(pattern, at: op.value) else {
+                return nil
+            }
             argText = "/\(pattern)/"
             test = .matches(regex)
         case "is":
@@ -236,16 +262,22 @@ extension Compiler {
             case "empty": test = .isEmpty
             default:
                 var message = "'is' takes missing, present or empty, found '\(s)'"
-                if let sug = suggestion(for: s, among: ["missing", "present", "empty"]) { message += "; did you mean '\(sug)'?" }
+                if let sug = suggestion(for: s, among: ["missing", "present", "empty"]) {
+                    message += "; did you mean '\(sug)'?"
+                }
                 error(.badValue, message, at: op.value)
                 return nil
             }
             argText = s
         case "gt", "gte", "lt", "lte":
             let comparison = Comparison(rawValue: op.key)!
-            if case .scalar(let s) = op.value, s.style == .plain, let n = op.value.float ?? op.value.int.map(Double.init) {
+            if case .scalar(let s) = op.value, s.style == .plain,
+                let n = op.value.float ?? op.value.int.map(Double.init)
+            {
                 if pathType == .date {
-                    error(.typeMismatch, "'\(path)' is a date; compare it with an ISO-8601 date such as '2025-01-31'", at: op.value)
+                    error(
+                        .typeMismatch, "'\(path)' is a date; compare it with an ISO-8601 date such as '2025-01-31'",
+                        at: op.value)
                     return nil
                 }
                 test = .compare(comparison, .number(n))
@@ -254,14 +286,18 @@ extension Compiler {
                 test = .compare(comparison, .date(t))
                 argText = s.string
             } else {
-                error(.wrongType, "'\(op.key)' takes a number or an ISO-8601 date, found \(Compiler.kind(op.value))"
-                    + (op.value.scalar.map { " '\($0.string)'" } ?? ""), at: op.value)
+                error(
+                    .wrongType,
+                    "'\(op.key)' takes a number or an ISO-8601 date, found \(Compiler.kind(op.value))"
+                        + (op.value.scalar.map { " '\($0.string)'" } ?? ""), at: op.value)
                 return nil
             }
         case "older_than", "newer_than":
             guard let s = string(op.value, op.key) else { return nil }
             guard let d = RuleDuration(s) else {
-                error(.badDuration, "bad duration '\(s)' (use a whole number and a unit: 30m, 12h, 90d, 2w)", at: op.value)
+                error(
+                    .badDuration, "bad duration '\(s)' (use a whole number and a unit: 30m, 12h, 90d, 2w)", at: op.value
+                )
                 return nil
             }
             test = op.key == "older_than" ? .olderThan(d) : .newerThan(d)
@@ -278,15 +314,19 @@ extension Compiler {
         let problem: String?
         switch (type, op) {
         case (.list, "gt"), (.list, "gte"), (.list, "lt"), (.list, "lte"):
-            problem = "'\(op)' does not apply to '\(path)', a list" + (path == "tags" ? "; use tags: { count: { \(op): N } }" : "")
-        case (.list, "older_than"), (.list, "newer_than"), (.list, "matches"), (.list, "starts_with"), (.list, "ends_with"):
+            problem =
+                "'\(op)' does not apply to '\(path)', a list"
+                + (path == "tags" ? "; use tags: { count: { \(op): N } }" : "")
+        case (.list, "older_than"), (.list, "newer_than"), (.list, "matches"), (.list, "starts_with"),
+            (.list, "ends_with"):
             problem = "'\(op)' does not apply to '\(path)', a list" + (path == "tags" ? "; use a tags: condition" : "")
         case (.bool, let o) where !["equals", "not_equals", "in", "not_in", "is"].contains(o):
             problem = "'\(op)' does not apply to '\(path)', a boolean; use equals: true or equals: false"
         case (.object, let o) where o != "is":
             problem = "'\(path)' is an object; test one of its fields (e.g. '\(path).status')"
         case (.string, "older_than"), (.string, "newer_than"):
-            problem = "'\(op)' needs a date field (dateAdded, dateUpdated, dateOfBirth or a custom field); '\(path)' is text"
+            problem =
+                "'\(op)' needs a date field (dateAdded, dateUpdated, dateOfBirth or a custom field); '\(path)' is text"
         default:
             problem = nil
         }
@@ -335,9 +375,11 @@ extension Compiler {
         case .scalar(let s): return json(scalar: s, node: node)
         case .sequence(let seq): return .array(seq.map { json($0) })
         case .mapping(let map):
-            return .object(JSONObject(map.compactMap { k, v in
-                k.scalar.map { JSONObject.Entry(key: $0.string, value: json(v)) }
-            }))
+            return .object(
+                JSONObject(
+                    map.compactMap { k, v in
+                        k.scalar.map { JSONObject.Entry(key: $0.string, value: json(v)) }
+                    }))
         case .alias: return .null
         }
     }

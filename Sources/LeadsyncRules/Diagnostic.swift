@@ -1,3 +1,5 @@
+import Yams
+
 /// One problem found in a rules file: a value with a code, a message and a source location.
 public struct Diagnostic: Sendable, Equatable, Comparable {
     public enum Severity: String, Sendable {
@@ -74,8 +76,6 @@ extension Array where Element == Diagnostic {
     public var errorCount: Int { count { $0.severity == .error } }
     public var warningCount: Int { count { $0.severity == .warning } }
 }
-
-import Yams
 
 /// A 1-based line and column (Unicode scalars), as libyaml reports them.
 struct SourceLocation {

@@ -35,7 +35,9 @@ public struct RuleTestCase: Sendable {
 
 extension Compiler {
     static let testKeys = ["name", "contact", "webhook", "file", "state", "now", "expect"]
-    static let expectKeys = ["buckets", "rules", "excluded_by", "fields", "calltools_tags", "ghl_tags", "marked_customer"]
+    static let expectKeys = [
+        "buckets", "rules", "excluded_by", "fields", "calltools_tags", "ghl_tags", "marked_customer",
+    ]
 
     mutating func compileTests(_ node: Node) {
         guard case .sequence(let seq) = node else {
@@ -59,8 +61,9 @@ extension Compiler {
             let inputs = entries.filter { ["contact", "webhook", "file"].contains($0.key) }
             var input: RuleTestCase.Input?
             if inputs.count != 1 {
-                error(inputs.isEmpty ? .missingKey : .badTest,
-                      "test '\(name)' needs exactly one of 'contact', 'webhook' or 'file'", at: item)
+                error(
+                    inputs.isEmpty ? .missingKey : .badTest,
+                    "test '\(name)' needs exactly one of 'contact', 'webhook' or 'file'", at: item)
             } else {
                 let e = inputs[0]
                 switch e.key {
@@ -71,10 +74,13 @@ extension Compiler {
                             _ = try InboundContact.decode(json)
                             input = e.key == "contact" ? .contact(json) : .webhook(json)
                         } catch {
-                            self.error(.badTest, "test '\(name)': \(e.key) is not usable: \(error.message)", at: e.value)
+                            self.error(
+                                .badTest, "test '\(name)': \(e.key) is not usable: \(error.message)", at: e.value)
                         }
                     } else {
-                        error(.wrongType, "test '\(name)': \(e.key) must be a mapping, found \(Compiler.kind(e.value))", at: e.value)
+                        error(
+                            .wrongType, "test '\(name)': \(e.key) must be a mapping, found \(Compiler.kind(e.value))",
+                            at: e.value)
                     }
                 default:
                     if let path = string(e.value, "file") { input = .file(path) }
@@ -102,7 +108,8 @@ extension Compiler {
                     switch e.key {
                     case "buckets": expect.buckets = checkNames(e.value, bucketNames, .unknownBucket, "bucket")
                     case "rules": expect.rules = checkNames(e.value, ruleNames, .unknownRule, "rule")
-                    case "excluded_by": expect.excludedBy = checkNames(e.value, exclusionNames, .unknownExclusion, "exclusion")
+                    case "excluded_by":
+                        expect.excludedBy = checkNames(e.value, exclusionNames, .unknownExclusion, "exclusion")
                     case "fields":
                         guard let fe = mapping(e.value, "expect.fields") else { break }
                         expect.fields = fe.compactMap { f in
@@ -120,8 +127,10 @@ extension Compiler {
                 }
             }
             if let input {
-                tests.append(RuleTestCase(name: name, file: file, line: line, input: input, markedCustomer: marked,
-                                          currentBuckets: current, now: now, expect: expect))
+                tests.append(
+                    RuleTestCase(
+                        name: name, file: file, line: line, input: input, markedCustomer: marked,
+                        currentBuckets: current, now: now, expect: expect))
             }
         }
     }

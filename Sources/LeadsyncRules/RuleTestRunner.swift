@@ -40,10 +40,12 @@ public struct RuleTestRunner {
         } catch {
             return RuleTestResult(test: test, failures: ["input: \(error.message)"], decision: nil)
         }
-        let state = ContactState(markedCustomer: test.markedCustomer,
-                                 buckets: test.currentBuckets.compactMap(rules.bucketIndex(named:)))
-        let decision = Engine(rules: rules).evaluate(inbound.contact, state: state, now: test.now ?? defaultNow,
-                                                     deleted: inbound.deleted)
+        let state = ContactState(
+            markedCustomer: test.markedCustomer,
+            buckets: test.currentBuckets.compactMap(rules.bucketIndex(named:)))
+        let decision = Engine(rules: rules).evaluate(
+            inbound.contact, state: state, now: test.now ?? defaultNow,
+            deleted: inbound.deleted)
         return RuleTestResult(test: test, failures: compare(test.expect, decision), decision: decision)
     }
 
@@ -52,7 +54,9 @@ public struct RuleTestRunner {
         func list(_ items: [String]) -> String { "[\(items.joined(separator: ", "))]" }
         if let want = expect.buckets {
             let got = d.buckets.map { rules.buckets[$0].name }
-            if Set(want) != Set(got) { failures.append("buckets: expected \(list(want.sorted())), got \(list(got.sorted()))") }
+            if Set(want) != Set(got) {
+                failures.append("buckets: expected \(list(want.sorted())), got \(list(got.sorted()))")
+            }
         }
         if let want = expect.rules {
             let got = d.appliedRules.map { rules.rules[$0].name }
@@ -68,7 +72,9 @@ public struct RuleTestRunner {
             for f in want {
                 let got = d.fields.first { $0.slug == f.slug }?.value
                 if got != f.value {
-                    failures.append("fields.\(f.slug): expected \"\(f.value)\", got \(got.map { "\"\($0)\"" } ?? "nothing (left out)")")
+                    failures.append(
+                        "fields.\(f.slug): expected \"\(f.value)\", got \(got.map { "\"\($0)\"" } ?? "nothing (left out)")"
+                    )
                 }
             }
         }
@@ -76,8 +82,9 @@ public struct RuleTestRunner {
             guard let want else { return }
             let fold = { (l: [String]) in Set(l.map(\.foldedForComparison)) }
             if fold(want.add) != fold(got.add) || fold(want.remove) != fold(got.remove) {
-                failures.append("\(what): expected add \(list(want.add)) remove \(list(want.remove)), "
-                    + "got add \(list(got.add)) remove \(list(got.remove))")
+                failures.append(
+                    "\(what): expected add \(list(want.add)) remove \(list(want.remove)), "
+                        + "got add \(list(got.add)) remove \(list(got.remove))")
             }
         }
         tags("calltools_tags", expect.calltoolsTags, d.calltoolsTags)

@@ -30,16 +30,21 @@ public enum RulesCompiler {
             tests = compiler.tests
             diagnostics += compiler.diagnostics
         } else if diagnostics.isEmpty {
-            diagnostics.append(Diagnostic(.error, .missingKey, "the file is empty; expected 'version', 'buckets' and 'rules'",
-                                          file: file, line: 1, column: 1))
+            diagnostics.append(
+                Diagnostic(
+                    .error, .missingKey, "the file is empty; expected 'version', 'buckets' and 'rules'",
+                    file: file, line: 1, column: 1))
         }
         diagnostics.sort()
-        return RulesDocument(file: file, source: source, rules: diagnostics.hasErrors ? nil : compiled, partial: compiled,
-                             diagnostics: diagnostics, tests: tests)
+        return RulesDocument(
+            file: file, source: source, rules: diagnostics.hasErrors ? nil : compiled, partial: compiled,
+            diagnostics: diagnostics, tests: tests)
     }
 
     /// Compiles a `NAME.tests.yaml` file (a top-level `tests:` list) against compiled rules.
-    public static func compileTests(source: String, file: String, against rules: CompiledRules?) -> (tests: [RuleTestCase], diagnostics: [Diagnostic]) {
+    public static func compileTests(
+        source: String, file: String, against rules: CompiledRules?
+    ) -> (tests: [RuleTestCase], diagnostics: [Diagnostic]) {
         let yaml = YAMLDocument(text: source, file: file)
         var diagnostics = yaml.diagnostics
         var tests: [RuleTestCase] = []
@@ -204,14 +209,17 @@ struct Compiler {
     /// Rule names: `[a-z0-9-]+` (rules-v1.md §3). Buckets and exclusions also allow `_`, as in
     /// the spec's own `cold_leads`.
     static func validName(_ name: String, underscore: Bool = false) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy {
-            ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || (underscore && $0 == 0x5F)
-        }
+        !name.isEmpty
+            && name.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || (underscore && $0 == 0x5F)
+            }
     }
 
     // MARK: The file
 
-    static let topLevelKeys = ["version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "tests"]
+    static let topLevelKeys = [
+        "version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "tests",
+    ]
 
     mutating func compileRoot(_ root: Node) -> CompiledRules? {
         guard let entries = mapping(root, "the rules file") else { return nil }
@@ -239,9 +247,12 @@ struct Compiler {
         var fields: [FieldTemplate] = []
         if let node = value("fields") { fields = compileFieldMap(node, "fields") }
 
-        var exclusions = [Exclusion(name: CompiledRules.markedCustomerExclusion,
-                                    condition: .markedCustomer(id: addCondition("state marked_customer", at: root)),
-                                    builtIn: true)]
+        var exclusions = [
+            Exclusion(
+                name: CompiledRules.markedCustomerExclusion,
+                condition: .markedCustomer(id: addCondition("state marked_customer", at: root)),
+                builtIn: true)
+        ]
         if let node = value("exclusions") { exclusions += compileExclusions(node) }
         exclusionNames = exclusions.map(\.name)
 
@@ -269,8 +280,9 @@ struct Compiler {
 
         if let node = value("tests") { compileTests(node) }
 
-        return CompiledRules(buckets: buckets, calltools: settings, fields: fields, exclusions: exclusions, rules: rules,
-                             onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source))
+        return CompiledRules(
+            buckets: buckets, calltools: settings, fields: fields, exclusions: exclusions, rules: rules,
+            onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source))
     }
 
     static func hash(_ text: String) -> String {
@@ -354,7 +366,9 @@ struct Compiler {
         guard let entries = mapping(node, what) else { return [] }
         var out: [FieldTemplate] = []
         for e in entries {
-            if let t = compileTemplate(e.value, "field '\(e.key)'") { out.append(FieldTemplate(slug: e.key, template: t)) }
+            if let t = compileTemplate(e.value, "field '\(e.key)'") {
+                out.append(FieldTemplate(slug: e.key, template: t))
+            }
         }
         return out
     }
@@ -419,14 +433,18 @@ struct Compiler {
                     seen[name] = nameNode.mark?.line ?? 0
                 }
             }
-            let when = requireKey(entries, "when", in: "exclusion '\(name ?? "?")'", at: item).flatMap { compileCondition($0) }
+            let when = requireKey(entries, "when", in: "exclusion '\(name ?? "?")'", at: item).flatMap {
+                compileCondition($0)
+            }
             if let name, let when { out.append(Exclusion(name: name, condition: when)) }
         }
         return out
     }
 
-    static let ruleKeys = ["name", "when", "bucket", "exclusive", "ignore_exclusions", "fields", "calltools_tags", "ghl_tags",
-                           "mark_customer", "stop", "enabled"]
+    static let ruleKeys = [
+        "name", "when", "bucket", "exclusive", "ignore_exclusions", "fields", "calltools_tags", "ghl_tags",
+        "mark_customer", "stop", "enabled",
+    ]
 
     mutating func compileRules(_ node: Node, exclusionCount: Int, defaultFields: [FieldTemplate]) -> ([Rule], [Node]) {
         guard case .sequence(let seq) = node else {
@@ -442,7 +460,8 @@ struct Compiler {
             checkKeys(entries, allowed: Compiler.ruleKeys, context: "a rule")
             func value(_ key: String) -> Node? { entries.first { $0.key == key }?.value }
             var name = "?"
-            if let nameNode = requireKey(entries, "name", in: "a rule", at: item), let n = string(nameNode, "rule name") {
+            if let nameNode = requireKey(entries, "name", in: "a rule", at: item), let n = string(nameNode, "rule name")
+            {
                 name = n
                 if !Compiler.validName(n) {
                     error(.badName, "rule name '\(n)' must use only a-z, 0-9 and '-'", at: nameNode)
@@ -487,14 +506,18 @@ struct Compiler {
             let stop = value("stop").flatMap { bool($0, "stop") } ?? false
             let enabled = value("enabled").flatMap { bool($0, "enabled") } ?? true
             if value("bucket") == nil && !exclusive && ctTags.isEmpty && ghlTags.isEmpty && !mark && fields.isEmpty {
-                error(.missingKey, "rule '\(name)' needs a 'bucket' (or tags, a mark, or exclusive: true to do something)",
-                      at: item)
+                error(
+                    .missingKey,
+                    "rule '\(name)' needs a 'bucket' (or tags, a mark, or exclusive: true to do something)",
+                    at: item)
             }
             if let when {
-                rules.append(Rule(name: name, condition: when, bucket: bucket, exclusive: exclusive,
-                                  ignoresExclusion: ignores, fields: fields, calltoolsTags: ctTags, ghlTags: ghlTags,
-                                  markCustomer: mark, stop: stop, enabled: enabled, line: item.mark?.line ?? 0,
-                                  defaultFields: defaultFields))
+                rules.append(
+                    Rule(
+                        name: name, condition: when, bucket: bucket, exclusive: exclusive,
+                        ignoresExclusion: ignores, fields: fields, calltoolsTags: ctTags, ghlTags: ghlTags,
+                        markCustomer: mark, stop: stop, enabled: enabled, line: item.mark?.line ?? 0,
+                        defaultFields: defaultFields))
                 nodes.append(item)
             }
         }
@@ -510,11 +533,18 @@ struct Compiler {
             for tag in list where tag.trimmedASCII.isEmpty {
                 error(.badValue, "\(what).\(e.key) holds an empty tag name", at: e.value)
             }
-            if e.key == "add" { changes.add = list.map(\.trimmedASCII) } else { changes.remove = list.map(\.trimmedASCII) }
+            if e.key == "add" {
+                changes.add = list.map(\.trimmedASCII)
+            } else {
+                changes.remove = list.map(\.trimmedASCII)
+            }
         }
-        let overlap = Set(changes.add.map(\.foldedForComparison)).intersection(changes.remove.map(\.foldedForComparison))
+        let overlap = Set(changes.add.map(\.foldedForComparison)).intersection(
+            changes.remove.map(\.foldedForComparison))
         if !overlap.isEmpty {
-            error(.badValue, "\(what) adds and removes the same tag: \(overlap.sorted().joined(separator: ", "))", at: node)
+            error(
+                .badValue, "\(what) adds and removes the same tag: \(overlap.sorted().joined(separator: ", "))",
+                at: node)
         }
         return changes
     }
@@ -538,9 +568,10 @@ struct Compiler {
                 }
                 let ignoresNoMore = zip(later.ignoresExclusion, earlier.ignoresExclusion).allSatisfy { !$0 || $1 }
                 if covered && ignoresNoMore {
-                    warning(.unreachableRule,
-                            "rule '\(later.name)' can never apply: rule '\(earlier.name)' (line \(earlier.line)) matches first and has stop: true",
-                            at: nodes[j])
+                    warning(
+                        .unreachableRule,
+                        "rule '\(later.name)' can never apply: rule '\(earlier.name)' (line \(earlier.line)) matches first and has stop: true",
+                        at: nodes[j])
                     break
                 }
             }

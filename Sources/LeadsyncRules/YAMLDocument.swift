@@ -22,9 +22,11 @@ struct YAMLDocument {
     init(text: String, file: String) {
         self.text = text
         guard text.utf8.count <= YAMLDocument.maxBytes else {
-            diagnostics.append(Diagnostic(.error, .fileTooLarge,
-                                          "file is larger than \(YAMLDocument.maxBytes >> 20) MiB; refusing to parse it",
-                                          file: file, line: 1, column: 1))
+            diagnostics.append(
+                Diagnostic(
+                    .error, .fileTooLarge,
+                    "file is larger than \(YAMLDocument.maxBytes >> 20) MiB; refusing to parse it",
+                    file: file, line: 1, column: 1))
             return
         }
         var attempts = 0
@@ -37,10 +39,13 @@ struct YAMLDocument {
                 let key = duplicates.first ?? ""
                 let location = YAMLDocument.secondOccurrence(of: key, after: context.mark, in: self.text)
                 let (line, column) = location.map { ($0.line, $0.column) } ?? (context.mark.line, context.mark.column)
-                diagnostics.append(Diagnostic(.error, .duplicateKey, "duplicate key '\(key)' (first at line \(context.mark.line))",
-                                              file: file, line: line, column: column))
+                diagnostics.append(
+                    Diagnostic(
+                        .error, .duplicateKey, "duplicate key '\(key)' (first at line \(context.mark.line))",
+                        file: file, line: line, column: column))
                 guard let location, attempts < 50 else { return }
-                self.text = YAMLDocument.rename(in: self.text, line: location.line, column: location.column, length: location.length)
+                self.text = YAMLDocument.rename(
+                    in: self.text, line: location.line, column: location.column, length: location.length)
             } catch let error as YamlError {
                 diagnostics.append(YAMLDocument.diagnostic(for: error, file: file))
                 return
@@ -52,10 +57,11 @@ struct YAMLDocument {
         if let root {
             var budget = YAMLDocument.nodeBudget
             if let mark = YAMLDocument.exceedsBudget(root, &budget) {
-                diagnostics.append(Diagnostic(
-                    .error, .aliasExpansion,
-                    "anchors and aliases expand this file past \(YAMLDocument.nodeBudget) nodes; refusing it",
-                    file: file, line: mark.line, column: mark.column))
+                diagnostics.append(
+                    Diagnostic(
+                        .error, .aliasExpansion,
+                        "anchors and aliases expand this file past \(YAMLDocument.nodeBudget) nodes; refusing it",
+                        file: file, line: mark.line, column: mark.column))
                 self.root = nil
             }
         }
@@ -97,7 +103,9 @@ struct YAMLDocument {
     /// Finds where `key` is written again after its first occurrence: in block style, the next
     /// line at the same indentation before the mapping ends; in flow style, the next `key:` on
     /// the same line.
-    static func secondOccurrence(of key: String, after mark: Mark, in text: String) -> (line: Int, column: Int, length: Int)? {
+    static func secondOccurrence(
+        of key: String, after mark: Mark, in text: String
+    ) -> (line: Int, column: Int, length: Int)? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard mark.line >= 1, mark.line <= lines.count else { return nil }
         let spellings = [key, "\"\(key)\"", "'\(key)'"]
@@ -128,7 +136,9 @@ struct YAMLDocument {
             let trimmed = line.drop { $0 == " " }
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             if indent + 1 < mark.column { break }
-            if indent + 1 == mark.column, let length = keyAt(line, column: mark.column) { return (l + 1, mark.column, length) }
+            if indent + 1 == mark.column, let length = keyAt(line, column: mark.column) {
+                return (l + 1, mark.column, length)
+            }
         }
         return nil
     }

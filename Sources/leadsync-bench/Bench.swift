@@ -71,13 +71,17 @@ struct Bench {
                 || a.matchedExclusions != b.matchedExclusions
             {
                 if mismatches < 3 {
-                    print("MISMATCH \(contacts[i].id) tags=\(contacts[i].tags)\n  engine: \(a.buckets) \(a.appliedRules) \(a.matchedExclusions) \(a.fields)\n  hand:   \(b.buckets) \(b.appliedRules) \(b.matchedExclusions) \(b.fields)")
+                    print(
+                        "MISMATCH \(contacts[i].id) tags=\(contacts[i].tags)\n  engine: \(a.buckets) \(a.appliedRules) \(a.matchedExclusions) \(a.fields)\n  hand:   \(b.buckets) \(b.appliedRules) \(b.matchedExclusions) \(b.fields)"
+                    )
                 }
                 mismatches += 1
             }
         }
         print("agreement: \(count - mismatches)/\(count) decisions identical; \(routed) routed to a bucket")
-        if mismatches > 0 { throw CLIError("the engine and the hand-written router disagree on \(mismatches) contacts") }
+        if mismatches > 0 {
+            throw CLIError("the engine and the hand-written router disagree on \(mismatches) contacts")
+        }
 
         let rounds = 5
         // The loops borrow contacts from an unsafe buffer: indexing the array inside a per-item
@@ -101,8 +105,11 @@ struct Bench {
             }
         }
         let ratio = handRate / engineRate
-        print(String(format: "\nengine: %.0f decisions/s (bar >= 1,000,000: %@); hand-written is %.2fx faster (bar <= 3x: %@)",
-                     engineRate, engineRate >= 1_000_000 ? "PASS" : "FAIL", ratio, ratio <= 3 ? "PASS" : "FAIL"))
+        print(
+            String(
+                format:
+                    "\nengine: %.0f decisions/s (bar >= 1,000,000: %@); hand-written is %.2fx faster (bar <= 3x: %@)",
+                engineRate, engineRate >= 1_000_000 ? "PASS" : "FAIL", ratio, ratio <= 3 ? "PASS" : "FAIL"))
 
         if !skipDryRun { try dryRunVersusJq(payloads: payloads, rulesPath: rulesPath) }
     }
@@ -119,8 +126,10 @@ struct Bench {
         }
         let seconds = Double(best.components.seconds) + Double(best.components.attoseconds) / 1e18
         let rate = Double(count) / seconds
-        print(String(format: "%-20@ %8.1f ms per %d contacts  %10.0f decisions/s  %6.0f ns each  (checksum %d)",
-                     name as NSString, seconds * 1000, count, rate, 1e9 / rate, sink))
+        print(
+            String(
+                format: "%-20@ %8.1f ms per %d contacts  %10.0f decisions/s  %6.0f ns each  (checksum %d)",
+                name as NSString, seconds * 1000, count, rate, 1e9 / rate, sink))
         return rate
     }
 
@@ -133,16 +142,22 @@ struct Bench {
             w.value(p)
             w.raw("\n")
         }
-        FileManager.default.createFile(atPath: input, contents: Data(w.bytes))
+        guard FileManager.default.createFile(atPath: input, contents: Data(w.bytes)) else {
+            throw CLIError("cannot write \(input)")
+        }
         let size = Double(w.bytes.count) / 1_048_576
         let leadsync = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/leadsync"
         guard FileManager.default.isExecutableFile(atPath: leadsync) else {
             throw CLIError("\(leadsync) not found: build it with 'swift build -c release --product leadsync'")
         }
         guard let jq = which("jq") else { throw CLIError("jq not found: apt-get install jq (scripts/bench.sh does)") }
-        print(String(format: "\ndry-run --json vs jq -c . over %d contacts (%.1f MiB of JSON Lines), best of 3, output to /dev/null",
-                     payloads.count, size))
-        let ours = try time(leadsync, ["dry-run", "--json", "--now", "2026-11-29T12:00:00Z", "--rules", rulesPath, input])
+        print(
+            String(
+                format:
+                    "\ndry-run --json vs jq -c . over %d contacts (%.1f MiB of JSON Lines), best of 3, output to /dev/null",
+                payloads.count, size))
+        let ours = try time(
+            leadsync, ["dry-run", "--json", "--now", "2026-11-29T12:00:00Z", "--rules", rulesPath, input])
         let theirs = try time(jq, ["-c", ".", input])
         let ratio = ours / theirs
         print(String(format: "leadsync dry-run --json  %7.0f ms", ours * 1000))
@@ -171,7 +186,9 @@ struct Bench {
             try p.run()
             p.waitUntilExit()
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-            guard p.terminationStatus == 0 else { throw CLIError("\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus)") }
+            guard p.terminationStatus == 0 else {
+                throw CLIError("\(path) \(args.joined(separator: " ")) exited \(p.terminationStatus)")
+            }
             best = min(best, elapsed)
         }
         return best

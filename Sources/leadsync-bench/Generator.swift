@@ -20,9 +20,10 @@ struct ContactGenerator {
     mutating func chance(_ percent: UInt64) -> Bool { next() % 100 < percent }
 
     static let tagPool = [
-        "cold lead", "Cold Lead", "new lead", "prospect", "newsletter", "webinar 2026", "facebook", "vip", "coldplay fan",
+        "cold lead", "Cold Lead", "new lead", "prospect", "newsletter", "webinar 2026", "facebook", "vip",
+        "coldplay fan",
         "customer", "client - vip", "purchased", "ACA Active 2026", "ACA Active 2025", "clientele", "spanish",
-        "follow up", "referral", "google ads", "won",
+        "follow up", "referral", "google ads", "won", "won't pick up",
     ]
     static let firstNames = ["Ana", "Ben", "Cleo", "Dev", "Eve", "Fay", "Gus", "Hal", "Ida", "Jon", "Kim", "Lee"]
     static let lastNames = ["Silva", "Patel", "Wong", "Lopez", "Smith", "Okafor", "Novak", "Kim", "Berg"]
@@ -58,14 +59,18 @@ struct ContactGenerator {
             self = g
         }
         o["dnd"] = .bool(chance(3))
-        if chance(5) { o["dndSettings"] = .object(JSONObject(["Call": .object(JSONObject(["status": .string("active")]))])) }
+        if chance(5) {
+            o["dndSettings"] = .object(JSONObject(["Call": .object(JSONObject(["status": .string("active")]))]))
+        }
         var tags: [JSON] = []
         for _ in 0..<Int(next() % 5) { tags.append(.string(pick(Self.tagPool))) }
         o["tags"] = .array(tags)
         o["source"] = .string(pick(["facebook", "landing page", "import", "referral"]))
         o["country"] = .string("US")
         o["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000 + Int64(next() % 60_000_000_000)).iso8601)
-        o["customFields"] = .array([.object(JSONObject(["id": .string("BcdmQEsNgz6AVpgLVUJ0"), "value": .number(Double(next() % 100))]))])
+        o["customFields"] = .array([
+            .object(JSONObject(["id": .string("BcdmQEsNgz6AVpgLVUJ0"), "value": .number(Double(next() % 100))]))
+        ])
         return .object(o)
     }
 }

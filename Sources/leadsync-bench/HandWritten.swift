@@ -13,14 +13,14 @@ struct HandWrittenColdLeads {
         activeClients = rules.bucketIndex(named: "active_clients")!
     }
 
-    static let customerWords: [StaticString] = ["customer", "customers", "client", "clients", "won", "purchased"]
+    static let customerWords: [StaticString] = ["customer", "customers", "client", "clients", "purchased"]
     static let coldWords: [StaticString] = ["cold", "new lead", "prospect", "prospects"]
     static let activeTags = ["aca active 2025", "aca active 2026"]
 
     /// True when `phrase` occurs in `tag` with a non-word character (or the edge) on each side:
     /// the regex `\bphrase\b`, by hand, over UTF-8 without allocating.
     @inline(__always)
-    static func hasWord(_ tag: String, _ phrase: StaticString) -> Bool {
+    static func hasWord(_ tag: String, _ phrase: StaticString, notFollowedBy excluded: UInt8? = nil) -> Bool {
         var tag = tag
         return tag.withUTF8 { t in
             let p = UnsafeBufferPointer(start: phrase.utf8Start, count: phrase.utf8CodeUnitCount)
@@ -31,8 +31,8 @@ struct HandWrittenColdLeads {
                     var k = 1
                     while k < p.count && t[i + k] == p[k] { k += 1 }
                     if k == p.count {
-                        let before = i == 0 || !ByteSetIsWord(t[i - 1])
-                        let after = i + p.count == t.count || !ByteSetIsWord(t[i + p.count])
+                        let before = i == 0 || !isWordByte(t[i - 1])
+                        let after = i + p.count == t.count || (!isWordByte(t[i + p.count]) && t[i + p.count] != excluded)
                         if before && after { return true }
                     }
                 }
@@ -54,11 +54,14 @@ struct HandWrittenColdLeads {
 
     func decide(_ c: Contact, state: ContactState) -> Decision {
         let tags = c.foldedTags
-        let customer = Self.anyWord(tags, Self.customerWords)
+        // `won` counts unless an apostrophe follows ("won't"), as in the rules' regex.
+        let customer = Self.anyWord(tags, Self.customerWords) || tags.contains { Self.hasWord($0, "won", notFollowedBy: 0x27) }
         let phone = c.fields["phone"]?.stringValue ?? ""
         let noPhone = phone.isEmpty || Self.digitCount(phone) < 7
         var dnc = c.fields["dnd"] == .bool(true)
-        if case .string(let s)? = c.fields["dndSettings"]?["Call"]?["status"], s == "active" || s == "permanent" { dnc = true }
+        if case .string(let s)? = c.fields["dndSettings"]?["Call"]?["status"], s == "active" || s == "permanent" {
+            dnc = true
+        }
         let exclusions = [state.markedCustomer, customer, noPhone, dnc]
 
         var outcomes: [RuleOutcome] = [.notMatched(condition: 0), .notMatched(condition: 0), .notMatched(condition: 0)]
@@ -100,20 +103,23 @@ struct HandWrittenColdLeads {
             if let last = c.fields["lastName"]?.stringValue?.trimmedASCII, !last.isEmpty {
                 fields.append(FieldValue(slug: "last_name", value: last))
             }
-            if let e164 = PhoneNumber.e164(phone) { fields.append(FieldValue(slug: "mobile_phone_number", value: e164)) }
+            if let e164 = PhoneNumber.e164(phone) {
+                fields.append(FieldValue(slug: "mobile_phone_number", value: e164))
+            }
             if let email = c.fields["email"]?.stringValue?.trimmedASCII.lowercased(), !email.isEmpty {
                 fields.append(FieldValue(slug: "personal_email_address", value: email))
             }
             fields.append(FieldValue(slug: "crm_id", value: c.id))
         }
-        return Decision(contactId: c.id, eventType: c.eventType, buckets: buckets, keptCurrentBuckets: false, fields: fields,
-                        calltoolsTags: ct, ghlTags: TagChanges(), markedCustomer: state.markedCustomer || marks,
-                        marksCustomer: marks && !state.markedCustomer, deleted: false,
-                        trace: Trace(exclusions: exclusions, rules: outcomes))
+        return Decision(
+            contactId: c.id, eventType: c.eventType, buckets: buckets, keptCurrentBuckets: false, fields: fields,
+            calltoolsTags: ct, ghlTags: TagChanges(), markedCustomer: state.markedCustomer || marks,
+            marksCustomer: marks && !state.markedCustomer, deleted: false,
+            trace: Trace(exclusions: exclusions, rules: outcomes))
     }
 }
 
 @inline(__always)
-func ByteSetIsWord(_ b: UInt8) -> Bool {
+func isWordByte(_ b: UInt8) -> Bool {
     (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
 }

@@ -87,8 +87,9 @@ extension Leadsync {
         @Flag(help: "One JSON object per input contact, in input order.")
         var json = false
 
-        @Option(name: .customLong("custom-fields"),
-                help: "GHL custom field definitions (the JSON of GET /locations/{id}/customFields) to map ids to keys.")
+        @Option(
+            name: .customLong("custom-fields"),
+            help: "GHL custom field definitions (the JSON of GET /locations/{id}/customFields) to map ids to keys.")
         var customFields: String?
 
         @Flag(name: .customLong("marked-customer"), help: "Evaluate as if every contact were marked a customer.")

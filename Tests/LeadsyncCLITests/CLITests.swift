@@ -5,7 +5,8 @@ import Testing
 @testable import LeadsyncCLI
 
 /// The package root, found from this file's path.
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
 let coldLeads = root + "/rules/cold-leads.yaml"
 let fixedNow = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
 
@@ -36,12 +37,14 @@ final class TempDir {
         let r = capture { CheckCommand.run(files: [coldLeads], console: $0) }
         #expect(r.code == 0)
         #expect(r.err == "")
-        #expect(r.out == "\(coldLeads): ok (3 rules, 3 exclusions, 2 buckets, 20 tests)\n")
+        #expect(r.out == "\(coldLeads): ok (3 rules, 3 exclusions, 2 buckets, 21 tests)\n")
     }
 
     @Test func errorsPrintCompilerStyleAndExitOne() throws {
         let dir = try TempDir()
-        let file = try dir.write("bad.yaml", """
+        let file = try dir.write(
+            "bad.yaml",
+            """
             version: 1
             buckets: { cold: 1 }
             rules:
@@ -51,24 +54,27 @@ final class TempDir {
             """)
         let r = capture { CheckCommand.run(files: [file], console: $0) }
         #expect(r.code == 1)
-        #expect(r.err == """
-            \(file):2:12: warning: bucket 'cold' is declared but no rule routes to it
-            buckets: { cold: 1 }
-                       ^
-            \(file):5:21: error: unknown tag operator 'hass'; did you mean 'has'?
-                when: { tags: { hass: x } }
-                                ^
-            \(file):6:13: error: rule 'r' routes to unknown bucket 'colt'; did you mean 'cold'?
-                bucket: colt
-                        ^
+        #expect(
+            r.err == """
+                \(file):2:12: warning: bucket 'cold' is declared but no rule routes to it
+                buckets: { cold: 1 }
+                           ^
+                \(file):5:21: error: unknown tag operator 'hass'; did you mean 'has'?
+                    when: { tags: { hass: x } }
+                                    ^
+                \(file):6:13: error: rule 'r' routes to unknown bucket 'colt'; did you mean 'cold'?
+                    bucket: colt
+                            ^
 
-            """)
+                """)
         #expect(r.out == "\(file): 2 errors, 1 warning\n")
     }
 
     @Test func warningsAloneExitZero() throws {
         let dir = try TempDir()
-        let file = try dir.write("w.yaml", "version: 1\nbuckets: { a: 1, b: 2 }\nrules: [{ name: r, when: { tags: { has: x } }, bucket: a }]\n")
+        let file = try dir.write(
+            "w.yaml",
+            "version: 1\nbuckets: { a: 1, b: 2 }\nrules: [{ name: r, when: { tags: { has: x } }, bucket: a }]\n")
         let r = capture { CheckCommand.run(files: [file], console: $0) }
         #expect(r.code == 0)
         #expect(r.err.hasPrefix("\(file):2:18: warning: bucket 'b' is declared but no rule routes to it"))
@@ -92,12 +98,14 @@ final class TempDir {
     @Test func theShippedTestsPass() {
         let r = capture { TestCommand.run(files: [coldLeads], now: fixedNow, console: $0) }
         #expect(r.code == 0)
-        #expect(r.out == "20 passed, 0 failed\n")
+        #expect(r.out == "21 passed, 0 failed\n")
     }
 
     @Test func aFailureShowsNameLineExpectedActualAndTrace() throws {
         let dir = try TempDir()
-        let file = try dir.write("r.yaml", """
+        let file = try dir.write(
+            "r.yaml",
+            """
             version: 1
             buckets: { cold: 1 }
             rules:
@@ -109,7 +117,9 @@ final class TempDir {
                 contact: { id: a, tags: [cold] }
                 expect: { buckets: [cold] }
             """)
-        _ = try dir.write("r.tests.yaml", """
+        _ = try dir.write(
+            "r.tests.yaml",
+            """
             tests:
               - name: wrong on purpose
                 contact: { id: b, tags: [warm] }
@@ -117,17 +127,18 @@ final class TempDir {
             """)
         let r = capture { TestCommand.run(files: [file], now: fixedNow, verbose: true, console: $0) }
         #expect(r.code == 1)
-        #expect(r.out == """
-            PASS  right
-            FAIL  wrong on purpose  (\(dir.path)/r.tests.yaml:2)
-                  buckets: expected [cold], got []
-                  rules: expected [cold], got []
-                  trace
-                    exclusion marked-customer  no
-                    rule cold                  not matched: tags has "cold" does not hold (line 5:13)
-            1 passed, 1 failed
+        #expect(
+            r.out == """
+                PASS  right
+                FAIL  wrong on purpose  (\(dir.path)/r.tests.yaml:2)
+                      buckets: expected [cold], got []
+                      rules: expected [cold], got []
+                      trace
+                        exclusion marked-customer  no
+                        rule cold                  not matched: tags has "cold" does not hold (line 5:13)
+                1 passed, 1 failed
 
-            """)
+                """)
     }
 
     @Test func brokenRulesFailWithTheDiagnostics() throws {

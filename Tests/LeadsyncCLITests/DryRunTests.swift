@@ -5,7 +5,9 @@ import Testing
 @testable import LeadsyncCLI
 
 @Suite struct DryRunTests {
-    func run(_ inputs: [String], json: Bool = true, catalog: CustomFieldCatalog = .empty) -> (code: Int32, out: String, err: String) {
+    func run(
+        _ inputs: [String], json: Bool = true, catalog: CustomFieldCatalog = .empty
+    ) -> (code: Int32, out: String, err: String) {
         var options = DryRunCommand.Options(now: fixedNow)
         options.json = json
         options.catalog = catalog
@@ -22,23 +24,31 @@ import Testing
         let out = try objects(r.out)
         #expect(out.map { $0["contact_id"]?.stringValue } == (1...10).map { "k\($0)" })
         let buckets = out.map { $0["buckets"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        #expect(buckets == [["cold_leads"], ["cold_leads"], [], [], ["active_clients"], [], [], [], ["cold_leads"], []])
+        #expect(
+            buckets == [["cold_leads"], ["cold_leads"], [], [], ["active_clients"], [], [], [], ["cold_leads"], []])
         let excluded = out.map { $0["excluded_by"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
         #expect(excluded == [[], [], [], ["customer"], [], ["no-phone"], ["do-not-call"], ["no-phone"], [], []])
         #expect(out[3]["marked_customer"] == .bool(true))
-        #expect(out[4]["calltools_tags"] == .object(JSONObject(["add": .array([.string("ACA Active client")]),
-                                                                "remove": .array([.string("ACA Cold lead")])])))
+        #expect(
+            out[4]["calltools_tags"]
+                == .object(
+                    JSONObject([
+                        "add": .array([.string("ACA Active client")]),
+                        "remove": .array([.string("ACA Cold lead")]),
+                    ])))
     }
 
     @Test func goldenJSONForOneContact() throws {
         let dir = try TempDir()
-        let file = try dir.write("one.json", #"{"id":"c1","firstName":"Ana","phone":"(415) 555-0132","tags":["Cold Lead"]}"#)
+        let file = try dir.write(
+            "one.json", #"{"id":"c1","firstName":"Ana","phone":"(415) 555-0132","tags":["Cold Lead"]}"#)
         let r = run([file])
         #expect(r.code == 0)
-        #expect(r.out == #"""
-            {"contact_id":"c1","name":"Ana","event":"manual","buckets":["cold_leads"],"rules":["cold-lead"],"excluded_by":[],"fields":{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"c1"},"calltools_tags":{"add":["ACA Cold lead"],"remove":[]},"ghl_tags":{"add":[],"remove":[]},"marked_customer":false,"kept_current_buckets":false,"deleted":false,"trace":{"exclusions":[{"name":"marked-customer","matched":false},{"name":"customer","matched":false},{"name":"no-phone","matched":false},{"name":"do-not-call","matched":false}],"rules":[{"name":"active-client","outcome":"not_matched","reason":"not matched: tags any_of [\"ACA Active 2025\", \"ACA Active 2026\"] does not hold (line 52:13)"},{"name":"customer-tag","outcome":"not_matched","reason":"not matched: tags any_matches /\\b(customers?|clients?|won|purchased)\\b/ does not hold (line 63:13)"},{"name":"cold-lead","outcome":"applied"}],"notes":[]}}
+        #expect(
+            r.out == #"""
+                {"contact_id":"c1","name":"Ana","event":"manual","buckets":["cold_leads"],"rules":["cold-lead"],"excluded_by":[],"fields":{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"c1"},"calltools_tags":{"add":["ACA Cold lead"],"remove":[]},"ghl_tags":{"add":[],"remove":[]},"marked_customer":false,"kept_current_buckets":false,"deleted":false,"trace":{"exclusions":[{"name":"marked-customer","matched":false},{"name":"customer","matched":false},{"name":"no-phone","matched":false},{"name":"do-not-call","matched":false}],"rules":[{"name":"active-client","outcome":"not_matched","reason":"not matched: tags any_of [\"ACA Active 2025\", \"ACA Active 2026\"] does not hold (line 53:13)"},{"name":"customer-tag","outcome":"not_matched","reason":"not matched: tags any_matches /\\b(customers?|clients?|purchased)\\b|\\bwon($|[^\\w'])/ does not hold (line 64:13)"},{"name":"cold-lead","outcome":"applied"}],"notes":[]}}
 
-            """#)
+                """#)
     }
 
     @Test func goldenHumanOutput() throws {
@@ -46,32 +56,35 @@ import Testing
         let file = try dir.write("one.json", #"{"id":"c9","phone":"4155550101","tags":["customer","cold"]}"#)
         let r = run([file], json: false)
         #expect(r.code == 0)
-        #expect(r.out == """
-            c9  (manual)
-              buckets          -
-              rules            customer-tag
-              excluded by      customer
-              fields           first_name="Unknown" mobile_phone_number="+14155550101" crm_id="c9"
-              calltools tags   -ACA Cold lead
-              ghl tags         -
-              marked customer  yes (new)
-              trace
-                exclusion marked-customer  no
-                exclusion customer         matched
-                exclusion no-phone         no
-                exclusion do-not-call      no
-                rule active-client         not matched: tags any_of ["ACA Active 2025", "ACA Active 2026"] does not hold (line 52:13)
-                rule customer-tag          applied
-                rule cold-lead             not evaluated: rule 'customer-tag' applied with stop: true
+        #expect(
+            r.out == """
+                c9  (manual)
+                  buckets          -
+                  rules            customer-tag
+                  excluded by      customer
+                  fields           first_name="Unknown" mobile_phone_number="+14155550101" crm_id="c9"
+                  calltools tags   -ACA Cold lead
+                  ghl tags         -
+                  marked customer  yes (new)
+                  trace
+                    exclusion marked-customer  no
+                    exclusion customer         matched
+                    exclusion no-phone         no
+                    exclusion do-not-call      no
+                    rule active-client         not matched: tags any_of ["ACA Active 2025", "ACA Active 2026"] does not hold (line 53:13)
+                    rule customer-tag          applied
+                    rule cold-lead             not evaluated: rule 'customer-tag' applied with stop: true
 
-            1 contact evaluated, 0 ignored, 0 errors
+                1 contact evaluated, 0 ignored, 0 errors
 
-            """)
+                """)
     }
 
     @Test func aBadLineIsAnErrorObjectAndTheRunGoesOn() throws {
         let dir = try TempDir()
-        let file = try dir.write("mixed.jsonl", """
+        let file = try dir.write(
+            "mixed.jsonl",
+            """
             {"id":"a","phone":"4155550100","tags":["cold"]}
             {"id":"b", oops}
 
@@ -85,8 +98,13 @@ import Testing
         let out = try objects(r.out)
         #expect(out.count == 6)
         #expect(out[0]["contact_id"] == .string("a"))
-        #expect(out[1] == .object(JSONObject(["input": .string(file), "line": .number(2),
-                                              "error": .string("invalid JSON at column 12: expected a string key, found character 'o'")])))
+        #expect(
+            out[1]
+                == .object(
+                    JSONObject([
+                        "input": .string(file), "line": .number(2),
+                        "error": .string("invalid JSON at column 12: expected a string key, found character 'o'"),
+                    ])))
         #expect(out[2]["line"] == .number(4))
         #expect(out[2]["error"] == .string("expected a JSON object, found array"))
         #expect(out[3]["error"] == .string("no contact id ('id')"))
@@ -105,14 +123,18 @@ import Testing
 
     @Test func arraysAndPrettyDocuments() throws {
         let dir = try TempDir()
-        let array = try dir.write("a.json", """
+        let array = try dir.write(
+            "a.json",
+            """
             [
               {"id": "a", "phone": "4155550100", "tags": ["cold"]},
               {"contact": {"id": "b", "phone": "4155550101", "tags": ["ACA Active 2025"]}},
               7
             ]
             """)
-        let pretty = try dir.write("p.json", """
+        let pretty = try dir.write(
+            "p.json",
+            """
             {
               "id": "p",
               "phone": "4155550102",
@@ -122,23 +144,29 @@ import Testing
         let r = run([array, pretty])
         #expect(r.code == 1)
         let out = try objects(r.out)
-        #expect(out.map { $0["contact_id"]?.stringValue ?? $0["error"]?.stringValue } == [
-            "a", "b", "expected a JSON object, found number", "p",
-        ])
+        #expect(
+            out.map { $0["contact_id"]?.stringValue ?? $0["error"]?.stringValue } == [
+                "a", "b", "expected a JSON object, found number", "p",
+            ])
         #expect(out[2]["index"] == .number(2))
     }
 
     @Test func everyExamplePayloadRoutes() throws {
-        let catalog = try CustomFieldCatalog(ghlResponse: try JSONParser.parse(
-            try String(contentsOfFile: root + "/examples/custom-fields.json", encoding: .utf8)))
-        let files = ["webhook-contact-create", "webhook-contact-update", "webhook-contact-tag-update",
-                     "webhook-contact-dnd-update", "webhook-contact-delete", "webhook-workflow", "contact-api"]
+        let catalog = try CustomFieldCatalog(
+            ghlResponse: try JSONParser.parse(
+                try String(contentsOfFile: root + "/examples/custom-fields.json", encoding: .utf8)))
+        let files = [
+            "webhook-contact-create", "webhook-contact-update", "webhook-contact-tag-update",
+            "webhook-contact-dnd-update", "webhook-contact-delete", "webhook-workflow", "contact-api",
+        ]
         let r = run(files.map { root + "/examples/\($0).json" }, catalog: catalog)
         #expect(r.code == 0)
         let out = try objects(r.out)
-        #expect(out.map { $0["event"]?.stringValue ?? "" } == [
-            "ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete", "workflow", "manual",
-        ])
+        #expect(
+            out.map { $0["event"]?.stringValue ?? "" } == [
+                "ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete", "workflow",
+                "manual",
+            ])
         #expect(out.map { $0["buckets"]?.arrayValue?.count ?? -1 } == [1, 1, 1, 0, 0, 1, 1])
         #expect(out[3]["excluded_by"] == .array([.string("do-not-call")]))
         #expect(out[4]["deleted"] == .bool(true))
@@ -168,7 +196,9 @@ import Testing
         let dir = try TempDir()
         var text = ""
         for i in 0..<300 {
-            text += #"{"id":"c\#(i)","phone":"+1415555\#(String(format: "%04d", i))","tags":["cold lead"]}"# + (i % 7 == 0 ? "\r\n" : "\n")
+            text +=
+                #"{"id":"c\#(i)","phone":"+1415555\#(String(format: "%04d", i))","tags":["cold lead"]}"#
+                + (i % 7 == 0 ? "\r\n" : "\n")
         }
         text += #"{"id":"last","tags":[]}"#  // no final newline
         let file = try dir.write("big.jsonl", text)
@@ -212,7 +242,7 @@ import Testing
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else { return }
         #expect(try exec(["check", coldLeads]).code == 0)
         #expect(try exec(["check", "/nonexistent.yaml"]).code == 1)
-        #expect(try exec(["test", coldLeads]).out.hasSuffix("20 passed, 0 failed\n"))
+        #expect(try exec(["test", coldLeads]).out.hasSuffix("21 passed, 0 failed\n"))
         let badFlag = try exec(["dry-run", "--rules", coldLeads, "--colour"])
         #expect(badFlag.code == 64)
         #expect(badFlag.err.hasPrefix("Error: Unknown option '--colour'"))
@@ -225,12 +255,16 @@ import Testing
 
     @Test func dryRunReadsStdin() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else { return }
-        let r = try exec(["dry-run", "--json", "--rules", coldLeads, "-"],
-                         stdin: #"{"id":"s1","phone":"4155550100","tags":["cold"]}"# + "\n" + "{bad\n")
+        let r = try exec(
+            ["dry-run", "--json", "--rules", coldLeads, "-"],
+            stdin: #"{"id":"s1","phone":"4155550100","tags":["cold"]}"# + "\n" + "{bad\n")
         #expect(r.code == 1)
         let lines = r.out.split(separator: "\n")
         #expect(lines.count == 2)
         #expect(lines[0].hasPrefix(#"{"contact_id":"s1","#))
-        #expect(lines[1] == #"{"input":"<stdin>","line":2,"error":"invalid JSON at column 2: expected a string key, found character 'b'"}"#)
+        #expect(
+            lines[1]
+                == #"{"input":"<stdin>","line":2,"error":"invalid JSON at column 2: expected a string key, found character 'b'"}"#
+        )
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct InboundContactTests {
     let catalog = CustomFieldCatalog([
-        .init(id: "BcdmQEsNgz6AVpgLVUJ0", key: "contact.lead_score", name: "Lead Score"),
+        .init(id: "BcdmQEsNgz6AVpgLVUJ0", key: "contact.lead_score", name: "Lead Score")
     ])
 
     func decode(_ text: String) throws -> InboundContact {
@@ -12,7 +12,9 @@ import Testing
     }
 
     @Test func apiContactWrapped() throws {
-        let c = try decode(#"{"contact":{"id":"abc","firstName":"Lee","tags":["A ","b"],"customFields":[{"id":"BcdmQEsNgz6AVpgLVUJ0","value":87}]}}"#)
+        let c = try decode(
+            #"{"contact":{"id":"abc","firstName":"Lee","tags":["A ","b"],"customFields":[{"id":"BcdmQEsNgz6AVpgLVUJ0","value":87}]}}"#
+        )
         #expect(c.shape == .api)
         #expect(c.contact.id == "abc")
         #expect(c.contact.tags == ["A ", "b"])
@@ -33,7 +35,8 @@ import Testing
 
     @Test(arguments: ["ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete"])
     func marketplaceEvents(type: String) throws {
-        let c = try decode(#"""
+        let c = try decode(
+            #"""
             {"type":"\#(type)","locationId":"loc","id":"nmF","firstName":"John","tags":["cold lead"],
              "dndSettings":{"Call":{"status":"active"}},
              "timestamp":"2025-08-26T11:36:43.463Z","webhookId":"9062e8fb"}
@@ -57,7 +60,8 @@ import Testing
     }
 
     @Test func workflowPayload() throws {
-        let c = try decode(#"""
+        let c = try decode(
+            #"""
             {"contact_id":"Zx9","first_name":"Dev","last_name":"Patel","full_name":"Dev Patel","phone":"+16465550199",
              "tags":"newsletter, Cold Lead ,","contact_source":"facebook","contact_type":"lead",
              "date_created":"2026-09-01T14:00:00.000Z","Lead Score":"42","Favourite Colour":"blue",
@@ -104,7 +108,9 @@ import Testing
     }
 
     @Test func customFieldCatalogFromGHLResponse() throws {
-        let json = try JSONParser.parse(#"{"customFields":[{"id":"i1","name":"Lead Score","fieldKey":"contact.lead_score","dataType":"NUMERICAL"}]}"#)
+        let json = try JSONParser.parse(
+            #"{"customFields":[{"id":"i1","name":"Lead Score","fieldKey":"contact.lead_score","dataType":"NUMERICAL"}]}"#
+        )
         let catalog = try CustomFieldCatalog(ghlResponse: json)
         #expect(catalog.definition(id: "i1") == .init(id: "i1", key: "lead_score", name: "Lead Score"))
     }

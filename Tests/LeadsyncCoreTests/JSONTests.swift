@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct JSONTests {
     @Test func parsesEveryValueKind() throws {
-        let json = try JSONParser.parse(#"{"s":"a\"b\\c\n\u00e9\ud83d\ude00","n":-12.5e1,"i":42,"t":true,"f":false,"z":null,"a":[1,[]],"o":{}}"#)
+        let json = try JSONParser.parse(
+            #"{"s":"a\"b\\c\n\u00e9\ud83d\ude00","n":-12.5e1,"i":42,"t":true,"f":false,"z":null,"a":[1,[]],"o":{}}"#)
         #expect(json["s"] == .string("a\"b\\c\né😀"))
         #expect(json["n"] == .number(-125))
         #expect(json["i"] == .number(42))

@@ -12,7 +12,9 @@ import Testing
             "dndSettings": .object(JSONObject(["Call": .object(JSONObject(["status": .string("active")]))])),
         ]),
         tags: ["Cold Lead", "VIP"],
-        customFields: [CustomFieldValue(id: "BcdmQE", key: "contact.lead_score", name: "Lead Score", value: .number(42))]
+        customFields: [
+            CustomFieldValue(id: "BcdmQE", key: "contact.lead_score", name: "Lead Score", value: .number(42))
+        ]
     )
 
     static func render(_ text: String, region: PhoneRegion = .us) -> (String?, [String]) {
@@ -23,37 +25,38 @@ import Testing
         return (value, notes)
     }
 
-    @Test(arguments: [
-        ("plain text", "plain text"),
-        ("{{ lastName }}", "SILVA"),
-        ("{{lastName|lower}}", "silva"),
-        ("{{ firstName | trim | upper }}", "ANA MARIA"),
-        ("{{ firstName | title }}", "  Ana Maria "),
-        ("{{ firstName | trim | title }}", "Ana Maria"),
-        ("{{ phone | digits }}", "4155550132"),
-        ("{{ phone | e164 }}", "+14155550132"),
-        ("{{ email | lower }}", "ana@example.com"),
-        ("{{ lastName | truncate: 3 }}", "SIL"),
-        ("{{ lastName | truncate: 0 }}", nil),
-        ("{{ tags }}", "Cold Lead, VIP"),
-        ("{{ tags | join: ' / ' }}", "Cold Lead / VIP"),
-        ("{{ tags | lower | join: ';' }}", "cold lead;vip"),
-        ("{{ dateAdded | date: 'yyyy-MM-dd' }}", "2021-11-26"),
-        ("{{ dateAdded | date: 'd/M/yy HH:mm:ss.SSS' }}", "26/11/21 12:41:02.193"),
-        ("{{ dateAdded | date: \"yyyy-MM-dd'T'HH\" }}", "2021-11-26T12"),
-        ("{{ missing | default: 'Unknown' }}", "Unknown"),
-        ("{{ empty | default: name }}", "Ana Silva"),
-        ("{{ missing | default: empty | default: \"x\" }}", "x"),
-        ("{{ missing }}", nil),
-        ("{{ empty }}", nil),
-        ("Hi {{ missing }}!", "Hi !"),
-        ("{{ score }}", "87"),
-        ("{{ customFields.lead_score }}", "42"),
-        ("{{ customFields.BcdmQE }}", "42"),
-        ("{{ dndSettings.Call.status | upper }}", "ACTIVE"),
-        ("{{ id }}-{{ event.type }}", "c1-manual"),
-        ("{{ firstName | trim }} {{ lastName | title }}", "ana maria Silva"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("plain text", "plain text"),
+            ("{{ lastName }}", "SILVA"),
+            ("{{lastName|lower}}", "silva"),
+            ("{{ firstName | trim | upper }}", "ANA MARIA"),
+            ("{{ firstName | title }}", "  Ana Maria "),
+            ("{{ firstName | trim | title }}", "Ana Maria"),
+            ("{{ phone | digits }}", "4155550132"),
+            ("{{ phone | e164 }}", "+14155550132"),
+            ("{{ email | lower }}", "ana@example.com"),
+            ("{{ lastName | truncate: 3 }}", "SIL"),
+            ("{{ lastName | truncate: 0 }}", nil),
+            ("{{ tags }}", "Cold Lead, VIP"),
+            ("{{ tags | join: ' / ' }}", "Cold Lead / VIP"),
+            ("{{ tags | lower | join: ';' }}", "cold lead;vip"),
+            ("{{ dateAdded | date: 'yyyy-MM-dd' }}", "2021-11-26"),
+            ("{{ dateAdded | date: 'd/M/yy HH:mm:ss.SSS' }}", "26/11/21 12:41:02.193"),
+            ("{{ dateAdded | date: \"yyyy-MM-dd'T'HH\" }}", "2021-11-26T12"),
+            ("{{ missing | default: 'Unknown' }}", "Unknown"),
+            ("{{ empty | default: name }}", "Ana Silva"),
+            ("{{ missing | default: empty | default: \"x\" }}", "x"),
+            ("{{ missing }}", nil),
+            ("{{ empty }}", nil),
+            ("Hi {{ missing }}!", "Hi !"),
+            ("{{ score }}", "87"),
+            ("{{ customFields.lead_score }}", "42"),
+            ("{{ customFields.BcdmQE }}", "42"),
+            ("{{ dndSettings.Call.status | upper }}", "ACTIVE"),
+            ("{{ id }}-{{ event.type }}", "c1-manual"),
+            ("{{ firstName | trim }} {{ lastName | title }}", "ana maria Silva"),
+        ] as [(String, String?)])
     func rendersFilters(template: String, expected: String?) {
         #expect(Self.render(template).0 == expected)
     }
@@ -79,8 +82,14 @@ import Testing
         ("{{ phone | truncate: many }}", "truncate needs a whole number, got 'many'", 21),
         ("{{ phone | lower: 2 }}", "filter 'lower' takes no argument", 11),
         ("{{ tags | join: , }}", "join needs a quoted separator, e.g. join: ', '", 16),
-        ("{{ dateAdded | date: 'yyyy-QQ' }}", "unsupported date pattern 'QQ' (use yyyy, yy, MM, M, dd, d, HH, H, mm, ss, SSS)", 27),
-        ("{{ first name }}", "'first name' is not a field path (expected e.g. firstName or customFields.lead_score)", 3),
+        (
+            "{{ dateAdded | date: 'yyyy-QQ' }}",
+            "unsupported date pattern 'QQ' (use yyyy, yy, MM, M, dd, d, HH, H, mm, ss, SSS)", 27
+        ),
+        (
+            "{{ first name }}", "'first name' is not a field path (expected e.g. firstName or customFields.lead_score)",
+            3
+        ),
         ("{{ x | default: 'open }}", "unterminated '{{' (expected '}}')", 0),
     ])
     func reportsTemplateErrors(template: String, message: String, offset: Int) {

@@ -18,8 +18,10 @@ import Testing
         #expect(Timestamp(iso8601: text)?.milliseconds == millis)
     }
 
-    @Test(arguments: ["", "2021", "2021-13-01", "2023-02-29", "2021-11-26T25:00:00Z", "yesterday",
-                      "2021-11-26T12:41:02.Z", "2021-11-26T12:41:02 UTC", "26/11/2021"])
+    @Test(arguments: [
+        "", "2021", "2021-13-01", "2023-02-29", "2021-11-26T25:00:00Z", "yesterday",
+        "2021-11-26T12:41:02.Z", "2021-11-26T12:41:02 UTC", "26/11/2021",
+    ])
     func rejects(text: String) {
         #expect(Timestamp(iso8601: text) == nil)
     }
@@ -30,8 +32,10 @@ import Testing
         #expect(Timestamp(milliseconds: -1000).iso8601 == "1969-12-31T23:59:59.000Z")
     }
 
-    @Test(arguments: [("30m", Int64(1_800_000)), ("12h", Int64(43_200_000)), ("90d", Int64(7_776_000_000)),
-                      ("2w", Int64(1_209_600_000)), ("45s", Int64(45_000))])
+    @Test(arguments: [
+        ("30m", Int64(1_800_000)), ("12h", Int64(43_200_000)), ("90d", Int64(7_776_000_000)),
+        ("2w", Int64(1_209_600_000)), ("45s", Int64(45_000)),
+    ])
     func durations(text: String, millis: Int64) {
         #expect(RuleDuration(text)?.milliseconds == millis)
     }

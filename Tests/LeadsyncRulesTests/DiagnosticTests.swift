@@ -33,67 +33,77 @@ import Testing
         #expect(golden(Self.base) == [])
     }
 
-    @Test(arguments: [
-        // YAML syntax
-        (edit(10, "    when: { tags: { has: \"cold lead\" }"), ["yaml-syntax 11:5"]),
-        (edit(3, "  cold_leads: [11237"), ["yaml-syntax 4:9"]),
-        // unknown keys, with suggestions
-        (edit(11, "    buckett: cold_leads"), ["warning unused-bucket 3:3", "missing-key 9:5", "unknown-key 11:5"]),
-        (edit(1, "versoin: 1"), ["missing-key 1:1", "unknown-key 1:1"]),
-        // unknown operators
-        (edit(10, "    when: { tags: { hass: \"cold lead\" } }"), ["unknown-operator 10:21"]),
-        (edit(10, "    when: { field: phone, equal: x }"), ["unknown-operator 10:27"]),
-        (edit(10, "    when: { feild: phone, equals: x }"), ["unknown-operator 10:13"]),
-        (edit(10, "    when: { tags: { count: { gtt: 1 } } }"), ["unknown-operator 10:30"]),
-        (edit(10, "    when: { state: marked_custom }"), ["unknown-operator 10:20"]),
-        // unknown field
-        (edit(10, "    when: { field: firstname, equals: x }"), ["unknown-field 10:20"]),
-        // wrong value types
-        (edit(3, "  cold_leads: eleven"), ["wrong-type 3:15"]),
-        (edit(10, "    when: [a, b]"), ["wrong-type 10:11"]),
-        (edit(10, "    when: { all: { tags: { has: x } } }"), ["wrong-type 10:18"]),
-        (edit(11, "    bucket: [cold_leads]"), ["warning unused-bucket 3:3", "wrong-type 11:13"]),
-        (edit(10, "    when: { tags: { count: { gt: many } } }"), ["wrong-type 10:34"]),
-        // missing required keys
-        (edit(10, "    stop: true"), ["missing-key 9:5"]),
-        (edit(1, "#"), ["missing-key 2:1"]),
-        // unsupported version
-        (edit(1, "version: 2"), ["unsupported-version 1:10"]),
-        // duplicate names
-        (edit(12, "  - name: cold-lead"), ["duplicate-name 12:11"]),
-        (edit(6, "  - name: marked-customer"), ["duplicate-name 6:11"]),
-        // bad names
-        (edit(9, "  - name: Cold_Lead"), ["bad-name 9:11"]),
-        // a bucket that names no key
-        (edit(11, "    bucket: cold_lead"), ["warning unused-bucket 3:3", "unknown-bucket 11:13"]),
-        // unknown exclusion in ignore_exclusions
-        (edit(11, "    bucket: cold_leads\n    ignore_exclusions: [customers]"), ["unknown-exclusion 12:25"]),
-        // bad regex
-        (edit(10, "    when: { field: phone, matches: '([a-z' }"), ["bad-regex 10:36"]),
-        (edit(10, "    when: { tags: { any_matches: '*x' } }"), ["bad-regex 10:34"]),
-        // bad templates and filters
-        (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone | e165 }}\" }"), ["unknown-filter 12:30"]),
-        (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone \" }"), ["bad-template 12:19"]),
-        (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ fone }}\" }"), ["unknown-field 12:18"]),
-        // bad durations
-        (edit(10, "    when: { field: dateAdded, older_than: 90days }"), ["bad-duration 10:43"]),
-        // type errors known at load
-        (edit(10, "    when: { field: tags, gt: 3 }"), ["type-mismatch 10:26"]),
-        (edit(10, "    when: { field: dnd, contains: x }"), ["type-mismatch 10:25"]),
-        (edit(10, "    when: { field: firstName, older_than: 3d }"), ["type-mismatch 10:31"]),
-        (edit(10, "    when: { field: dateAdded, gt: 5 }"), ["type-mismatch 10:35"]),
-        (edit(10, "    when: { field: dndSettings, equals: x }"), ["type-mismatch 10:33"]),
-        // bad values
-        (edit(10, "    when: { field: phone, is: absent }"), ["bad-value 10:31"]),
-        (edit(10, "    when: { tags: { has: x }, field: phone, is: present }"), ["bad-value 10:31"]),
-        (edit(10, "    when: { field: phone, is: present, equals: x }"), ["bad-value 10:40"]),
-        (base + "\non_no_match: drop", ["bad-value 15:14"]),
-        (base + "\ncalltools: { default_region: XX }", ["bad-value 15:30"]),
-        // warnings
-        (base.replacingOccurrences(of: "bucket: active", with: "bucket: cold_leads"), ["warning unused-bucket 4:3"]),
-        (base.replacingOccurrences(of: "bucket: cold_leads\n", with: "bucket: cold_leads\n    stop: true\n")
-            .replacingOccurrences(of: "has: active", with: "has: \"cold lead\""), ["warning unreachable-rule 13:5"]),
-    ] as [(String, [String])])
+    @Test(
+        arguments: [
+            // YAML syntax
+            (edit(10, "    when: { tags: { has: \"cold lead\" }"), ["yaml-syntax 11:5"]),
+            (edit(3, "  cold_leads: [11237"), ["yaml-syntax 4:9"]),
+            // unknown keys, with suggestions
+            (
+                edit(11, "    buckett: cold_leads"),
+                ["warning unused-bucket 3:3", "missing-key 9:5", "unknown-key 11:5"]
+            ),
+            (edit(1, "versoin: 1"), ["missing-key 1:1", "unknown-key 1:1"]),
+            // unknown operators
+            (edit(10, "    when: { tags: { hass: \"cold lead\" } }"), ["unknown-operator 10:21"]),
+            (edit(10, "    when: { field: phone, equal: x }"), ["unknown-operator 10:27"]),
+            (edit(10, "    when: { feild: phone, equals: x }"), ["unknown-operator 10:13"]),
+            (edit(10, "    when: { tags: { count: { gtt: 1 } } }"), ["unknown-operator 10:30"]),
+            (edit(10, "    when: { state: marked_custom }"), ["unknown-operator 10:20"]),
+            // unknown field
+            (edit(10, "    when: { field: firstname, equals: x }"), ["unknown-field 10:20"]),
+            // wrong value types
+            (edit(3, "  cold_leads: eleven"), ["wrong-type 3:15"]),
+            (edit(10, "    when: [a, b]"), ["wrong-type 10:11"]),
+            (edit(10, "    when: { all: { tags: { has: x } } }"), ["wrong-type 10:18"]),
+            (edit(11, "    bucket: [cold_leads]"), ["warning unused-bucket 3:3", "wrong-type 11:13"]),
+            (edit(10, "    when: { tags: { count: { gt: many } } }"), ["wrong-type 10:34"]),
+            // missing required keys
+            (edit(10, "    stop: true"), ["missing-key 9:5"]),
+            (edit(1, "#"), ["missing-key 2:1"]),
+            // unsupported version
+            (edit(1, "version: 2"), ["unsupported-version 1:10"]),
+            // duplicate names
+            (edit(12, "  - name: cold-lead"), ["duplicate-name 12:11"]),
+            (edit(6, "  - name: marked-customer"), ["duplicate-name 6:11"]),
+            // bad names
+            (edit(9, "  - name: Cold_Lead"), ["bad-name 9:11"]),
+            // a bucket that names no key
+            (edit(11, "    bucket: cold_lead"), ["warning unused-bucket 3:3", "unknown-bucket 11:13"]),
+            // unknown exclusion in ignore_exclusions
+            (edit(11, "    bucket: cold_leads\n    ignore_exclusions: [customers]"), ["unknown-exclusion 12:25"]),
+            // bad regex
+            (edit(10, "    when: { field: phone, matches: '([a-z' }"), ["bad-regex 10:36"]),
+            (edit(10, "    when: { tags: { any_matches: '*x' } }"), ["bad-regex 10:34"]),
+            // bad templates and filters
+            (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone | e165 }}\" }"), ["unknown-filter 12:30"]),
+            (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone \" }"), ["bad-template 12:19"]),
+            (edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ fone }}\" }"), ["unknown-field 12:18"]),
+            // bad durations
+            (edit(10, "    when: { field: dateAdded, older_than: 90days }"), ["bad-duration 10:43"]),
+            // type errors known at load
+            (edit(10, "    when: { field: tags, gt: 3 }"), ["type-mismatch 10:26"]),
+            (edit(10, "    when: { field: dnd, contains: x }"), ["type-mismatch 10:25"]),
+            (edit(10, "    when: { field: firstName, older_than: 3d }"), ["type-mismatch 10:31"]),
+            (edit(10, "    when: { field: dateAdded, gt: 5 }"), ["type-mismatch 10:35"]),
+            (edit(10, "    when: { field: dndSettings, equals: x }"), ["type-mismatch 10:33"]),
+            // bad values
+            (edit(10, "    when: { field: phone, is: absent }"), ["bad-value 10:31"]),
+            (edit(10, "    when: { tags: { has: x }, field: phone, is: present }"), ["bad-value 10:31"]),
+            (edit(10, "    when: { field: phone, is: present, equals: x }"), ["bad-value 10:40"]),
+            (base + "\non_no_match: drop", ["bad-value 15:14"]),
+            (base + "\ncalltools: { default_region: XX }", ["bad-value 15:30"]),
+            // warnings
+            (
+                base.replacingOccurrences(of: "bucket: active", with: "bucket: cold_leads"),
+                ["warning unused-bucket 4:3"]
+            ),
+            (
+                base.replacingOccurrences(of: "bucket: cold_leads\n", with: "bucket: cold_leads\n    stop: true\n")
+                    .replacingOccurrences(of: "has: active", with: "has: \"cold lead\""),
+                ["warning unreachable-rule 13:5"]
+            ),
+        ] as [(String, [String])])
     func reportsAtTheRightPlace(source: String, expected: [String]) {
         #expect(golden(source) == expected, "\(source)")
     }
@@ -114,10 +124,11 @@ import Testing
                 fields: { x: "{{ phone | nope }}" }
                 colour: red
             """
-        #expect(golden(source) == [
-            "warning unused-bucket 4:3", "unknown-operator 7:21", "unknown-bucket 8:13", "duplicate-name 9:11",
-            "bad-regex 10:36", "unknown-filter 12:30", "unknown-key 13:5",
-        ])
+        #expect(
+            golden(source) == [
+                "warning unused-bucket 4:3", "unknown-operator 7:21", "unknown-bucket 8:13", "duplicate-name 9:11",
+                "bad-regex 10:36", "unknown-filter 12:30", "unknown-key 13:5",
+            ])
     }
 
     @Test func duplicateKeysAreAllReportedWithTheRest() {
@@ -139,23 +150,40 @@ import Testing
     @Test func messagesSuggestTheLikelyFix() {
         let source = Self.edit(10, "    when: { tags: { hass: \"cold lead\" } }")
         let d = RulesCompiler.compile(source: source, file: "rules/cold-leads.yaml").diagnostics[0]
-        #expect(d.rendered(sourceLines: source.split(separator: "\n", omittingEmptySubsequences: false)) == """
-            rules/cold-leads.yaml:10:21: error: unknown tag operator 'hass'; did you mean 'has'?
-                when: { tags: { hass: "cold lead" } }
-                                ^
-            """)
+        #expect(
+            d.rendered(sourceLines: source.split(separator: "\n", omittingEmptySubsequences: false)) == """
+                rules/cold-leads.yaml:10:21: error: unknown tag operator 'hass'; did you mean 'has'?
+                    when: { tags: { hass: "cold lead" } }
+                                    ^
+                """)
         let messages = [
             (Self.edit(11, "    buckett: cold_leads"), "unknown key 'buckett' in a rule; did you mean 'bucket'?"),
-            (Self.edit(11, "    bucket: cold_lead"), "rule 'cold-lead' routes to unknown bucket 'cold_lead'; did you mean 'cold_leads'?"),
-            (Self.edit(10, "    when: { field: firstname, equals: x }"), "unknown field 'firstname'; did you mean 'firstName'?"),
-            (Self.edit(10, "    when: { field: phone, equal: x }"), "unknown field operator 'equal'; did you mean 'equals'?"),
-            (Self.edit(11, "    bucket: cold_leads\n    ignore_exclusions: [customers]"),
-             "unknown exclusion 'customers' in ignore_exclusions; did you mean 'customer'?"),
-            (Self.edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone | e165 }}\" }"), "unknown filter 'e165'; did you mean 'e164'?"),
+            (
+                Self.edit(11, "    bucket: cold_lead"),
+                "rule 'cold-lead' routes to unknown bucket 'cold_lead'; did you mean 'cold_leads'?"
+            ),
+            (
+                Self.edit(10, "    when: { field: firstname, equals: x }"),
+                "unknown field 'firstname'; did you mean 'firstName'?"
+            ),
+            (
+                Self.edit(10, "    when: { field: phone, equal: x }"),
+                "unknown field operator 'equal'; did you mean 'equals'?"
+            ),
+            (
+                Self.edit(11, "    bucket: cold_leads\n    ignore_exclusions: [customers]"),
+                "unknown exclusion 'customers' in ignore_exclusions; did you mean 'customer'?"
+            ),
+            (
+                Self.edit(11, "    bucket: cold_leads\n    fields: { a: \"{{ phone | e165 }}\" }"),
+                "unknown filter 'e165'; did you mean 'e164'?"
+            ),
             (Self.edit(1, "version: 2"), "unsupported version '2'; supported versions: 1"),
         ]
         for (source, message) in messages {
-            #expect(RulesCompiler.compile(source: source, file: "t.yaml").diagnostics.map(\.message).contains(message), "\(message)")
+            #expect(
+                RulesCompiler.compile(source: source, file: "t.yaml").diagnostics.map(\.message).contains(message),
+                "\(message)")
         }
     }
 

@@ -69,8 +69,11 @@ import Testing
         #expect(d.trace.rules[0] == .disabled)
         #expect(d.calltoolsTags == TagChanges(add: ["Cold"]))
         #expect(d.ghlTags == TagChanges(add: ["seen"], remove: ["dialing"]))
-        #expect(d.fields == [FieldValue(slug: "first_name", value: "Unknown"), FieldValue(slug: "phone", value: "+14155550100"),
-                             FieldValue(slug: "source", value: "ghl")])
+        #expect(
+            d.fields == [
+                FieldValue(slug: "first_name", value: "Unknown"), FieldValue(slug: "phone", value: "+14155550100"),
+                FieldValue(slug: "source", value: "ghl"),
+            ])
     }
 
     @Test func stopEndsTheWalk() throws {
@@ -118,8 +121,9 @@ import Testing
 
     @Test func removeIsTheDefault() throws {
         let rules = try compileOK(Self.source.replacingOccurrences(of: "on_no_match: keep", with: ""))
-        let d = Engine(rules: rules).evaluate(try contact(#"{"id":"a","tags":[]}"#), state: ContactState(buckets: [1]),
-                                              now: testNow)
+        let d = Engine(rules: rules).evaluate(
+            try contact(#"{"id":"a","tags":[]}"#), state: ContactState(buckets: [1]),
+            now: testNow)
         #expect(d.buckets.isEmpty && !d.keptCurrentBuckets)
     }
 
@@ -133,8 +137,9 @@ import Testing
     }
 
     @Test func contactDeleteLeavesEveryBucket() throws {
-        let d = try decide(#"{"id":"a","tags":["cold"]}"#, state: ContactState(markedCustomer: true, buckets: [0]),
-                           deleted: true)
+        let d = try decide(
+            #"{"id":"a","tags":["cold"]}"#, state: ContactState(markedCustomer: true, buckets: [0]),
+            deleted: true)
         #expect(d.deleted && d.buckets.isEmpty && d.appliedRules.isEmpty)
         #expect(d.markedCustomer)
         #expect(d.trace.rules.allSatisfy { $0 == .notEvaluated })
@@ -149,12 +154,14 @@ import Testing
         let info = rules.conditions[Int(id)]
         #expect(info.description == "customFields.score gte 50")
         #expect((info.line, info.column) == (34, 46))
-        #expect(Decision.reason(d.trace.rules[3], rules: rules)
-            == "not matched: customFields.score gte 50 does not hold (line 34:46)")
+        #expect(
+            Decision.reason(d.trace.rules[3], rules: rules)
+                == "not matched: customFields.score gte 50 does not hold (line 34:46)")
     }
 
     @Test func traceOfAnyAndNot() throws {
-        let rules = try compileOK("""
+        let rules = try compileOK(
+            """
             version: 1
             buckets: { b: 1 }
             rules:
@@ -166,9 +173,12 @@ import Testing
                 bucket: b
             """)
         let d = Engine(rules: rules).evaluate(try contact(#"{"id":"a","tags":["z"]}"#), now: testNow)
-        #expect(Decision.reason(d.trace.rules[0], rules: rules)
-            == #"not matched: any of [tags has "x"; tags has "y"] does not hold (line 5:13)"#)
-        #expect(Decision.reason(d.trace.rules[1], rules: rules) == #"not matched: not (tags has "z") does not hold (line 8:13)"#)
+        #expect(
+            Decision.reason(d.trace.rules[0], rules: rules)
+                == #"not matched: any of [tags has "x"; tags has "y"] does not hold (line 5:13)"#)
+        #expect(
+            Decision.reason(d.trace.rules[1], rules: rules)
+                == #"not matched: not (tags has "z") does not hold (line 8:13)"#)
     }
 
     @Test func unparseablePhoneIsNotedInTheTrace() throws {

@@ -120,10 +120,16 @@ import Testing
         let c = try contact(Self.ana)
         let engine = Engine(rules: rules)
         // The built-in exclusion blocks the rule unless it ignores it.
-        #expect(engine.evaluate(c, state: ContactState(markedCustomer: true), now: testNow).trace.rules == [.blocked(exclusion: 0)])
-        let ignoring = try compileOK(rulesFile(condition: "{ state: marked_customer }").replacingOccurrences(
-            of: "bucket: b", with: "bucket: b\n    ignore_exclusions: [marked-customer]"))
-        #expect(Engine(rules: ignoring).evaluate(c, state: ContactState(markedCustomer: true), now: testNow).appliedRules == [0])
+        #expect(
+            engine.evaluate(c, state: ContactState(markedCustomer: true), now: testNow).trace.rules == [
+                .blocked(exclusion: 0)
+            ])
+        let ignoring = try compileOK(
+            rulesFile(condition: "{ state: marked_customer }").replacingOccurrences(
+                of: "bucket: b", with: "bucket: b\n    ignore_exclusions: [marked-customer]"))
+        #expect(
+            Engine(rules: ignoring).evaluate(c, state: ContactState(markedCustomer: true), now: testNow).appliedRules
+                == [0])
     }
 
     @Test func regexIsCompiledOnceAtLoad() throws {

@@ -18,10 +18,12 @@ public enum CheckCommand {
             let errors = file.diagnostics.errorCount, warnings = file.diagnostics.warningCount
             if errors > 0 {
                 failed = true
-                console.out.line("\(path): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+                console.out.line(
+                    "\(path): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
             } else if let rules = file.rules {
                 let userExclusions = rules.exclusions.count - 1
-                var summary = "\(path): ok (\(rules.rules.count) rules, \(userExclusions) exclusions, "
+                var summary =
+                    "\(path): ok (\(rules.rules.count) rules, \(userExclusions) exclusions, "
                     + "\(rules.buckets.count) buckets, \(file.tests.count) tests"
                 if warnings > 0 { summary += ", \(warnings) warning\(warnings == 1 ? "" : "s")" }
                 console.out.line(summary + ")")

@@ -49,8 +49,9 @@ public struct DryRunCommand {
         }
         command.flushWriter()
         if !options.json {
-            console.out.line("\(command.contacts) contact\(command.contacts == 1 ? "" : "s") evaluated, "
-                + "\(command.ignored) ignored, \(command.errors) error\(command.errors == 1 ? "" : "s")")
+            console.out.line(
+                "\(command.contacts) contact\(command.contacts == 1 ? "" : "s") evaluated, "
+                    + "\(command.ignored) ignored, \(command.errors) error\(command.errors == 1 ? "" : "s")")
         }
         console.out.flush()
         console.err.flush()
@@ -132,13 +133,17 @@ public struct DryRunCommand {
         while e > s, isSpace(buffer[e - 1]) { e -= 1 }
         if s == e { return true }
         let parsed: Result<JSON, JSONParser.Error> = buffer.withUnsafeBufferPointer { p in
-            Result { () throws(JSONParser.Error) -> JSON in try JSONParser.parse(UnsafeBufferPointer(rebasing: p[s..<e])) }
+            Result { () throws(JSONParser.Error) -> JSON in
+                try JSONParser.parse(UnsafeBufferPointer(rebasing: p[s..<e]))
+            }
         }
         switch parsed {
         case .success(let json): evaluate(json, location: .line(line), name: name)
         case .failure(let error):
-            report(error: "invalid JSON at column \(error.offset + 1 + (s - start)): \(error.message)", location: .line(line),
-                   name: name)
+            report(
+                error: "invalid JSON at column \(error.offset + 1 + (s - start)): \(error.message)",
+                location: .line(line),
+                name: name)
         }
         return true
     }
@@ -179,7 +184,9 @@ public struct DryRunCommand {
         }
         if let failure {
             let (line, column) = lineAndColumn(bytes, failureOffset)
-            report(error: "invalid JSON at line \(line), column \(column): \(failure.message)", location: .document, name: name)
+            report(
+                error: "invalid JSON at line \(line), column \(column): \(failure.message)", location: .document,
+                name: name)
         }
     }
 
@@ -220,8 +227,9 @@ public struct DryRunCommand {
             return
         }
         contacts += 1
-        let decision = engine.evaluate(inbound.contact, state: ContactState(markedCustomer: options.markedCustomer),
-                                       now: options.now, deleted: inbound.deleted)
+        let decision = engine.evaluate(
+            inbound.contact, state: ContactState(markedCustomer: options.markedCustomer),
+            now: options.now, deleted: inbound.deleted)
         if options.json {
             decision.writeJSON(into: &writer, rules: rules, name: inbound.contact.displayName)
             writer.raw("\n")

@@ -39,7 +39,8 @@ public enum TestCommand {
                 console.out.line("FAIL  \(test.name)  (\(test.file):\(test.line))")
                 for f in result.failures { console.out.line("      \(f)") }
                 if let d = result.decision {
-                    for line in d.report(rules: rules).split(separator: "\n").drop(while: { !$0.hasPrefix("  trace") }) {
+                    for line in d.report(rules: rules).split(separator: "\n").drop(while: { !$0.hasPrefix("  trace") })
+                    {
                         console.out.line("    \(line)")
                     }
                 }

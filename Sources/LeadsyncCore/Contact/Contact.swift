@@ -30,11 +30,13 @@ public struct Contact: Sendable {
             self.eventType = eventType
         }
 
-        func with(id: String? = nil, fields: JSONObject? = nil, tags: [String]? = nil,
-                  customFields: [CustomFieldValue]? = nil, eventType: String? = nil) -> Storage
-        {
-            Storage(id: id ?? self.id, fields: fields ?? self.fields, tags: tags ?? self.tags,
-                    customFields: customFields ?? self.customFields, eventType: eventType ?? self.eventType)
+        func with(
+            id: String? = nil, fields: JSONObject? = nil, tags: [String]? = nil,
+            customFields: [CustomFieldValue]? = nil, eventType: String? = nil
+        ) -> Storage {
+            Storage(
+                id: id ?? self.id, fields: fields ?? self.fields, tags: tags ?? self.tags,
+                customFields: customFields ?? self.customFields, eventType: eventType ?? self.eventType)
         }
     }
 
@@ -70,9 +72,10 @@ public struct Contact: Sendable {
         set { storage = storage.with(eventType: newValue) }
     }
 
-    public init(id: String, fields: JSONObject = JSONObject(), tags: [String] = [], customFields: [CustomFieldValue] = [],
-                eventType: String = "manual")
-    {
+    public init(
+        id: String, fields: JSONObject = JSONObject(), tags: [String] = [], customFields: [CustomFieldValue] = [],
+        eventType: String = "manual"
+    ) {
         var fields = fields
         fields["id"] = .string(id)
         storage = Storage(id: id, fields: fields, tags: tags, customFields: customFields, eventType: eventType)
@@ -114,13 +117,14 @@ public struct Contact: Sendable {
         case .customField(let key):
             return customField(key)?.value
         case .customFieldList:
-            return .array(customFields.map { cf in
-                var o = JSONObject()
-                if let id = cf.id { o["id"] = .string(id) }
-                if let key = cf.key { o["key"] = .string(key) }
-                o["value"] = cf.value
-                return .object(o)
-            })
+            return .array(
+                customFields.map { cf in
+                    var o = JSONObject()
+                    if let id = cf.id { o["id"] = .string(id) }
+                    if let key = cf.key { o["key"] = .string(key) }
+                    o["value"] = cf.value
+                    return .object(o)
+                })
         case .field(let first, let rest):
             guard var current = field(first) else { return nil }
             for component in rest {
@@ -204,7 +208,9 @@ public struct CustomFieldCatalog: Sendable, Equatable {
         }
         var defs: [Definition] = []
         for item in list {
-            guard let id = item["id"]?.stringValue else { throw PayloadError("custom field list: an entry has no 'id'") }
+            guard let id = item["id"]?.stringValue else {
+                throw PayloadError("custom field list: an entry has no 'id'")
+            }
             let key = item["fieldKey"]?.stringValue ?? id
             defs.append(Definition(id: id, key: key, name: item["name"]?.stringValue ?? key))
         }

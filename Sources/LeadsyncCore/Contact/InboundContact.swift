@@ -29,7 +29,9 @@ public struct InboundContact: Sendable {
     ///   `batch` for a sync pass).
     /// - Throws: `PayloadError` with a one-line reason; `isIgnorableEvent` is set for well-formed
     ///   marketplace events of other types (e.g. `OpportunityCreate`).
-    public static func decode(_ json: JSON, catalog: CustomFieldCatalog = .empty, defaultEventType: String = "manual")
+    public static func decode(
+        _ json: JSON, catalog: CustomFieldCatalog = .empty, defaultEventType: String = "manual"
+    )
         throws(PayloadError) -> InboundContact
     {
         guard case .object(let object) = json else {
@@ -59,7 +61,9 @@ public struct InboundContact: Sendable {
         }
     }
 
-    static func decodeAPI(_ object: JSONObject, catalog: CustomFieldCatalog, eventType: String)
+    static func decodeAPI(
+        _ object: JSONObject, catalog: CustomFieldCatalog, eventType: String
+    )
         throws(PayloadError) -> InboundContact
     {
         let id = try requireId(object["id"], key: "id")
@@ -78,7 +82,9 @@ public struct InboundContact: Sendable {
         return InboundContact(contact: contact, shape: .api, webhookId: nil, timestamp: nil, deleted: false)
     }
 
-    static func decodeMarketplace(_ object: JSONObject, type: String, catalog: CustomFieldCatalog)
+    static func decodeMarketplace(
+        _ object: JSONObject, type: String, catalog: CustomFieldCatalog
+    )
         throws(PayloadError) -> InboundContact
     {
         let id = try requireId(object["id"], key: "id")
@@ -98,8 +104,9 @@ public struct InboundContact: Sendable {
             }
         }
         let contact = Contact(id: id, fields: fields, tags: tags, customFields: customFields, eventType: type)
-        return InboundContact(contact: contact, shape: .marketplace, webhookId: webhookId, timestamp: timestamp,
-                              deleted: type == "ContactDelete")
+        return InboundContact(
+            contact: contact, shape: .marketplace, webhookId: webhookId, timestamp: timestamp,
+            deleted: type == "ContactDelete")
     }
 
     /// Workflow keys that map onto GHL contact fields.
@@ -117,7 +124,8 @@ public struct InboundContact: Sendable {
         "attributionSource", "lastAttributionSource", "message", "calendar", "full_address", "id",
     ]
 
-    static func decodeWorkflow(_ object: JSONObject, catalog: CustomFieldCatalog) throws(PayloadError) -> InboundContact {
+    static func decodeWorkflow(_ object: JSONObject, catalog: CustomFieldCatalog) throws(PayloadError) -> InboundContact
+    {
         let id = try requireId(object["contact_id"], key: "contact_id")
         var fields = JSONObject()
         var customFields: [CustomFieldValue] = []
@@ -130,7 +138,8 @@ public struct InboundContact: Sendable {
                 default:
                     // Custom fields arrive as top-level keys named by their display names.
                     let def = catalog.definitions.first { $0.name.foldedForComparison == entry.key.foldedForComparison }
-                    customFields.append(CustomFieldValue(id: def?.id, key: def?.key, name: entry.key, value: entry.value))
+                    customFields.append(
+                        CustomFieldValue(id: def?.id, key: def?.key, name: entry.key, value: entry.value))
                 }
             }
         }
@@ -156,7 +165,9 @@ public struct InboundContact: Sendable {
             var tags: [String] = []
             tags.reserveCapacity(items.count)
             for item in items {
-                guard let s = item.stringValue else { throw PayloadError("'tags' must hold strings, found \(item.typeName)") }
+                guard let s = item.stringValue else {
+                    throw PayloadError("'tags' must hold strings, found \(item.typeName)")
+                }
                 tags.append(s)
             }
             return tags

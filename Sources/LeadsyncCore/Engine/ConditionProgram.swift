@@ -72,7 +72,9 @@ struct ConditionProgram: Sendable {
             }
             return { c, _, _ in
                 let s = c.storage
-                for i in 0..<s.tagHashes.count where set.contains(hash: s.tagHashes[i], name: s.foldedTags[i]) { return -1 }
+                for i in 0..<s.tagHashes.count where set.contains(hash: s.tagHashes[i], name: s.foldedTags[i]) {
+                    return -1
+                }
                 return id
             }
         case .anyMatches(let regex):

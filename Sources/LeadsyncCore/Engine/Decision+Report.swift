@@ -42,7 +42,8 @@ extension Decision {
         out += "  buckets          \(bucketText)\n"
         out += "  rules            \(list(appliedRules.map { rules.rules[$0].name }))\n"
         out += "  excluded by      \(list(matchedExclusions.map { rules.exclusions[$0].name }))\n"
-        out += "  fields           \(fields.isEmpty ? "-" : fields.map { "\($0.slug)=\"\($0.value)\"" }.joined(separator: " "))\n"
+        out +=
+            "  fields           \(fields.isEmpty ? "-" : fields.map { "\($0.slug)=\"\($0.value)\"" }.joined(separator: " "))\n"
         out += "  calltools tags   \(tags(calltoolsTags))\n"
         out += "  ghl tags         \(tags(ghlTags))\n"
         out += "  marked customer  \(markedCustomer ? (marksCustomer ? "yes (new)" : "yes") : "no")\n"

@@ -76,10 +76,11 @@ public struct Decision: Sendable, Equatable {
     public var deleted: Bool
     public var trace: Trace
 
-    public init(contactId: String, eventType: String, buckets: [Int], keptCurrentBuckets: Bool, fields: [FieldValue],
-                calltoolsTags: TagChanges, ghlTags: TagChanges, markedCustomer: Bool, marksCustomer: Bool, deleted: Bool,
-                trace: Trace)
-    {
+    public init(
+        contactId: String, eventType: String, buckets: [Int], keptCurrentBuckets: Bool, fields: [FieldValue],
+        calltoolsTags: TagChanges, ghlTags: TagChanges, markedCustomer: Bool, marksCustomer: Bool, deleted: Bool,
+        trace: Trace
+    ) {
         self.contactId = contactId
         self.eventType = eventType
         self.buckets = buckets

@@ -22,14 +22,17 @@ public struct Engine: Sendable {
         ruleFlags = rules.rules.map { r in
             var ignores: UInt64 = 0
             for (i, ignored) in r.ignoresExclusion.enumerated() where ignored && i < 64 { ignores |= 1 << UInt64(i) }
-            return RuleFlags(bucket: r.bucket ?? -1, exclusive: r.exclusive, stop: r.stop, enabled: r.enabled,
-                             marks: r.markCustomer, hasTags: !r.calltoolsTags.isEmpty || !r.ghlTags.isEmpty,
-                             ignores: ignores)
+            return RuleFlags(
+                bucket: r.bucket ?? -1, exclusive: r.exclusive, stop: r.stop, enabled: r.enabled,
+                marks: r.markCustomer, hasTags: !r.calltoolsTags.isEmpty || !r.ghlTags.isEmpty,
+                ignores: ignores)
         }
     }
 
     /// The desired state for `contact`, given what local state says and the evaluation time.
-    public func evaluate(_ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false)
+    public func evaluate(
+        _ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false
+    )
         -> Decision
     {
         let ruleCount = rules.rules.count
@@ -38,9 +41,10 @@ public struct Engine: Sendable {
                 contactId: contact.id, eventType: contact.eventType, buckets: [], keptCurrentBuckets: false, fields: [],
                 calltoolsTags: TagChanges(), ghlTags: TagChanges(), markedCustomer: state.markedCustomer,
                 marksCustomer: false, deleted: true,
-                trace: Trace(exclusions: [Bool](repeating: false, count: rules.exclusions.count),
-                             rules: [RuleOutcome](repeating: .notEvaluated, count: ruleCount),
-                             notes: ["ContactDelete: the contact leaves every managed bucket"]))
+                trace: Trace(
+                    exclusions: [Bool](repeating: false, count: rules.exclusions.count),
+                    rules: [RuleOutcome](repeating: .notEvaluated, count: ruleCount),
+                    notes: ["ContactDelete: the contact leaves every managed bucket"]))
         }
 
         // 1-2. Exclusions (index 0 is the built-in marked-customer).
@@ -110,8 +114,9 @@ public struct Engine: Sendable {
         var kept = false
         if firstApplied >= 0 {
             if buckets.count > 1 { buckets.sort() }
-            fields = renderFields(contact, firstApplied: firstApplied, several: severalApplied, outcomes: outcomes,
-                                  notes: &notes)
+            fields = renderFields(
+                contact, firstApplied: firstApplied, several: severalApplied, outcomes: outcomes,
+                notes: &notes)
         } else if rules.onNoMatch == .keep && !anyExcluded {
             buckets = state.buckets.sorted()
             kept = true
@@ -134,9 +139,10 @@ public struct Engine: Sendable {
     }
 
     /// Default mapping with each applied rule's overrides merged over it, in order.
-    func renderFields(_ contact: Contact, firstApplied: Int, several: Bool, outcomes: [RuleOutcome],
-                      notes: inout [String]) -> [FieldValue]
-    {
+    func renderFields(
+        _ contact: Contact, firstApplied: Int, several: Bool, outcomes: [RuleOutcome],
+        notes: inout [String]
+    ) -> [FieldValue] {
         var templates = rules.rules[firstApplied].mergedFields
         if several {
             for r in outcomes.indices where r > firstApplied && outcomes[r] == .applied {
@@ -147,7 +153,9 @@ public struct Engine: Sendable {
         var values: [FieldValue] = []
         values.reserveCapacity(templates.count)
         for t in templates {
-            let rendered = t.template.render(contact, region: region) { notes.append("field \(t.slug): \($0); left out") }
+            let rendered = t.template.render(contact, region: region) {
+                notes.append("field \(t.slug): \($0); left out")
+            }
             if let v = rendered { values.append(FieldValue(slug: t.slug, value: v)) }
         }
         return values

@@ -81,7 +81,9 @@ public struct JSONParser {
     private mutating func expectLiteral(_ literal: StaticString) throws(Error) {
         let start = index
         let count = literal.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw Error(message: "invalid literal (expected true, false or null)", offset: start) }
+        guard index + count <= bytes.count else {
+            throw Error(message: "invalid literal (expected true, false or null)", offset: start)
+        }
         let p = literal.utf8Start
         for i in 0..<count where bytes[index + i] != p[i] {
             throw Error(message: "invalid literal (expected true, false or null)", offset: start)
@@ -90,7 +92,9 @@ public struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(Error) -> JSON {
-        if depth > JSONParser.maxDepth { throw Error(message: "nesting deeper than \(JSONParser.maxDepth)", offset: index) }
+        if depth > JSONParser.maxDepth {
+            throw Error(message: "nesting deeper than \(JSONParser.maxDepth)", offset: index)
+        }
         index += 1
         var entries: [JSONObject.Entry] = []
         skipWhitespace()
@@ -127,7 +131,9 @@ public struct JSONParser {
     }
 
     private mutating func parseArray(depth: Int) throws(Error) -> JSON {
-        if depth > JSONParser.maxDepth { throw Error(message: "nesting deeper than \(JSONParser.maxDepth)", offset: index) }
+        if depth > JSONParser.maxDepth {
+            throw Error(message: "nesting deeper than \(JSONParser.maxDepth)", offset: index)
+        }
         index += 1
         var items: [JSON] = []
         skipWhitespace()
@@ -192,7 +198,8 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     var scalar = try parseHex4()
                     if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
                         else { throw Error(message: "unpaired surrogate in \\u escape", offset: index) }
                         index += 2
                         let low = try parseHex4()
@@ -248,7 +255,11 @@ public struct JSONParser {
             digits = 1
         } else {
             while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
-                if digits < 18 { integer = integer * 10 + Int64(bytes[index] - UInt8(ascii: "0")) } else { simple = false }
+                if digits < 18 {
+                    integer = integer * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
+                } else {
+                    simple = false
+                }
                 digits += 1
                 index += 1
             }
@@ -267,7 +278,9 @@ public struct JSONParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             simple = false
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             var exponent = 0
             while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
                 index += 1

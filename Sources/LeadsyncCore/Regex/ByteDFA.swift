@@ -272,7 +272,8 @@ struct RegexParser {
         default:
             // An escaped punctuation character is itself; letters and digits name features
             // (\p, \1, \A, \z, ...) this engine does not have.
-            let isPunct = (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60)
+            let isPunct =
+                (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60)
                 || (c >= 0x7B && c <= 0x7E) || c == 0x20
             return isPunct ? literal(c) : nil
         }
@@ -466,10 +467,13 @@ struct DFABuilder {
                 let from = isWord ? beforeWord.states : beforeOther.states
                 var nextKernel: [Int32] = []
                 for s in from {
-                    if case .byte(let set, let n) = nfa.states[Int(s)], set.contains(byte) { nextKernel.append(Int32(n)) }
+                    if case .byte(let set, let n) = nfa.states[Int(s)], set.contains(byte) {
+                        nextKernel.append(Int32(n))
+                    }
                 }
                 nextKernel = Array(Set(nextKernel)).sorted()
-                guard let target = intern(Key(kernel: nextKernel, prev: Int8((isWord ? Kind.word : Kind.other).rawValue)))
+                guard
+                    let target = intern(Key(kernel: nextKernel, prev: Int8((isWord ? Kind.word : Kind.other).rawValue)))
                 else { return nil }
                 row[b] = target
             }

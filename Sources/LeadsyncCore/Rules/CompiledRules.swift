@@ -13,9 +13,10 @@ public struct CompiledRules: Sendable {
     /// A stable hash of the source text (hex), reported on reload.
     public var sourceHash: String
 
-    public init(buckets: [Bucket], calltools: CallToolsSettings, fields: [FieldTemplate], exclusions: [Exclusion],
-                rules: [Rule], onNoMatch: OnNoMatch, conditions: [ConditionInfo], sourceHash: String)
-    {
+    public init(
+        buckets: [Bucket], calltools: CallToolsSettings, fields: [FieldTemplate], exclusions: [Exclusion],
+        rules: [Rule], onNoMatch: OnNoMatch, conditions: [ConditionInfo], sourceHash: String
+    ) {
         self.buckets = buckets
         self.calltools = calltools
         self.fields = fields
@@ -53,7 +54,9 @@ public struct CallToolsSettings: Sendable, Equatable {
     public var phoneField: String
     public var lookupExisting: Bool
     public var defaultRegion: PhoneRegion
-    public init(phoneField: String = "mobile_phone_number", lookupExisting: Bool = true, defaultRegion: PhoneRegion = .us) {
+    public init(
+        phoneField: String = "mobile_phone_number", lookupExisting: Bool = true, defaultRegion: PhoneRegion = .us
+    ) {
         self.phoneField = phoneField
         self.lookupExisting = lookupExisting
         self.defaultRegion = defaultRegion
@@ -129,11 +132,12 @@ public final class Rule: Sendable {
     /// rule alone gets.
     public let mergedFields: [FieldTemplate]
 
-    public init(name: String, condition: Condition, bucket: Int?, exclusive: Bool = false, ignoresExclusion: [Bool],
-                fields: [FieldTemplate] = [], calltoolsTags: TagChanges = TagChanges(), ghlTags: TagChanges = TagChanges(),
-                markCustomer: Bool = false, stop: Bool = false, enabled: Bool = true, line: Int = 0,
-                defaultFields: [FieldTemplate] = [])
-    {
+    public init(
+        name: String, condition: Condition, bucket: Int?, exclusive: Bool = false, ignoresExclusion: [Bool],
+        fields: [FieldTemplate] = [], calltoolsTags: TagChanges = TagChanges(), ghlTags: TagChanges = TagChanges(),
+        markCustomer: Bool = false, stop: Bool = false, enabled: Bool = true, line: Int = 0,
+        defaultFields: [FieldTemplate] = []
+    ) {
         self.mergedFields = FieldTemplate.merge(defaultFields, fields)
         self.name = name
         self.condition = condition

@@ -23,7 +23,9 @@ public struct Template: Sendable {
         case date(DatePattern)
     }
 
-    public static let filterNames = ["default", "lower", "upper", "trim", "title", "digits", "e164", "truncate", "join", "date"]
+    public static let filterNames = [
+        "default", "lower", "upper", "trim", "title", "digits", "e164", "truncate", "join", "date",
+    ]
 
     public var source: String
     public var parts: [Part]
@@ -119,7 +121,10 @@ extension Template.Expression {
             case .upper: value = value.map { $0.uppercased() }
             case .trim: value = value.map { $0.trimmedASCII }
             case .title: value = value.map { $0.titleCased }
-            case .digits: value = value.map { String($0.unicodeScalars.filter { $0.value >= 48 && $0.value <= 57 }.map(Character.init)) }
+            case .digits:
+                value = value.map {
+                    String($0.unicodeScalars.filter { $0.value >= 48 && $0.value <= 57 }.map(Character.init))
+                }
             case .e164:
                 value = value.map { raw in
                     if let n = PhoneNumber.e164(raw, region: region) { return n }
@@ -182,8 +187,9 @@ public struct DatePattern: Sendable {
                 continue
             default:
                 if c.isLetter {
-                    throw Template.ParseError(message: "unsupported date pattern '\(String(repeating: c, count: run))'"
-                        + " (use yyyy, yy, MM, M, dd, d, HH, H, mm, ss, SSS)", offset: i)
+                    throw Template.ParseError(
+                        message: "unsupported date pattern '\(String(repeating: c, count: run))'"
+                            + " (use yyyy, yy, MM, M, dd, d, HH, H, mm, ss, SSS)", offset: i)
                 }
                 tokens.append(.text(String(repeating: c, count: run)))
             }
@@ -291,7 +297,9 @@ struct TemplateParser {
             errors.append(.init(message: "empty expression in '{{ }}'", offset: start - 2))
             return nil
         }
-        guard let path = parsePath(pathText, offset: segments[0].offset + leadingSpaces(segments[0].text)) else { return nil }
+        guard let path = parsePath(pathText, offset: segments[0].offset + leadingSpaces(segments[0].text)) else {
+            return nil
+        }
         var filters: [Template.Filter] = []
         for segment in segments.dropFirst() {
             let offset = segment.offset + leadingSpaces(segment.text)
@@ -307,8 +315,10 @@ struct TemplateParser {
             !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
         }
         guard valid else {
-            errors.append(.init(message: "'\(text)' is not a field path (expected e.g. firstName or customFields.lead_score)",
-                                offset: offset))
+            errors.append(
+                .init(
+                    message: "'\(text)' is not a field path (expected e.g. firstName or customFields.lead_score)",
+                    offset: offset))
             return nil
         }
         return FieldPath(text)
@@ -377,7 +387,8 @@ struct TemplateParser {
         case "date":
             guard let a = requireArgument() else { return nil }
             guard let s = unquote(a) else {
-                errors.append(.init(message: "date needs a quoted pattern, e.g. date: 'yyyy-MM-dd'", offset: argumentOffset))
+                errors.append(
+                    .init(message: "date needs a quoted pattern, e.g. date: 'yyyy-MM-dd'", offset: argumentOffset))
                 return nil
             }
             do {

@@ -58,9 +58,10 @@ public enum PhoneNumber {
         }
     }
 
-    private static func normalise(_ b: UnsafeBufferPointer<UInt8>, into digits: UnsafeMutableBufferPointer<UInt8>,
-                                  region: PhoneRegion) -> String?
-    {
+    private static func normalise(
+        _ b: UnsafeBufferPointer<UInt8>, into digits: UnsafeMutableBufferPointer<UInt8>,
+        region: PhoneRegion
+    ) -> String? {
         var count = 0
         var plus = false
         var seenAnything = false

@@ -18,7 +18,8 @@ extension String {
         var ascii = true
         var needsWork = false
         let utf8 = self.utf8
-        if let first = utf8.first, let last = utf8.last, first == 0x20 || last == 0x20 || first == 0x09 || last == 0x09 {
+        if let first = utf8.first, let last = utf8.last, first == 0x20 || last == 0x20 || first == 0x09 || last == 0x09
+        {
             needsWork = true
         }
         for b in utf8 {

@@ -43,7 +43,9 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }
         var hour = 0, minute = 0, second = 0, millis = 0, offsetMinutes = 0
         if i < b.count {
-            guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else { return nil }
+            guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == UInt8(ascii: " ") else {
+                return nil
+            }
             i += 1
             guard let h = digits(2), expect(UInt8(ascii: ":")), let m = digits(2) else { return nil }
             hour = h

@@ -22,6 +22,9 @@ struct Bench {
         let count = Int(option("--contacts") ?? "") ?? 100_000
         let rulesPath = option("--rules") ?? "rules/cold-leads.yaml"
         let skipDryRun = args.contains("--skip-dry-run")
+        // Write the generated contacts as JSON Lines and stop (scripts/bench.sh measures memory
+        // with them: a child of this process would inherit its footprint in ru_maxrss).
+        let writeJSONL = option("--write-jsonl")
         // Any rules file: time the engine alone (no hand-written yardstick to compare with).
         let engineOnly = args.contains("--engine-only")
 
@@ -35,6 +38,11 @@ struct Bench {
 
         var generator = ContactGenerator()
         let payloads = (0..<count).map { generator.contactJSON(index: $0) }
+        if let path = writeJSONL {
+            try writeLines(payloads, to: path)
+            print("wrote \(path)")
+            return
+        }
         let contacts = try payloads.map { try InboundContact.decode($0).contact }
         let states = (0..<count).map { ContactState(markedCustomer: $0 % 50 == 0) }
 
@@ -137,15 +145,7 @@ struct Bench {
         let dir = NSTemporaryDirectory() + "leadsync-bench"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let input = dir + "/contacts.jsonl"
-        var w = JSONWriter(capacity: payloads.count * 600)
-        for p in payloads {
-            w.value(p)
-            w.raw("\n")
-        }
-        guard FileManager.default.createFile(atPath: input, contents: Data(w.bytes)) else {
-            throw CLIError("cannot write \(input)")
-        }
-        let size = Double(w.bytes.count) / 1_048_576
+        let size = Double(try writeLines(payloads, to: input)) / 1_048_576
         let leadsync = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path + "/leadsync"
         guard FileManager.default.isExecutableFile(atPath: leadsync) else {
             throw CLIError("\(leadsync) not found: build it with 'swift build -c release --product leadsync'")
@@ -164,6 +164,20 @@ struct Bench {
         print(String(format: "jq -c .                  %7.0f ms", theirs * 1000))
         print(String(format: "ratio %.2fx (bar <= 3x: %@)", ratio, ratio <= 3 ? "PASS" : "FAIL"))
         try? FileManager.default.removeItem(atPath: input)
+    }
+
+    /// Writes one JSON object per line; returns the byte count.
+    @discardableResult
+    static func writeLines(_ payloads: [JSON], to path: String) throws -> Int {
+        var w = JSONWriter(capacity: payloads.count * 600)
+        for p in payloads {
+            w.value(p)
+            w.raw("\n")
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(w.bytes)) else {
+            throw CLIError("cannot write \(path)")
+        }
+        return w.bytes.count
     }
 
     static func which(_ name: String) -> String? {

@@ -32,7 +32,8 @@ struct HandWrittenColdLeads {
                     while k < p.count && t[i + k] == p[k] { k += 1 }
                     if k == p.count {
                         let before = i == 0 || !isWordByte(t[i - 1])
-                        let after = i + p.count == t.count || (!isWordByte(t[i + p.count]) && t[i + p.count] != excluded)
+                        let after =
+                            i + p.count == t.count || (!isWordByte(t[i + p.count]) && t[i + p.count] != excluded)
                         if before && after { return true }
                     }
                 }
@@ -55,7 +56,8 @@ struct HandWrittenColdLeads {
     func decide(_ c: Contact, state: ContactState) -> Decision {
         let tags = c.foldedTags
         // `won` counts unless an apostrophe follows ("won't"), as in the rules' regex.
-        let customer = Self.anyWord(tags, Self.customerWords) || tags.contains { Self.hasWord($0, "won", notFollowedBy: 0x27) }
+        let customer =
+            Self.anyWord(tags, Self.customerWords) || tags.contains { Self.hasWord($0, "won", notFollowedBy: 0x27) }
         let phone = c.fields["phone"]?.stringValue ?? ""
         let noPhone = phone.isEmpty || Self.digitCount(phone) < 7
         var dnc = c.fields["dnd"] == .bool(true)

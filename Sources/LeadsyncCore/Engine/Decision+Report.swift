@@ -72,30 +72,11 @@ extension Decision {
         w.key("event")
         w.string(eventType)
         w.key("buckets")
-        w.raw("[")
-        for (i, b) in buckets.enumerated() {
-            if i > 0 { w.raw(",") }
-            w.string(rules.buckets[b].name)
-        }
-        w.raw("]")
+        w.strings(buckets.map { rules.buckets[$0].name })
         w.key("rules")
-        w.raw("[")
-        var first = true
-        for (i, o) in trace.rules.enumerated() where o == .applied {
-            if !first { w.raw(",") }
-            first = false
-            w.string(rules.rules[i].name)
-        }
-        w.raw("]")
+        w.strings(appliedRules.map { rules.rules[$0].name })
         w.key("excluded_by")
-        w.raw("[")
-        first = true
-        for (i, m) in trace.exclusions.enumerated() where m {
-            if !first { w.raw(",") }
-            first = false
-            w.string(rules.exclusions[i].name)
-        }
-        w.raw("]")
+        w.strings(matchedExclusions.map { rules.exclusions[$0].name })
         w.key("fields")
         w.raw("{")
         for (i, f) in fields.enumerated() {

@@ -151,3 +151,15 @@ final class TempDir {
         #expect(r.out == "0 passed, 0 failed\n")
     }
 }
+
+@Suite struct SpecExampleTests {
+    @Test func theSpecsOwnExampleChecksAndPasses() {
+        let file = root + "/Tests/Fixtures/spec-example.yaml"
+        let check = capture { CheckCommand.run(files: [file], console: $0) }
+        #expect(check.code == 0)
+        #expect(check.out == "\(file): ok (3 rules, 3 exclusions, 3 buckets, 2 tests)\n")
+        let test = capture { TestCommand.run(files: [file], now: fixedNow, console: $0) }
+        #expect(test.code == 0)
+        #expect(test.out == "2 passed, 0 failed\n")
+    }
+}

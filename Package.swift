@@ -4,6 +4,7 @@ import PackageDescription
 // Module boundaries (see docs/architecture.md):
 //   LeadsyncCore  pure: JSON, Contact, phone/time helpers, compiled rules, Engine, Decision. No deps.
 //   LeadsyncRules pure: YAML -> CompiledRules with compiler-style diagnostics, rule tests. Yams only.
+//   LeadsyncSync  pure: the planner (decision - applied state -> the fewest calls).
 //   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
 //   leadsync      the executable: argument parsing only.
 let package = Package(
@@ -20,6 +21,7 @@ let package = Package(
     targets: [
         .target(name: "LeadsyncCore"),
         .target(name: "LeadsyncRules", dependencies: ["LeadsyncCore", "Yams"]),
+        .target(name: "LeadsyncSync", dependencies: ["LeadsyncCore"]),
         .target(name: "LeadsyncCLI", dependencies: ["LeadsyncCore", "LeadsyncRules"]),
         .executableTarget(
             name: "leadsync",
@@ -29,5 +31,6 @@ let package = Package(
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),
         .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncCLITests", dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore"]),
+        .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
     ]
 )

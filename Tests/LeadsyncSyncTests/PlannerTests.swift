@@ -1,0 +1,259 @@
+import LeadsyncCore
+import LeadsyncRules
+import Testing
+
+@testable import LeadsyncSync
+
+@Suite struct PlannerTests {
+    static let source = """
+        version: 1
+        buckets:
+          cold: 11237
+          active: 11252
+          vip: { name: "VIP" }
+        calltools: { lookup_existing: true }
+        fields:
+          first_name: "{{ firstName }}"
+          mobile_phone_number: "{{ phone | e164 }}"
+        exclusions:
+          - name: dnc
+            when: { field: dnd, equals: true }
+        rules:
+          - name: active
+            when: { tags: { has: active } }
+            bucket: active
+            exclusive: true
+            calltools_tags: { add: [Active], remove: [Cold] }
+            ghl_tags: { add: [in-calltools] }
+            stop: true
+          - name: cold
+            when: { tags: { has: cold } }
+            bucket: cold
+            calltools_tags: { add: [Cold] }
+            ghl_tags: { add: [in-calltools] }
+          - name: vip
+            when: { tags: { has: vip } }
+            bucket: vip
+        """
+
+    let rules: CompiledRules
+    let planner: Planner
+    let resolved = Resolution(buckets: ["cold": 11237, "active": 11252, "vip": 900], tags: ["cold": 7, "active": 8])
+    let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
+
+    init() throws {
+        rules = try #require(RulesCompiler.compile(source: Self.source, file: "p.yaml").rules)
+        planner = Planner(rules: rules)
+    }
+
+    func decide(_ json: String, marked: Bool = false, deleted: Bool = false) throws -> Decision {
+        let contact = try InboundContact.decode(try JSONParser.parse(json)).contact
+        return Engine(rules: rules).evaluate(
+            contact, state: ContactState(markedCustomer: marked), now: now, deleted: deleted)
+    }
+
+    static let ana = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold"]}"#
+
+    @Test func newContactLooksUpThenCreatesWithEverythingInOneCall() throws {
+        let d = try decide(Self.ana)
+        #expect(planner.calltoolsStep(d, applied: .new, resolution: resolved) == .lookup(phone: "+14155550132"))
+        let step = planner.calltoolsStep(d, applied: .new, resolution: resolved, lookup: .notFound)
+        guard case .create(let body) = step else {
+            Issue.record("expected a create, got \(step)")
+            return
+        }
+        #expect(
+            JSONWriter.encode(body.json(forCreate: true))
+                == #"{"first_name":"Ana","mobile_phone_number":"+14155550132","buckets":[11237],"tags":[7]}"#)
+    }
+
+    @Test func withoutLookupExistingItCreatesDirectly() throws {
+        let r = try #require(
+            RulesCompiler.compile(
+                source: Self.source.replacingOccurrences(of: "lookup_existing: true", with: "lookup_existing: false"),
+                file: "p.yaml"
+            ).rules)
+        let d = Engine(rules: r).evaluate(try InboundContact.decode(try JSONParser.parse(Self.ana)).contact, now: now)
+        guard case .create = Planner(rules: r).calltoolsStep(d, applied: .new, resolution: resolved) else {
+            Issue.record("expected a create without lookup")
+            return
+        }
+    }
+
+    @Test func aPendingCreateAlwaysLooksUpFirst() throws {
+        let r = try #require(
+            RulesCompiler.compile(
+                source: Self.source.replacingOccurrences(of: "lookup_existing: true", with: "lookup_existing: false"),
+                file: "p.yaml"
+            ).rules)
+        let d = Engine(rules: r).evaluate(try InboundContact.decode(try JSONParser.parse(Self.ana)).contact, now: now)
+        let step = Planner(rules: r).calltoolsStep(d, applied: AppliedState(createPending: true), resolution: resolved)
+        #expect(step == .lookup(phone: "+14155550132"))
+    }
+
+    @Test func aContactFoundByPhoneIsPatchedWithOnlyTheDifferences() throws {
+        let d = try decide(Self.ana)
+        let found = LookupResult.found(id: 501, buckets: [11237, 42], fields: ["first_name": "Ana"])
+        let step = planner.calltoolsStep(d, applied: .new, resolution: resolved, lookup: found)
+        // Already in cold (11237); 42 is not managed and is left alone.
+        #expect(
+            step
+                == .update(
+                    id: 501,
+                    CallToolsBody(
+                        fields: [FieldValue(slug: "mobile_phone_number", value: "+14155550132")],
+                        addTags: [7])))
+    }
+
+    @Test func unchangedMeansNoCall() throws {
+        let d = try decide(Self.ana)
+        guard case .create(let body) = planner.calltoolsStep(d, applied: .new, resolution: resolved, lookup: .notFound)
+        else {
+            Issue.record("expected a create")
+            return
+        }
+        let applied = AppliedState.new.applying(body, id: 501)
+        #expect(planner.calltoolsStep(d, applied: applied, resolution: resolved) == .nothing)
+    }
+
+    @Test func aChangedFieldIsOnePatchWithOnlyThatField() throws {
+        let applied = AppliedState(
+            calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],
+            buckets: [11237], tags: [7: true])
+        let d = try decide(#"{"id":"g1","firstName":"Anna","phone":"(415) 555-0132","tags":["cold"]}"#)
+        let step = planner.calltoolsStep(d, applied: applied, resolution: resolved)
+        #expect(step == .update(id: 501, CallToolsBody(fields: [FieldValue(slug: "first_name", value: "Anna")])))
+        guard case .update(_, let body) = step else { return }
+        #expect(JSONWriter.encode(body.json(forCreate: false)) == #"{"first_name":"Anna"}"#)
+    }
+
+    @Test func becomingAnActiveClientMovesBucketsAndTagsInOnePatch() throws {
+        let applied = AppliedState(
+            calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],
+            buckets: [11237], tags: [7: true])
+        let d = try decide(#"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold","active"]}"#)
+        let step = planner.calltoolsStep(d, applied: applied, resolution: resolved)
+        #expect(
+            step
+                == .update(
+                    id: 501,
+                    CallToolsBody(
+                        addBuckets: [11252], removeBuckets: [11237], addTags: [8],
+                        removeTags: [7])))
+        guard case .update(_, let body) = step else { return }
+        #expect(
+            JSONWriter.encode(body.json(forCreate: false))
+                == #"{"add_buckets":[11252],"remove_buckets":[11237],"add_tags":[8],"remove_tags":[7]}"#)
+    }
+
+    @Test func anExcludedContactLeavesItsManagedBuckets() throws {
+        let applied = AppliedState(calltoolsId: 501, buckets: [11237, 900], tags: [7: true])
+        let d = try decide(#"{"id":"g1","dnd":true,"tags":["cold"]}"#)
+        #expect(
+            planner.calltoolsStep(d, applied: applied, resolution: resolved)
+                == .update(id: 501, CallToolsBody(removeBuckets: [900, 11237])))
+    }
+
+    @Test func anExcludedContactCallToolsNeverHadCostsNothing() throws {
+        let d = try decide(#"{"id":"g1","dnd":true,"tags":["cold"]}"#)
+        #expect(planner.calltoolsStep(d, applied: .new, resolution: resolved) == .nothing)
+    }
+
+    @Test func aDeleteRemovesManagedBucketsAndTouchesNothingElse() throws {
+        let applied = AppliedState(calltoolsId: 501, fields: ["first_name": "Ana"], buckets: [11237], tags: [7: true])
+        let d = try decide(Self.ana, deleted: true)
+        #expect(
+            planner.calltoolsStep(d, applied: applied, resolution: resolved)
+                == .update(id: 501, CallToolsBody(removeBuckets: [11237])))
+    }
+
+    @Test func unresolvedNamesAreResolvedFirst() throws {
+        let d = try decide(#"{"id":"g1","phone":"4155550132","tags":["vip","cold"]}"#)
+        let partial = Resolution(buckets: ["cold": 11237, "active": 11252], tags: [:])
+        #expect(
+            planner.calltoolsStep(d, applied: .new, resolution: partial)
+                == .resolve(buckets: ["vip"], tagsToAdd: ["Cold"], tagsToRemove: []))
+        #expect(Resolution.initial(for: rules) == Resolution(buckets: ["cold": 11237, "active": 11252]))
+    }
+
+    @Test func aTagToRemoveThatCallToolsLacksNeedsNoCall() throws {
+        let applied = AppliedState(
+            calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],
+            buckets: [11252], tags: [8: true])
+        let noCold = Resolution(buckets: resolved.buckets, tags: ["cold": Int?.none, "active": 8])
+        let d = try decide(#"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["active"]}"#)
+        #expect(planner.calltoolsStep(d, applied: applied, resolution: noCold) == .nothing)
+    }
+
+    @Test func anUnknownTagStateIsRemovedOnceThenKnownAbsent() throws {
+        let applied = AppliedState(
+            calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],
+            buckets: [11252], tags: [8: true])
+        let d = try decide(#"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["active"]}"#)
+        let step = planner.calltoolsStep(d, applied: applied, resolution: resolved)
+        #expect(step == .update(id: 501, CallToolsBody(removeTags: [7])))
+        guard case .update(let id, let body) = step else { return }
+        #expect(planner.calltoolsStep(d, applied: applied.applying(body, id: id), resolution: resolved) == .nothing)
+    }
+
+    @Test func ghlWriteBacksOnlyWhenNeededSoWebhooksConverge() throws {
+        let d = try decide(Self.ana)
+        #expect(planner.ghlTagChanges(d, currentTags: ["cold"]) == TagChanges(add: ["in-calltools"]))
+        #expect(planner.ghlTagChanges(d, currentTags: ["cold", "In-CallTools "]) == TagChanges())
+    }
+
+    /// Applying a plan and planning again must give nothing: the property that makes an
+    /// unchanged contact cost zero calls and our own write-backs end.
+    @Test func plansConvergeForEveryExample() throws {
+        let rules = try #require(
+            RulesCompiler.compile(
+                source: try String(contentsOfFile: root + "/rules/cold-leads.yaml", encoding: .utf8), file: "c.yaml"
+            ).rules)
+        let planner = Planner(rules: rules)
+        let resolution = Resolution(
+            buckets: ["cold_leads": 11237, "active_clients": 11252],
+            tags: ["aca cold lead": 7, "aca active client": 8])
+        let lines = try String(contentsOfFile: root + "/examples/contacts.jsonl", encoding: .utf8).split(
+            separator: "\n")
+        var creates = 0
+        for line in lines {
+            let contact = try InboundContact.decode(try JSONParser.parse(String(line))).contact
+            let d = Engine(rules: rules).evaluate(contact, now: now)
+            var applied = AppliedState.new
+            var calls = 0
+            var lookup: LookupResult?
+            loop: while calls < 5 {
+                switch planner.calltoolsStep(d, applied: applied, resolution: resolution, lookup: lookup) {
+                case .lookup:
+                    lookup = .notFound
+                case .create(let body):
+                    applied = applied.applying(body, id: 1000 + creates)
+                    creates += 1
+                case .update(let id, let body):
+                    applied = applied.applying(body, id: id)
+                case .nothing:
+                    break loop
+                case .resolve:
+                    Issue.record("everything is resolved here")
+                    break loop
+                }
+                calls += 1
+            }
+            // New contact: at most lookup + create, then nothing.
+            #expect(calls <= 2, "\(contact.id) took \(calls) calls")
+        }
+        #expect(creates == 4)  // k1, k2, k5, k9 reach a bucket
+    }
+}
+
+let root: String = {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+    return path
+}()
+
+extension String {
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,180 @@
+import GRDB
+import LeadsyncCore
+import LeadsyncSync
+
+/// What the store knows of one GHL contact.
+public struct StoredContact: Sendable, Equatable {
+    public var ghlId: String
+    public var applied: AppliedState
+    public var markedCustomer: Bool
+}
+
+/// One line of a contact's audit trail.
+public struct AuditEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// A decision with its trace.
+        case decision
+        /// An upstream call: method, path, status, latency.
+        case call
+        /// What the contact's processing ended in.
+        case outcome
+        /// The customer mark changed.
+        case mark
+    }
+    public var at: Timestamp
+    public var kind: Kind
+    public var summary: String
+    /// JSON detail (the decision object, the request body...), when there is one.
+    public var detail: String?
+
+    public init(at: Timestamp, kind: Kind, summary: String, detail: String? = nil) {
+        self.at = at
+        self.kind = kind
+        self.summary = summary
+        self.detail = detail
+    }
+}
+
+extension LeadsyncDatabase {
+    func run<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try writer.write(body)
+        } catch {
+            throw StoreError(operation: operation, underlying: error)
+        }
+    }
+
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try writer.read(body)
+        } catch {
+            throw StoreError(operation: operation, underlying: error)
+        }
+    }
+
+    /// The contact's applied state and mark; a contact never seen is `.new` and unmarked.
+    public func contact(_ ghlId: String) throws(StoreError) -> StoredContact {
+        try read("read contact \(ghlId)") { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contact WHERE ghl_id = ?", arguments: [ghlId])
+            else {
+                return StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
+            }
+            return Self.decode(row)
+        }
+    }
+
+    /// Records, durably, that a CallTools create is about to be sent. If the process dies before
+    /// `recordApplied`, the next plan sees `createPending` and looks the contact up by phone
+    /// instead of creating a second one.
+    public func recordCreateIntent(_ ghlId: String, at: Timestamp) throws(StoreError) {
+        try run("record create intent for \(ghlId)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO contact (ghl_id, create_pending, updated_at) VALUES (?, 1, ?)
+                    ON CONFLICT(ghl_id) DO UPDATE SET create_pending = 1, updated_at = excluded.updated_at
+                    """, arguments: [ghlId, at.milliseconds])
+        }
+    }
+
+    /// Records the state CallTools now holds for the contact, with the audit entries that
+    /// explain it, in one transaction.
+    public func recordApplied(
+        _ ghlId: String, state: AppliedState, at: Timestamp, audit: [AuditEntry] = []
+    )
+        throws(StoreError)
+    {
+        try run("record applied state for \(ghlId)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO contact (ghl_id, calltools_id, create_pending, fields, buckets, tags, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(ghl_id) DO UPDATE SET calltools_id = excluded.calltools_id,
+                        create_pending = excluded.create_pending, fields = excluded.fields,
+                        buckets = excluded.buckets, tags = excluded.tags, updated_at = excluded.updated_at
+                    """,
+                arguments: [
+                    ghlId, state.calltoolsId, state.createPending, Self.encodeFields(state.fields),
+                    Self.encodeBuckets(state.buckets), Self.encodeTags(state.tags), at.milliseconds,
+                ])
+            try Self.insertAudit(db, ghlId, audit)
+        }
+    }
+
+    /// Sets or clears the customer mark (`leadsync mark-customer [--undo]`, or a rule's
+    /// `mark_customer`).
+    public func setMarkedCustomer(_ ghlId: String, _ marked: Bool, at: Timestamp, reason: String) throws(StoreError) {
+        try run("mark \(ghlId)") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO contact (ghl_id, marked_customer, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(ghl_id) DO UPDATE SET marked_customer = excluded.marked_customer,
+                        updated_at = excluded.updated_at
+                    """, arguments: [ghlId, marked, at.milliseconds])
+            try Self.insertAudit(
+                db, ghlId,
+                [
+                    AuditEntry(
+                        at: at, kind: .mark,
+                        summary: (marked ? "marked a customer" : "customer mark removed") + ": \(reason)")
+                ])
+        }
+    }
+
+    /// Appends to a contact's audit trail.
+    public func appendAudit(_ ghlId: String, _ entries: [AuditEntry]) throws(StoreError) {
+        try run("append audit for \(ghlId)") { db in try Self.insertAudit(db, ghlId, entries) }
+    }
+
+    /// The contact's audit trail, oldest first.
+    public func auditTrail(_ ghlId: String) throws(StoreError) -> [AuditEntry] {
+        try read("read audit of \(ghlId)") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE ghl_id = ? ORDER BY id", arguments: [ghlId]).map {
+                row in
+                AuditEntry(
+                    at: Timestamp(milliseconds: row["at"]), kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .outcome,
+                    summary: row["summary"], detail: row["detail"])
+            }
+        }
+    }
+
+    static func insertAudit(_ db: Database, _ ghlId: String, _ entries: [AuditEntry]) throws {
+        for e in entries {
+            try db.execute(
+                sql: "INSERT INTO audit (ghl_id, at, kind, summary, detail) VALUES (?, ?, ?, ?, ?)",
+                arguments: [ghlId, e.at.milliseconds, e.kind.rawValue, e.summary, e.detail])
+        }
+    }
+
+    // MARK: Encoding (JSON text columns, written with the core's JSON so they read back exactly)
+
+    static func decode(_ row: Row) -> StoredContact {
+        var applied = AppliedState()
+        applied.calltoolsId = row["calltools_id"]
+        applied.createPending = row["create_pending"]
+        if case .object(let o)? = try? JSONParser.parse(row["fields"] as String) {
+            for e in o.entries { if let v = e.value.stringValue { applied.fields[e.key] = v } }
+        }
+        if case .array(let a)? = try? JSONParser.parse(row["buckets"] as String) {
+            applied.buckets = Set(a.compactMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+        }
+        if case .object(let o)? = try? JSONParser.parse(row["tags"] as String) {
+            for e in o.entries { if let id = Int(e.key), case .bool(let b) = e.value { applied.tags[id] = b } }
+        }
+        return StoredContact(ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"])
+    }
+
+    static func encodeFields(_ fields: [String: String]) -> String {
+        JSONWriter.encode(
+            .object(JSONObject(fields.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .string($0.value)) })))
+    }
+
+    static func encodeBuckets(_ buckets: Set<Int>) -> String {
+        JSONWriter.encode(.array(buckets.sorted().map { .number(Double($0)) }))
+    }
+
+    static func encodeTags(_ tags: [Int: Bool]) -> String {
+        JSONWriter.encode(
+            .object(
+                JSONObject(tags.sorted { $0.key < $1.key }.map { .init(key: String($0.key), value: .bool($0.value)) })))
+    }
+}

@@ -1,0 +1,112 @@
+import GRDB
+import LeadsyncCore
+import LeadsyncSync
+
+/// The one owner of leadsync's SQLite file. It migrates on open and exposes writes named by
+/// intent; nothing else in leadsync writes SQL.
+///
+/// A file database is a `DatabasePool` in WAL mode (readers never block the writer) with a busy
+/// timeout; tests use an in-memory `DatabaseQueue`. Timestamps come from the caller: the store
+/// reads no clock, so tests are deterministic.
+public final class LeadsyncDatabase: Sendable {
+    let writer: any DatabaseWriter
+
+    /// How long a write waits for a lock held by another connection before failing.
+    public static let busyTimeout: Double = 5
+
+    init(_ writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try LeadsyncDatabase.migrator.migrate(writer)
+    }
+
+    /// Opens (creating if needed) and migrates the database at `path`.
+    public static func open(path: String) throws(StoreError) -> LeadsyncDatabase {
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.prepareDatabase { db in
+            // Durability of acknowledged work matters more than write speed: FULL syncs the WAL
+            // on every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            return try LeadsyncDatabase(DatabasePool(path: path, configuration: config))
+        } catch {
+            throw StoreError(operation: "open \(path)", underlying: error)
+        }
+    }
+
+    /// A private in-memory database (tests, dry runs).
+    public static func inMemory() throws(StoreError) -> LeadsyncDatabase {
+        do {
+            return try LeadsyncDatabase(DatabaseQueue())
+        } catch {
+            throw StoreError(operation: "open in-memory database", underlying: error)
+        }
+    }
+
+    /// Append-only: a released migration is never edited; changes come as new ones.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "contact") { t in
+                t.primaryKey("ghl_id", .text)
+                t.column("calltools_id", .integer).indexed()
+                t.column("create_pending", .boolean).notNull().defaults(to: false)
+                t.column("fields", .text).notNull().defaults(to: "{}")
+                t.column("buckets", .text).notNull().defaults(to: "[]")
+                t.column("tags", .text).notNull().defaults(to: "{}")
+                t.column("marked_customer", .boolean).notNull().defaults(to: false)
+                t.column("updated_at", .integer).notNull()
+            }
+            try db.create(table: "bucket_id") { t in
+                t.primaryKey("name", .text)
+                t.column("calltools_id", .integer).notNull()
+                t.column("resolved_at", .integer).notNull()
+            }
+            try db.create(table: "tag_id") { t in
+                t.primaryKey("folded_name", .text)
+                t.column("name", .text).notNull()
+                t.column("calltools_id", .integer)  // null: CallTools has no such tag
+                t.column("resolved_at", .integer).notNull()
+            }
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("ghl_id", .text).notNull().indexed()
+                t.column("at", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("summary", .text).notNull()
+                t.column("detail", .text)
+            }
+            try db.create(table: "sync_run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("mode", .text).notNull()
+                t.column("started_at", .integer).notNull()
+                t.column("finished_at", .integer)
+                t.column("status", .text).notNull()
+                t.column("checkpoint", .text)
+                t.column("counts", .text).notNull().defaults(to: "{}")
+            }
+        }
+        return m
+    }
+}
+
+/// A database failure, naming what leadsync was doing.
+public struct StoreError: Error, CustomStringConvertible {
+    public var operation: String
+    public var underlying: any Error
+
+    public var description: String {
+        if let db = underlying as? DatabaseError {
+            return "database: cannot \(operation): \(db.message ?? "SQLite error \(db.resultCode.rawValue)")"
+        }
+        return "database: cannot \(operation): \(underlying)"
+    }
+
+    /// The database was locked past the busy timeout, or the disk is full: worth retrying later.
+    public var isTransient: Bool {
+        guard let db = underlying as? DatabaseError else { return false }
+        return [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_IOERR].contains(db.resultCode.primaryResultCode)
+    }
+}

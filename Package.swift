@@ -6,6 +6,8 @@ import PackageDescription
 //   LeadsyncRules pure: YAML -> CompiledRules with compiler-style diagnostics, rule tests. Yams only.
 //   LeadsyncSync  pure: the planner (decision - applied state -> the fewest calls).
 //   LeadsyncStore the SQLite file (GRDB): applied state, intents, marks, ids, audit, sync runs.
+//   LeadsyncUpstream  GHL and CallTools clients (AsyncHTTPClient), pacing and retries.
+//   LeadsyncSandbox   in-process emulators of both APIs (Hummingbird), with fault injection.
 //   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
 //   leadsync      the executable: argument parsing only.
 let package = Package(
@@ -19,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .target(name: "LeadsyncCore"),
@@ -27,6 +32,17 @@ let package = Package(
         .target(
             name: "LeadsyncStore",
             dependencies: ["LeadsyncCore", "LeadsyncSync", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "LeadsyncUpstream",
+            dependencies: ["LeadsyncCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+        .target(
+            name: "LeadsyncSandbox",
+            dependencies: [
+                "LeadsyncCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
         ),
         .target(name: "LeadsyncCLI", dependencies: ["LeadsyncCore", "LeadsyncRules"]),
         .executableTarget(
@@ -39,5 +55,9 @@ let package = Package(
         .testTarget(name: "LeadsyncCLITests", dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncStoreTests", dependencies: ["LeadsyncStore", "LeadsyncSync", "LeadsyncCore"]),
+        .testTarget(
+            name: "LeadsyncUpstreamTests",
+            dependencies: ["LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncCore"]
+        ),
     ]
 )

@@ -1,0 +1,150 @@
+import HTTPTypes
+import Hummingbird
+import LeadsyncCore
+import Logging
+import NIOCore
+
+/// A request context that keeps the connection, so a fault can reset it.
+public struct SandboxContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+/// The emulated GHL and CallTools APIs on one HTTP server (their paths do not overlap: GHL's
+/// are `/contacts`, `/locations`; CallTools' are under `/api/`). Point both base URLs at it.
+public struct SandboxResponder: HTTPResponder {
+    public let state: SandboxState
+
+    public init(state: SandboxState) { self.state = state }
+
+    public func respond(to request: Request, context: SandboxContext) async throws -> Response {
+        var request = request
+        let path = request.uri.path
+        var query: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
+        var headers: [String: String] = [:]
+        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        let bytes = try await request.collectBody(upTo: 4 << 20)
+        var body: JSON?
+        if bytes.readableBytes > 0 {
+            body = try? JSONParser.parse(Array(bytes.readableBytesView))
+            if body == nil {
+                return try await answer(
+                    SandboxResponse.json(400, .object(JSONObject(["message": .string("body is not JSON")]))),
+                    request, path, query, headers, nil)
+            }
+        }
+        let fault = await state.fault(for: path)
+        let latency = await state.faults.latency
+        if latency > .zero { try await Task.sleep(for: latency) }
+        if fault.reset {
+            await state.record(
+                RecordedRequest(
+                    method: request.method.rawValue, path: path, query: query, headers: headers,
+                    body: body, status: 0))
+            try? await context.channel.close()
+            throw CancellationError()
+        }
+        if let status = fault.status {
+            var r = SandboxResponse.json(
+                status, .object(JSONObject(["message": .string("sandbox fault"), "detail": .string("sandbox fault")])))
+            if let after = fault.retryAfter { r.headers = [("Retry-After", String(Int(after.rounded(.up))))] }
+            return try await answer(r, request, path, query, headers, body)
+        }
+        let segments = path.split(separator: "/").map(String.init)
+        let response: SandboxResponse
+        if segments.first == "api" {
+            response = await state.handleCallTools(
+                method: request.method.rawValue, path: path, segments: segments,
+                query: query, headers: headers, body: body)
+        } else {
+            response = await state.handleGHL(
+                method: request.method.rawValue, segments: segments, query: query,
+                headers: headers, body: body)
+        }
+        return try await answer(response, request, path, query, headers, body)
+    }
+
+    private func answer(
+        _ r: SandboxResponse, _ request: Request, _ path: String, _ query: [String: String],
+        _ headers: [String: String], _ body: JSON?
+    ) async throws -> Response {
+        await state.record(
+            RecordedRequest(
+                method: request.method.rawValue, path: path, query: query, headers: headers,
+                body: body, status: r.status))
+        var fields = HTTPFields()
+        fields[.contentType] = "application/json"
+        for (name, value) in r.headers {
+            if let n = HTTPField.Name(name) { fields[n] = value }
+        }
+        var buffer = ByteBuffer()
+        if let b = r.body {
+            var w = JSONWriter()
+            w.value(b)
+            buffer = ByteBuffer(bytes: w.bytes)
+        }
+        return Response(status: .init(code: r.status), headers: fields, body: .init(byteBuffer: buffer))
+    }
+}
+
+/// A running sandbox server.
+public final class SandboxServer: Sendable {
+    public let state: SandboxState
+    public let port: Int
+    private let task: Task<Void, any Error>
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    private init(state: SandboxState, port: Int, task: Task<Void, any Error>) {
+        self.state = state
+        self.port = port
+        self.task = task
+    }
+
+    /// Starts on `host:port` (port 0: any free port) and returns once it accepts connections.
+    public static func start(
+        state: SandboxState = SandboxState(), host: String = "127.0.0.1", port: Int = 0
+    ) async throws
+        -> SandboxServer
+    {
+        let (stream, continuation) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            responder: SandboxResponder(state: state),
+            configuration: .init(address: .hostname(host, port: port), serverName: "leadsync-sandbox"),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            },
+            logger: Logger(label: "leadsync.sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var bound = 0
+        for await p in stream { bound = p }
+        guard bound > 0 else {
+            task.cancel()
+            throw SandboxError.couldNotStart(host: host, port: port)
+        }
+        return SandboxServer(state: state, port: bound, task: task)
+    }
+
+    /// Stops the server.
+    public func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+public enum SandboxError: Error, CustomStringConvertible {
+    case couldNotStart(host: String, port: Int)
+    public var description: String {
+        switch self {
+        case .couldNotStart(let host, let port): return "sandbox: could not listen on \(host):\(port)"
+        }
+    }
+}

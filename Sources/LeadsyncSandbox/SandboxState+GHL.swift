@@ -1,0 +1,181 @@
+import LeadsyncCore
+
+/// An answer from an emulated API.
+public struct SandboxResponse: Sendable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: JSON?
+
+    static func json(_ status: Int, _ body: JSON, headers: [(String, String)] = []) -> SandboxResponse {
+        SandboxResponse(status: status, headers: headers, body: body)
+    }
+}
+
+extension SandboxState {
+    /// GHL's error body: `{"statusCode": N, "message": "..."}`; 422 carries a list of messages.
+    static func ghlError(_ status: Int, _ message: String) -> SandboxResponse {
+        .json(
+            status,
+            .object(
+                JSONObject([
+                    "statusCode": .number(Double(status)),
+                    "message": status == 422 ? .array([.string(message)]) : .string(message),
+                ])))
+    }
+
+    /// GHL API v2 at `/contacts...` and `/locations/...`.
+    func handleGHL(
+        method: String, segments: [String], query: [String: String], headers: [String: String], body: JSON?
+    )
+        -> SandboxResponse
+    {
+        guard headers["authorization"] == "Bearer \(ghlToken)" else {
+            return Self.ghlError(401, "Invalid JWT")
+        }
+        guard headers["version"] == "2021-07-28" else {
+            return Self.ghlError(400, "Version header is required and must be 2021-07-28")
+        }
+        let budget = spend(ghl: true)
+        var rateHeaders: [(String, String)] = [
+            ("X-RateLimit-Limit-Daily", "200000"), ("X-RateLimit-Daily-Remaining", "199000"),
+            ("X-RateLimit-Interval-Milliseconds", "10000"), ("X-RateLimit-Max", String(ghlLimit?.count ?? 100)),
+            ("X-RateLimit-Remaining", String(budget.remaining)),
+        ]
+        if budget.over {
+            rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up)))))
+            var r = Self.ghlError(429, "Too Many Requests")
+            r.headers = rateHeaders
+            return r
+        }
+        var response = routeGHL(method: method, segments: segments, query: query, body: body)
+        response.headers += rateHeaders
+        return response
+    }
+
+    private func routeGHL(method: String, segments: [String], query: [String: String], body: JSON?) -> SandboxResponse {
+        switch (method, segments.count, segments.first) {
+        case ("POST", 2, "contacts") where segments[1] == "search":
+            return search(body)
+        case ("GET", 2, "contacts"):
+            guard let c = ghlContacts[segments[1]] else { return Self.ghlError(404, "Contact not found") }
+            return .json(200, .object(JSONObject(["contact": .object(c)])))
+        case ("POST", 3, "contacts") where segments[2] == "tags", ("DELETE", 3, "contacts") where segments[2] == "tags":
+            return changeTags(id: segments[1], add: method == "POST", body: body)
+        case ("PUT", 2, "contacts"):
+            return update(id: segments[1], body: body)
+        case ("GET", 3, "locations") where segments[2] == "customFields":
+            guard segments[1] == locationId else {
+                return Self.ghlError(403, "The token does not have access to this location")
+            }
+            let list = customFieldDefinitions.map { d in
+                JSON.object(
+                    JSONObject([
+                        "id": .string(d.id), "name": .string(d.name), "fieldKey": .string("contact.\(d.key)"),
+                        "dataType": .string("TEXT"), "model": .string("contact"),
+                    ]))
+            }
+            return .json(200, .object(JSONObject(["customFields": .array(list)])))
+        default:
+            return Self.ghlError(404, "Cannot \(method) /\(segments.joined(separator: "/"))")
+        }
+    }
+
+    /// `POST /contacts/search` with the validation the real API applies.
+    private func search(_ body: JSON?) -> SandboxResponse {
+        guard case .object(let b)? = body else { return Self.ghlError(422, "body must be an object") }
+        let allowed: Set = ["locationId", "pageLimit", "page", "searchAfter", "filters", "sort", "query"]
+        if let bad = b.keys.first(where: { !allowed.contains($0) }) {
+            return Self.ghlError(422, "property \(bad) should not exist")
+        }
+        guard b["locationId"]?.stringValue == locationId else {
+            return Self.ghlError(422, "locationId must be \(locationId)")
+        }
+        guard case .number(let limit)? = b["pageLimit"] else { return Self.ghlError(422, "pageLimit must be a number") }
+        guard limit >= 1, limit <= 500 else { return Self.ghlError(422, "pageLimit must not be greater than 500") }
+        if b["page"] != nil && b["searchAfter"] != nil { return Self.ghlError(422, "use either page or searchAfter") }
+
+        // Filters: tags eq, dateUpdated/dateAdded range; others are accepted and ignored here.
+        var list = ghlOrder.compactMap { ghlContacts[$0] }
+        for f in b["filters"]?.arrayValue ?? [] {
+            guard let field = f["field"]?.stringValue, let op = f["operator"]?.stringValue else {
+                return Self.ghlError(422, "each filter needs field and operator")
+            }
+            switch (field, op) {
+            case ("tags", "eq"):
+                let want = f["value"]?.stringValue?.foldedForComparison ?? ""
+                list = list.filter {
+                    ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want }
+                }
+            case ("dateUpdated", "range"), ("dateAdded", "range"):
+                let gte = f["value"]?["gte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+                let lte = f["value"]?["lte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+                list = list.filter { c in
+                    guard let t = c[field]?.stringValue.flatMap(Timestamp.init(iso8601:)) else { return false }
+                    return (gte.map { t >= $0 } ?? true) && (lte.map { t <= $0 } ?? true)
+                }
+            default:
+                continue
+            }
+        }
+        // Sort: one field (dateUpdated or dateAdded), ties broken by id; searchAfter = [millis, id].
+        let sortField = b["sort"]?.arrayValue?.first?["field"]?.stringValue ?? "dateAdded"
+        let descending = b["sort"]?.arrayValue?.first?["direction"]?.stringValue == "desc"
+        func key(_ c: JSONObject) -> (Int64, String) {
+            (c[sortField]?.stringValue.flatMap(Timestamp.init(iso8601:))?.milliseconds ?? 0, c["id"]?.stringValue ?? "")
+        }
+        list.sort { descending ? key($0) > key($1) : key($0) < key($1) }
+        let total = list.count
+        if let after = b["searchAfter"]?.arrayValue, after.count == 2, case .number(let ms) = after[0],
+            let id = after[1].stringValue
+        {
+            let cursor = (Int64(ms), id)
+            list = list.filter { descending ? key($0) < cursor : key($0) > cursor }
+        } else if case .number(let page)? = b["page"] {
+            guard Int(page) * Int(limit) <= 10_000 else {
+                return Self.ghlError(422, "page paging reaches 10000 results at most")
+            }
+            list = Array(list.dropFirst((Int(page) - 1) * Int(limit)))
+        }
+        let pageItems = list.prefix(Int(limit)).map { c -> JSON in
+            var out = c
+            let k = key(c)
+            out["searchAfter"] = .array([.number(Double(k.0)), .string(k.1)])
+            return .object(out)
+        }
+        return .json(200, .object(JSONObject(["contacts": .array(Array(pageItems)), "total": .number(Double(total))])))
+    }
+
+    private func changeTags(id: String, add: Bool, body: JSON?) -> SandboxResponse {
+        guard case .object(let b)? = body, let tags = b["tags"]?.arrayValue else {
+            return Self.ghlError(422, "tags must be an array")
+        }
+        if let bad = b.keys.first(where: { $0 != "tags" }) {
+            return Self.ghlError(422, "property \(bad) should not exist")
+        }
+        guard var c = ghlContacts[id] else { return Self.ghlError(404, "Contact not found") }
+        var current = c["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        for t in tags.compactMap(\.stringValue) {
+            let folded = t.foldedForComparison
+            if add {
+                // GHL stores tags lower-cased.
+                if !current.contains(where: { $0.foldedForComparison == folded }) { current.append(folded) }
+            } else {
+                current.removeAll { $0.foldedForComparison == folded }
+            }
+        }
+        c["tags"] = .array(current.map(JSON.string))
+        c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
+        ghlContacts[id] = c
+        return .json(add ? 201 : 200, .object(JSONObject(["tags": .array(current.map(JSON.string))])))
+    }
+
+    private func update(id: String, body: JSON?) -> SandboxResponse {
+        guard case .object(let b)? = body else { return Self.ghlError(422, "body must be an object") }
+        if b["locationId"] != nil { return Self.ghlError(422, "property locationId should not exist") }
+        guard var c = ghlContacts[id] else { return Self.ghlError(404, "Contact not found") }
+        for e in b.entries { c[e.key] = e.value }  // `tags` replaces every tag, as the real API does
+        c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
+        ghlContacts[id] = c
+        return .json(200, .object(JSONObject(["succeded": .bool(true), "contact": .object(c)])))
+    }
+}

@@ -1,0 +1,166 @@
+import LeadsyncCore
+
+/// One request as the sandbox received it, for tests that assert the exact calls.
+public struct RecordedRequest: Sendable, Equatable {
+    public var method: String
+    public var path: String
+    public var query: [String: String]
+    /// Header names lower-cased.
+    public var headers: [String: String]
+    public var body: JSON?
+    /// The status the sandbox answered (0: the connection was reset).
+    public var status: Int
+}
+
+/// What the sandbox does wrong on purpose.
+public struct Faults: Sendable, Equatable {
+    /// Share of requests answered 500 (0...1).
+    public var errorRate: Double = 0
+    /// Added before every answer.
+    public var latency: Duration = .zero
+    /// The next N requests get 429 with `Retry-After: retryAfterSeconds`.
+    public var burst429: Int = 0
+    public var retryAfterSeconds: Double = 1
+    /// The next N requests have their connection closed without an answer.
+    public var resets: Int = 0
+    /// Only requests whose path starts with this are affected (nil: all).
+    public var pathPrefix: String?
+
+    public init() {}
+}
+
+/// The emulated accounts: a GHL location and a CallTools account, in memory.
+public actor SandboxState {
+    // GHL
+    public let locationId: String
+    public let ghlToken: String
+    var ghlContacts: [String: JSONObject] = [:]
+    var ghlOrder: [String] = []
+    public var customFieldDefinitions: [CustomFieldCatalog.Definition] = []
+    /// GHL's per-location budget (100 per 10 s); nil lifts it.
+    public var ghlLimit: (count: Int, periodMs: Int64)? = (100, 10_000)
+    var ghlWindow: (start: Int64, used: Int) = (0, 0)
+
+    // CallTools
+    public let calltoolsKey: String
+    var ctContacts: [Int: JSONObject] = [:]
+    var nextContactId = 1001
+    public var buckets: [(id: Int, name: String)] = [
+        (11237, "Cold Leads"), (11252, "Active Clients"), (11300, "Reactivation"),
+    ]
+    var tags: [(id: Int, name: String)] = []
+    var nextTagId = 501
+    /// Field slugs the account defines; anything else in a body is silently dropped, as
+    /// CallTools does.
+    public var fieldSlugs: Set<String> = [
+        "first_name", "last_name", "address", "city", "state", "zip_code", "country", "time_zone", "do_not_contact",
+        "mobile_phone_number", "home_phone_number", "personal_email_address", "crm_id", "lead_source",
+    ]
+    /// Phone-type slugs, which feed `_phone_numbers`.
+    public var phoneSlugs: Set<String> = ["mobile_phone_number", "home_phone_number"]
+    /// CallTools' per-key budget; nil lifts it (the default in tests).
+    public var calltoolsLimit: (count: Int, periodMs: Int64)? = nil
+    var ctWindow: (start: Int64, used: Int) = (0, 0)
+
+    public var faults = Faults()
+    public private(set) var requests: [RecordedRequest] = []
+    var rng = SplitMix(seed: 42)
+    let clock = ContinuousClock()
+    let epoch = ContinuousClock.now
+
+    public init(
+        locationId: String = "sandboxLocation0001", ghlToken: String = "sandbox-ghl-token",
+        calltoolsKey: String = "sandbox-calltools-key"
+    ) {
+        self.locationId = locationId
+        self.ghlToken = ghlToken
+        self.calltoolsKey = calltoolsKey
+    }
+
+    // MARK: Setup and inspection (tests, demo, `leadsync sandbox`)
+
+    public func setFaults(_ f: Faults) { faults = f }
+    public func setLimits(ghl: (Int, Int64)?, calltools: (Int, Int64)?) {
+        ghlLimit = ghl
+        calltoolsLimit = calltools
+    }
+    public func clearRequests() { requests.removeAll() }
+    public func record(_ r: RecordedRequest) { requests.append(r) }
+
+    /// Adds or replaces a GHL contact (a JSON object with at least `id`).
+    public func putGHLContact(_ contact: JSONObject) {
+        guard let id = contact["id"]?.stringValue else { return }
+        var c = contact
+        c["locationId"] = .string(locationId)
+        if c["dateAdded"] == nil { c["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000).iso8601) }
+        if c["dateUpdated"] == nil { c["dateUpdated"] = c["dateAdded"] }
+        if ghlContacts[id] == nil { ghlOrder.append(id) }
+        ghlContacts[id] = c
+    }
+
+    public func ghlContact(_ id: String) -> JSONObject? { ghlContacts[id] }
+    public var ghlContactCount: Int { ghlContacts.count }
+    public func calltoolsContacts() -> [Int: JSONObject] { ctContacts }
+    public func calltoolsTags() -> [(id: Int, name: String)] { tags }
+    public func setBuckets(_ list: [(Int, String)]) { buckets = list.map { (id: $0.0, name: $0.1) } }
+
+    /// Adds a CallTools contact directly (one created "by hand" before leadsync).
+    @discardableResult
+    public func putCallToolsContact(_ fields: JSONObject) -> Int {
+        let id = nextContactId
+        nextContactId += 1
+        var c = JSONObject()
+        c["id"] = .number(Double(id))
+        applyCallToolsBody(fields, to: &c, create: true)
+        ctContacts[id] = c
+        return id
+    }
+
+    func nowMs() -> Int64 {
+        let d = clock.now - epoch
+        return 1_764_400_000_000 + d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Decides this request's fault, if any: `.reset`, a status, or nil.
+    func fault(for path: String) -> (reset: Bool, status: Int?, retryAfter: Double?) {
+        if let prefix = faults.pathPrefix, !path.hasPrefix(prefix) { return (false, nil, nil) }
+        if faults.resets > 0 {
+            faults.resets -= 1
+            return (true, nil, nil)
+        }
+        if faults.burst429 > 0 {
+            faults.burst429 -= 1
+            return (false, 429, faults.retryAfterSeconds)
+        }
+        if faults.errorRate > 0, Double(rng.next() % 10_000) / 10_000 < faults.errorRate { return (false, 500, nil) }
+        return (false, nil, nil)
+    }
+
+    /// Counts a request against a budget; returns the seconds to wait when it is over.
+    func spend(ghl: Bool) -> (over: Bool, retryAfter: Double, remaining: Int) {
+        guard let limit = ghl ? ghlLimit : calltoolsLimit else { return (false, 0, 1_000_000) }
+        var window = ghl ? ghlWindow : ctWindow
+        let now = nowMs()
+        if now - window.start >= limit.periodMs { window = (now, 0) }
+        window.used += 1
+        if ghl { ghlWindow = window } else { ctWindow = window }
+        let remaining = max(0, limit.count - window.used)
+        if window.used > limit.count {
+            return (true, Double(limit.periodMs - (now - window.start)) / 1000, 0)
+        }
+        return (false, 0, remaining)
+    }
+}
+
+/// A small deterministic PRNG so fault patterns repeat between runs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

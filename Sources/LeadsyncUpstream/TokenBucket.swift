@@ -1,0 +1,68 @@
+/// A request budget: `capacity` requests per `period`, refilled continuously.
+///
+/// An actor shared by every caller of one upstream account (a GHL location, a CallTools key),
+/// so the budget holds across concurrent work. `acquire` waits for a token instead of failing.
+/// `pause(until:)` honours a `Retry-After`: no request leaves before that instant.
+public actor TokenBucket {
+    public let capacity: Double
+    public let period: Duration
+    private var tokens: Double
+    private var last: ContinuousClock.Instant
+    private var blockedUntil: ContinuousClock.Instant?
+    private let clock = ContinuousClock()
+
+    public init(capacity: Int, period: Duration) {
+        precondition(capacity > 0, "a budget needs at least one request")
+        self.capacity = Double(capacity)
+        self.period = period
+        self.tokens = Double(capacity)
+        self.last = ContinuousClock().now
+    }
+
+    /// Parses `REQUESTS/SECONDS` (`100/10`, `1000/3600`).
+    public init?(spec: String) {
+        let parts = spec.split(separator: "/")
+        guard parts.count == 2, let n = Int(parts[0]), n > 0, let s = Double(parts[1]), s > 0 else { return nil }
+        self.init(capacity: n, period: .milliseconds(Int64(s * 1000)))
+    }
+
+    private var perToken: Duration { period / capacity }
+
+    private func refill() {
+        let now = clock.now
+        let elapsed = now - last
+        last = now
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let periodSeconds = Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18
+        tokens = min(capacity, tokens + seconds / periodSeconds * capacity)
+    }
+
+    /// Waits until a request may be sent, then takes a token.
+    public func acquire() async throws {
+        while true {
+            if let until = blockedUntil, clock.now < until {
+                try await clock.sleep(until: until)
+                continue
+            }
+            refill()
+            if tokens >= 1 {
+                tokens -= 1
+                return
+            }
+            try await clock.sleep(for: perToken * (1 - tokens))
+        }
+    }
+
+    /// No request before `instant` (a `Retry-After`, or the reset of an exhausted window).
+    public func pause(until instant: ContinuousClock.Instant) {
+        if blockedUntil.map({ $0 < instant }) ?? true { blockedUntil = instant }
+    }
+
+    /// Lowers the tokens left to what the upstream says remains (`X-RateLimit-Remaining`).
+    public func observe(remaining: Int) {
+        refill()
+        tokens = min(tokens, Double(remaining))
+    }
+
+    public var pausedUntil: ContinuousClock.Instant? { blockedUntil }
+}

@@ -1,0 +1,291 @@
+import AsyncHTTPClient
+import LeadsyncCore
+import NIOCore
+import NIOHTTP1
+
+/// Which upstream a call went to.
+public enum Service: String, Sendable {
+    case ghl
+    case calltools
+}
+
+/// A failed upstream call: which call, and why. Never carries credentials.
+public struct UpstreamError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Error, Sendable, Equatable {
+        /// The upstream answered with an error status.
+        case status(Int, message: String)
+        /// No answer before the deadline: the request may or may not have been processed.
+        case timeout
+        /// The connection failed; `sent` says whether the request may have reached the upstream.
+        case connection(String, sent: Bool)
+        /// The answer was not what the API documents.
+        case invalidResponse(String)
+    }
+
+    public var service: Service
+    /// `POST /api/contacts/`
+    public var call: String
+    public var kind: Kind
+    public var attempts: Int
+
+    /// Worth trying again later (the executor's dead-letter logic uses this).
+    public var isTransient: Bool {
+        switch kind {
+        case .status(let s, _): return s == 429 || s >= 500
+        case .timeout, .connection: return true
+        case .invalidResponse: return false
+        }
+    }
+
+    /// The request may have been processed although no success came back.
+    public var outcomeUnknown: Bool {
+        switch kind {
+        case .timeout: return true
+        case .connection(_, let sent): return sent
+        case .status(let s, _): return s >= 500
+        case .invalidResponse: return true
+        }
+    }
+
+    public var description: String {
+        let what: String
+        switch kind {
+        case .status(let s, let m): what = "HTTP \(s)" + (m.isEmpty ? "" : ": \(m)")
+        case .timeout: what = "no answer before the deadline"
+        case .connection(let m, _): what = "connection failed: \(m)"
+        case .invalidResponse(let m): what = "unexpected answer: \(m)"
+        }
+        return "\(service.rawValue) \(call): \(what)" + (attempts > 1 ? " (after \(attempts) attempts)" : "")
+    }
+}
+
+/// Capped exponential backoff with full jitter.
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(maxAttempts: Int = 5, baseDelay: Duration = .milliseconds(250), maxDelay: Duration = .seconds(30)) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// The wait before attempt `attempt + 1` (attempt counts from 1): uniformly random up to
+    /// `min(maxDelay, baseDelay * 2^(attempt-1))`.
+    public func delay(after attempt: Int) -> Duration {
+        let cap = min(maxDelay, baseDelay * (1 << min(attempt - 1, 20)))
+        let ms = Double(cap.components.seconds) * 1000 + Double(cap.components.attoseconds) / 1e15
+        return .milliseconds(Int64(Double.random(in: 0...max(ms, 1))))
+    }
+}
+
+/// One call as it happened, for the audit trail and metrics.
+public struct CallRecord: Sendable, Equatable {
+    public var service: Service
+    public var method: String
+    public var path: String
+    public var status: Int?
+    public var milliseconds: Int
+    public var attempt: Int
+}
+
+/// The transport both clients share: base URL, headers, deadline, pacing, retries.
+public struct UpstreamHTTP: Sendable {
+    public struct Configuration: Sendable {
+        public var baseURL: String
+        public var headers: [(String, String)]
+        public var timeout: Duration
+        public var retry: RetryPolicy
+
+        public init(
+            baseURL: String, headers: [(String, String)], timeout: Duration = .seconds(15),
+            retry: RetryPolicy = RetryPolicy()
+        ) {
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.headers = headers
+            self.timeout = timeout
+            self.retry = retry
+        }
+    }
+
+    public let service: Service
+    public let configuration: Configuration
+    public let client: HTTPClient
+    public let budget: TokenBucket
+    /// Called once per attempt (audit, metrics, tests).
+    public let onCall: @Sendable (CallRecord) -> Void
+
+    public init(
+        service: Service, configuration: Configuration, client: HTTPClient, budget: TokenBucket,
+        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+    ) {
+        self.service = service
+        self.configuration = configuration
+        self.client = client
+        self.budget = budget
+        self.onCall = onCall
+    }
+
+    /// An HTTP client for API calls: redirects off (an API write must never be replayed
+    /// somewhere else), connection pooling on. Shut it down with `shutdown()`.
+    public static func makeClient() -> HTTPClient {
+        var config = HTTPClient.Configuration()
+        config.redirectConfiguration = .disallow
+        config.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        config.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: HTTPHeaders
+        public var body: JSON
+    }
+
+    /// Sends a request, paced and retried. `idempotent: false` (a create) retries only when
+    /// the upstream certainly did not process it: a 429, or a connection that never opened.
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: JSON? = nil,
+        idempotent: Bool = true
+    ) async throws(UpstreamError) -> Response {
+        let call = "\(method.rawValue) \(path)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await budget.acquire()
+            } catch {
+                throw UpstreamError(
+                    service: service, call: call, kind: .connection("cancelled", sent: false), attempts: attempt)
+            }
+            let start = ContinuousClock.now
+            let result = await once(method, path, query: query, body: body)
+            let elapsed = ContinuousClock.now - start
+            let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            var failure: UpstreamError.Kind
+            switch result {
+            case .success(let response):
+                onCall(
+                    CallRecord(
+                        service: service, method: method.rawValue, path: path, status: response.status,
+                        milliseconds: ms, attempt: attempt))
+                if let remaining = response.headers.first(name: "X-RateLimit-Remaining").flatMap(Int.init) {
+                    await budget.observe(remaining: remaining)
+                }
+                if (200..<300).contains(response.status) { return response }
+                if response.status == 429 {
+                    let wait = Self.retryAfter(response.headers) ?? configuration.retry.delay(after: attempt)
+                    await budget.pause(until: ContinuousClock.now + wait)
+                }
+                failure = .status(response.status, message: Self.message(response.body))
+            case .failure(let kind):
+                onCall(
+                    CallRecord(
+                        service: service, method: method.rawValue, path: path, status: nil, milliseconds: ms,
+                        attempt: attempt))
+                failure = kind
+            }
+            let error = UpstreamError(service: service, call: call, kind: failure, attempts: attempt)
+            let safeToRepeat = idempotent || !error.outcomeUnknown
+            guard error.isTransient, safeToRepeat, attempt < configuration.retry.maxAttempts else { throw error }
+            if case .status(429, _) = failure {
+                continue  // the budget is paused until Retry-After
+            }
+            try? await Task.sleep(for: configuration.retry.delay(after: attempt))
+            if Task.isCancelled { throw error }
+        }
+    }
+
+    private func once(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSON?
+    ) async
+        -> Result<Response, UpstreamError.Kind>
+    {
+        var url = configuration.baseURL + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.percentEncode($0.0))=\(Self.percentEncode($0.1))" }.joined(separator: "&")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in configuration.headers { request.headers.add(name: name, value: value) }
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            var w = JSONWriter()
+            w.value(body)
+            request.body = .bytes(ByteBuffer(bytes: w.bytes))
+        }
+        do {
+            let response = try await client.execute(request, timeout: .nanoseconds(configuration.timeout.nanoseconds))
+            let buffer = try await response.body.collect(upTo: 32 << 20)
+            let bytes = Array(buffer.readableBytesView)
+            var json = JSON.null
+            if !bytes.isEmpty {
+                switch Result(catching: { () throws(JSONParser.Error) -> JSON in try JSONParser.parse(bytes) }) {
+                case .success(let j): json = j
+                case .failure:
+                    if (200..<300).contains(Int(response.status.code)) {
+                        return .failure(.invalidResponse("body is not JSON"))
+                    }
+                    json = .string(String(decoding: bytes.prefix(200), as: UTF8.self))
+                }
+            }
+            return .success(Response(status: Int(response.status.code), headers: response.headers, body: json))
+        } catch let error as HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout: return .failure(.timeout)
+            case .connectTimeout: return .failure(.connection("connect timeout", sent: false))
+            default: return .failure(.connection("\(error)", sent: true))
+            }
+        } catch {
+            // Connection refused and other channel errors before the request went out.
+            return .failure(.connection("\(error)", sent: false))
+        }
+    }
+
+    /// `Retry-After` in seconds (DRF and GHL send seconds).
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let value = headers.first(name: "Retry-After"), let seconds = Double(value.trimmedASCII), seconds >= 0
+        else {
+            return nil
+        }
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// GHL `{"message": ...}` (a string, or a list for 422), DRF `{"detail": ...}` or
+    /// `{"field": ["msg"]}`: one line.
+    static func message(_ body: JSON) -> String {
+        if let m = body["message"] {
+            if let s = m.stringValue { return s }
+            if let a = m.arrayValue { return a.compactMap(\.stringValue).joined(separator: "; ") }
+        }
+        if let d = body["detail"]?.stringValue { return d }
+        if case .object(let o) = body {
+            return o.entries.map {
+                "\($0.key): \(($0.value.arrayValue ?? [$0.value]).compactMap(\.scalarText).joined(separator: ", "))"
+            }
+            .joined(separator: "; ")
+        }
+        return body.stringValue ?? ""
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: out.append(Character(Unicode.Scalar(b)))
+            default: out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

@@ -8,6 +8,7 @@ import PackageDescription
 //   LeadsyncStore the SQLite file (GRDB): applied state, intents, marks, ids, audit, sync runs.
 //   LeadsyncUpstream  GHL and CallTools clients (AsyncHTTPClient), pacing and retries.
 //   LeadsyncSandbox   in-process emulators of both APIs (Hummingbird), with fault injection.
+//   LeadsyncRuntime   the executor (planner + store + clients) and the sync pass.
 //   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
 //   leadsync      the executable: argument parsing only.
 let package = Package(
@@ -44,6 +45,10 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
+        .target(
+            name: "LeadsyncRuntime",
+            dependencies: ["LeadsyncCore", "LeadsyncSync", "LeadsyncStore", "LeadsyncUpstream"]
+        ),
         .target(name: "LeadsyncCLI", dependencies: ["LeadsyncCore", "LeadsyncRules"]),
         .executableTarget(
             name: "leadsync",
@@ -55,6 +60,14 @@ let package = Package(
         .testTarget(name: "LeadsyncCLITests", dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncStoreTests", dependencies: ["LeadsyncStore", "LeadsyncSync", "LeadsyncCore"]),
+        .testTarget(
+            name: "LeadsyncRuntimeTests",
+            dependencies: [
+                "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncUpstream", "LeadsyncStore", "LeadsyncSync",
+                "LeadsyncRules",
+                "LeadsyncCore",
+            ]
+        ),
         .testTarget(
             name: "LeadsyncUpstreamTests",
             dependencies: ["LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncCore"]

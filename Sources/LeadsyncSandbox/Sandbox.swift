@@ -39,7 +39,7 @@ public struct SandboxResponder: HTTPResponder {
                     request, path, query, headers, nil)
             }
         }
-        let fault = await state.fault(for: path)
+        let fault = await state.fault(for: path, method: request.method.rawValue)
         let latency = await state.faults.latency
         if latency > .zero { try await Task.sleep(for: latency) }
         if fault.reset {
@@ -66,6 +66,14 @@ public struct SandboxResponder: HTTPResponder {
             response = await state.handleGHL(
                 method: request.method.rawValue, segments: segments, query: query,
                 headers: headers, body: body)
+        }
+        if await state.takeResetAfterHandling(for: path, method: request.method.rawValue) {
+            await state.record(
+                RecordedRequest(
+                    method: request.method.rawValue, path: path, query: query, headers: headers,
+                    body: body, status: 0))
+            try? await context.channel.close()
+            throw CancellationError()
         }
         return try await answer(response, request, path, query, headers, body)
     }

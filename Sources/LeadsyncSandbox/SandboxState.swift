@@ -23,8 +23,13 @@ public struct Faults: Sendable, Equatable {
     public var retryAfterSeconds: Double = 1
     /// The next N requests have their connection closed without an answer.
     public var resets: Int = 0
+    /// The next N requests are performed, then their connection is closed without an answer:
+    /// the client cannot know the create happened (the crash-safety case).
+    public var resetsAfterHandling: Int = 0
     /// Only requests whose path starts with this are affected (nil: all).
     public var pathPrefix: String?
+    /// Only requests with this method are affected (nil: all).
+    public var method: String?
 
     public init() {}
 }
@@ -122,8 +127,9 @@ public actor SandboxState {
     }
 
     /// Decides this request's fault, if any: `.reset`, a status, or nil.
-    func fault(for path: String) -> (reset: Bool, status: Int?, retryAfter: Double?) {
+    func fault(for path: String, method: String) -> (reset: Bool, status: Int?, retryAfter: Double?) {
         if let prefix = faults.pathPrefix, !path.hasPrefix(prefix) { return (false, nil, nil) }
+        if let m = faults.method, m != method { return (false, nil, nil) }
         if faults.resets > 0 {
             faults.resets -= 1
             return (true, nil, nil)
@@ -134,6 +140,15 @@ public actor SandboxState {
         }
         if faults.errorRate > 0, Double(rng.next() % 10_000) / 10_000 < faults.errorRate { return (false, 500, nil) }
         return (false, nil, nil)
+    }
+
+    /// True when this request, once performed, must lose its answer.
+    func takeResetAfterHandling(for path: String, method: String) -> Bool {
+        if let prefix = faults.pathPrefix, !path.hasPrefix(prefix) { return false }
+        if let m = faults.method, m != method { return false }
+        guard faults.resetsAfterHandling > 0 else { return false }
+        faults.resetsAfterHandling -= 1
+        return true
     }
 
     /// Counts a request against a budget; returns the seconds to wait when it is over.

@@ -1,0 +1,233 @@
+import LeadsyncCore
+import LeadsyncStore
+import LeadsyncSync
+import LeadsyncUpstream
+
+/// Carries one contact from its decision to CallTools and back to the store.
+///
+/// The only place that knows both the rules and the upstreams. It asks the planner for a step,
+/// performs it, records the outcome, and asks again, until the planner says nothing is left.
+/// Crash safety comes from the order of writes: a create intent is committed before the create
+/// is sent, and the new id is committed with the state it produced; a restart that finds the
+/// intent looks the contact up by phone instead of creating it twice.
+public actor Executor {
+    public let rules: CompiledRules
+    let engine: Engine
+    let planner: Planner
+    let store: LeadsyncDatabase
+    let calltools: CallToolsClient
+    let ghl: GHLClient?
+    let now: @Sendable () -> Timestamp
+    var resolution: Resolution
+
+    public init(
+        rules: CompiledRules, store: LeadsyncDatabase, calltools: CallToolsClient, ghl: GHLClient?,
+        now: @escaping @Sendable () -> Timestamp
+    ) throws(StoreError) {
+        self.rules = rules
+        self.engine = Engine(rules: rules)
+        self.planner = Planner(rules: rules)
+        self.store = store
+        self.calltools = calltools
+        self.ghl = ghl
+        self.now = now
+        self.resolution = try store.resolution(for: rules)
+    }
+
+    /// What processing one contact did.
+    public struct Outcome: Sendable, Equatable {
+        public enum Action: String, Sendable {
+            case created, updated, unchanged, skipped
+        }
+        public var contactId: String
+        public var action: Action
+        /// CallTools calls for this contact (lookups, creates, PATCHes; not id resolution).
+        public var calltoolsCalls: Int
+        public var ghlCalls: Int
+        public var decision: Decision
+    }
+
+    /// A failure processing one contact, naming the contact and the step.
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var contactId: String
+        public var message: String
+        /// Worth retrying later (upstream unavailable, rate limited, database busy).
+        public var transient: Bool
+        public var description: String { "contact \(contactId): \(message)" }
+    }
+
+    /// Evaluates `contact`, brings CallTools to the decision, writes GHL tags back, records all.
+    @discardableResult
+    public func process(_ contact: Contact, deleted: Bool = false) async throws(Failure) -> Outcome {
+        let id = contact.id
+        func fail(_ message: String, transient: Bool) -> Failure {
+            Failure(contactId: id, message: message, transient: transient)
+        }
+        do {
+            let stored = try store.contact(id)
+            let state = ContactState(
+                markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
+            let decision = engine.evaluate(contact, state: state, now: now(), deleted: deleted)
+            var audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
+            if decision.marksCustomer {
+                let rule =
+                    decision.appliedRules.first { rules.rules[$0].markCustomer }.map { rules.rules[$0].name } ?? "?"
+                try store.setMarkedCustomer(id, true, at: now(), reason: "rule \(rule)")
+            }
+
+            var applied = stored.applied
+            var lookup: LookupResult?
+            var calls = 0
+            var action = Outcome.Action.unchanged
+            steps: for _ in 0..<8 {
+                let step = planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup)
+                switch step {
+                case .nothing:
+                    break steps
+                case .resolve(let buckets, let add, let remove):
+                    try await resolve(buckets: buckets, tagsToAdd: add, tagsToRemove: remove)
+                case .lookup(let phone):
+                    calls += 1
+                    let found = try await calltools.findByPhone(phone)
+                    if let existing = found.first {
+                        // Adopt it: its id, and what it holds now, are our applied state from here on
+                        // (committed at once, so even "nothing to change" links the two for good).
+                        let managed = Set(resolution.buckets.values)
+                        applied = AppliedState(
+                            calltoolsId: existing.id, fields: existing.fields,
+                            buckets: existing.buckets.intersection(managed),
+                            tags: Dictionary(uniqueKeysWithValues: existing.tags.map { ($0, true) }))
+                        audit.append(
+                            AuditEntry(
+                                at: now(), kind: .call,
+                                summary: "found CallTools contact \(existing.id) by phone"
+                                    + (found.count > 1 ? " (\(found.count) share it; using the first)" : "")))
+                        try store.recordApplied(id, state: applied, at: now(), audit: audit)
+                        audit = []
+                    } else {
+                        lookup = .notFound
+                        audit.append(
+                            AuditEntry(at: now(), kind: .call, summary: "no CallTools contact with this phone"))
+                    }
+                case .create(let body):
+                    calls += 1
+                    try store.recordCreateIntent(id, at: now())
+                    let newId = try await calltools.create(body.json(forCreate: true))
+                    applied = applied.applying(body, id: newId)
+                    audit.append(
+                        AuditEntry(
+                            at: now(), kind: .call, summary: "created CallTools contact \(newId)",
+                            detail: JSONWriter.encode(body.json(forCreate: true))))
+                    try store.recordApplied(id, state: applied, at: now(), audit: audit)
+                    audit = []
+                    action = .created
+                case .update(let ctId, let body):
+                    calls += 1
+                    try await calltools.update(ctId, body.json(forCreate: false))
+                    applied = applied.applying(body, id: ctId)
+                    audit.append(
+                        AuditEntry(
+                            at: now(), kind: .call, summary: "updated CallTools contact \(ctId)",
+                            detail: JSONWriter.encode(body.json(forCreate: false))))
+                    try store.recordApplied(id, state: applied, at: now(), audit: audit)
+                    audit = []
+                    if action != .created { action = .updated }
+                }
+            }
+
+            // GHL write-backs, only when the contact lacks or has the tags.
+            var ghlCalls = 0
+            let changes = planner.ghlTagChanges(decision, currentTags: contact.tags)
+            if let ghl, !changes.isEmpty {
+                if !changes.add.isEmpty {
+                    ghlCalls += 1
+                    try await ghl.addTags(id, changes.add)
+                }
+                if !changes.remove.isEmpty {
+                    ghlCalls += 1
+                    try await ghl.removeTags(id, changes.remove)
+                }
+                audit.append(AuditEntry(at: now(), kind: .call, summary: "GHL tags " + describe(changes)))
+            }
+            if applied.calltoolsId == nil && decision.buckets.isEmpty { action = .skipped }
+            audit.append(
+                AuditEntry(at: now(), kind: .outcome, summary: "\(action.rawValue) (\(calls) CallTools calls)"))
+            try store.appendAudit(id, audit)
+            return Outcome(contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls, decision: decision)
+        } catch let error as UpstreamError {
+            try? store.appendAudit(id, [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")])
+            throw fail(error.description, transient: error.isTransient)
+        } catch let error as StoreError {
+            throw fail(error.description, transient: error.isTransient)
+        } catch let error as Failure {
+            throw error
+        } catch {
+            throw fail("\(error)", transient: false)
+        }
+    }
+
+    /// Fetches ids for bucket names (one `GET /api/buckets/`) and tags (created when missing and
+    /// to be added), and remembers them.
+    func resolve(buckets: [String], tagsToAdd: [String], tagsToRemove: [String]) async throws {
+        var bucketIds: [String: Int] = [:]
+        if !buckets.isEmpty {
+            let byName = try await calltools.buckets()
+            for name in buckets {
+                guard let bucket = rules.buckets.first(where: { $0.name == name }) else { continue }
+                switch bucket.reference {
+                case .id(let id): bucketIds[name] = id
+                case .name(let ctName):
+                    guard
+                        let id = byName[ctName]
+                            ?? byName.first(where: { $0.key.foldedForComparison == ctName.foldedForComparison })?.value
+                    else {
+                        throw Failure(
+                            contactId: "-",
+                            message: "CallTools has no bucket named '\(ctName)' (rules bucket '\(name)')",
+                            transient: false)
+                    }
+                    bucketIds[name] = id
+                }
+            }
+        }
+        var tagIds: [String: Int?] = [:]
+        for name in tagsToAdd {
+            if let existing = try await calltools.tag(named: name) {
+                tagIds[name.foldedForComparison] = existing
+            } else {
+                tagIds[name.foldedForComparison] = try await calltools.createTag(name)
+            }
+        }
+        for name in tagsToRemove where tagIds[name.foldedForComparison] == nil {
+            tagIds[name.foldedForComparison] = .some(try await calltools.tag(named: name))
+        }
+        try store.saveResolution(buckets: bucketIds, tags: tagIds, at: now())
+        for (k, v) in bucketIds { resolution.buckets[k] = v }
+        for (k, v) in tagIds { resolution.tags[k] = .some(v) }
+    }
+
+    /// Rule bucket indexes for CallTools bucket ids (for `on_no_match: keep`).
+    func bucketIndexes(_ ids: Set<Int>) -> [Int] {
+        rules.buckets.indices.filter { i in resolution.buckets[rules.buckets[i].name].map(ids.contains) ?? false }
+    }
+
+    func summary(_ d: Decision) -> String {
+        let buckets = d.buckets.map { rules.buckets[$0].name }
+        let applied = d.appliedRules.map { rules.rules[$0].name }
+        let excluded = d.matchedExclusions.map { rules.exclusions[$0].name }
+        var s = "\(d.eventType): buckets [\(buckets.joined(separator: ", "))]"
+        if !applied.isEmpty { s += " by \(applied.joined(separator: ", "))" }
+        if !excluded.isEmpty { s += "; excluded by \(excluded.joined(separator: ", "))" }
+        return s
+    }
+
+    func detail(_ d: Decision) -> String {
+        var w = JSONWriter()
+        d.writeJSON(into: &w, rules: rules, name: nil)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    func describe(_ t: TagChanges) -> String {
+        (t.add.map { "+\($0)" } + t.remove.map { "-\($0)" }).joined(separator: ", ")
+    }
+}

@@ -1,0 +1,243 @@
+import AsyncHTTPClient
+import Foundation
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncStore
+import LeadsyncSync
+import Testing
+
+@testable import LeadsyncRuntime
+@testable import LeadsyncSandbox
+@testable import LeadsyncUpstream
+
+/// The executor against the sandbox: exact calls, convergence, crash safety, faults.
+@Suite(.serialized) struct ExecutorTests {
+    static let rules = """
+        version: 1
+        buckets:
+          cold: { name: "Cold Leads" }
+          active: 11252
+        fields:
+          first_name: "{{ firstName }}"
+          mobile_phone_number: "{{ phone | e164 }}"
+          crm_id: "{{ id }}"
+        exclusions:
+          - name: dnc
+            when: { field: dnd, equals: true }
+        rules:
+          - name: active
+            when: { tags: { has: active } }
+            bucket: active
+            exclusive: true
+            calltools_tags: { add: [Active client], remove: [Cold lead] }
+            mark_customer: true
+            stop: true
+          - name: cold
+            when: { tags: { has: cold lead } }
+            bucket: cold
+            calltools_tags: { add: [Cold lead] }
+            ghl_tags: { add: [in-calltools] }
+        """
+
+    struct Harness {
+        let server: SandboxServer
+        let http: HTTPClient
+        let store: LeadsyncDatabase
+        let executor: Executor
+        let ghlCalls: Counter
+        let ctCalls: Counter
+
+        func shutdown() async {
+            try? await http.shutdown()
+            await server.stop()
+        }
+
+        /// The contact as a batch pass sees it, and the same contact put into the sandbox's GHL
+        /// (write-backs go there).
+        func contact(_ json: String) async throws -> Contact {
+            let parsed = try JSONParser.parse(json)
+            if case .object(let o) = parsed { await server.state.putGHLContact(o) }
+            return try InboundContact.decode(parsed, defaultEventType: "batch").contact
+        }
+
+        var ctRequests: [RecordedRequest] {
+            get async { await server.state.requests.filter { $0.path.hasPrefix("/api/") } }
+        }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add() { lock.withLock { value += 1 } }
+        var count: Int { lock.withLock { value } }
+    }
+
+    static func harness(store: LeadsyncDatabase? = nil, server: SandboxServer? = nil) async throws -> Harness {
+        let server = try await { () async throws -> SandboxServer in
+            if let server { return server }
+            return try await SandboxServer.start()
+        }()
+        let http = UpstreamHTTP.makeClient()
+        let fast = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20))
+        let ghlCalls = Counter(), ctCalls = Counter()
+        let ghl = GHLClient(
+            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001", client: http,
+            budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2), retry: fast,
+            onCall: { _ in ghlCalls.add() })
+        let ct = CallToolsClient(
+            baseURL: server.baseURL, apiKey: "sandbox-calltools-key", client: http,
+            budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2), retry: fast,
+            onCall: { _ in ctCalls.add() })
+        let compiled = try #require(RulesCompiler.compile(source: rules, file: "e.yaml").rules)
+        let db = try store ?? LeadsyncDatabase.inMemory()
+        let executor = try Executor(
+            rules: compiled, store: db, calltools: ct, ghl: ghl,
+            now: { Timestamp(iso8601: "2026-11-29T12:00:00Z")! })
+        return Harness(server: server, http: http, store: db, executor: executor, ghlCalls: ghlCalls, ctCalls: ctCalls)
+    }
+
+    static let ana = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"]}"#
+
+    @Test func aNewContactIsResolvedLookedUpAndCreatedThenCostsNothing() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        let first = try await h.executor.process(try await h.contact(Self.ana))
+        #expect(first.action == .created)
+        #expect(first.calltoolsCalls == 2)
+        let requests = await h.ctRequests
+        #expect(
+            requests.map { "\($0.method) \($0.path)" } == [
+                "GET /api/buckets/", "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/",
+                "POST /api/contacts/",
+            ])
+        let create = try #require(requests.last?.body)
+        #expect(
+            JSONWriter.encode(create)
+                == #"{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"g1","buckets":[11237],"tags":[501]}"#
+        )
+        // The GHL write-back went through the tag endpoint.
+        let ghl = await h.server.state.requests.filter { !$0.path.hasPrefix("/api/") }
+        #expect(ghl.map { "\($0.method) \($0.path)" } == ["POST /contacts/g1/tags"])
+
+        // Again, with GHL now carrying the write-back tag (as its webhook would): zero calls.
+        await h.server.state.clearRequests()
+        let again = try await h.executor.process(
+            try await h.contact(
+                #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
+        #expect(again.action == .unchanged)
+        #expect(again.calltoolsCalls == 0 && again.ghlCalls == 0)
+        #expect(await h.server.state.requests.isEmpty)
+        #expect(try h.store.contact("g1").applied.calltoolsId == 1001)
+    }
+
+    @Test func aChangeIsOnePatchWithOnlyTheChange() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        try await h.executor.process(try await h.contact(Self.ana))
+        await h.server.state.clearRequests()
+        let changed = try await h.executor.process(
+            try await h.contact(
+                #"{"id":"g1","firstName":"Anna","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
+        #expect(changed.action == .updated && changed.calltoolsCalls == 1)
+        let requests = await h.ctRequests
+        #expect(requests.map { "\($0.method) \($0.path)" } == ["PATCH /api/contacts/1001/"])
+        #expect(requests.first?.body == .object(JSONObject(["first_name": .string("Anna")])))
+    }
+
+    @Test func becomingAClientMovesBucketsAndMarks() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        try await h.executor.process(try await h.contact(Self.ana))
+        let moved = try await h.executor.process(
+            try await h.contact(
+                #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","active","in-calltools"]}"#)
+        )
+        #expect(moved.action == .updated)
+        let ct = await h.server.state.calltoolsContacts()[1001]
+        #expect(ct?["buckets"] == .array([.number(11252)]))
+        #expect(try h.store.contact("g1").markedCustomer)
+        // The mark is sticky: without the active tag it still never returns to Cold.
+        let later = try await h.executor.process(try await h.contact(Self.ana))
+        #expect(later.decision.buckets.isEmpty)
+        #expect(await h.server.state.calltoolsContacts()[1001]?["buckets"] == .array([]))
+    }
+
+    @Test func aCreateWhoseAnswerIsLostNeverMakesASecondContact() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        // CallTools performs the create, then the connection drops before the answer.
+        var f = Faults()
+        f.resetsAfterHandling = 1
+        f.pathPrefix = "/api/contacts/"
+        f.method = "POST"
+        await h.server.state.setFaults(f)
+        await #expect(throws: Executor.Failure.self) { try await h.executor.process(try await h.contact(Self.ana)) }
+        // The intent was committed before the create; the id never came back.
+        #expect(try h.store.contact("g1").applied == AppliedState(createPending: true))
+        #expect(await h.server.state.calltoolsContacts().count == 1)
+
+        // The retry looks the contact up by phone and adopts it: still one CallTools contact.
+        let retry = try await h.executor.process(try await h.contact(Self.ana))
+        #expect(await h.server.state.calltoolsContacts().count == 1)
+        let stored = try h.store.contact("g1").applied
+        #expect(stored.calltoolsId == 1001 && !stored.createPending)
+        #expect(retry.calltoolsCalls == 1)  // the lookup; the create had set everything already
+        #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.count == 1)
+    }
+
+    @Test func aRestartFindsAPendingCreateByPhone() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        // A previous process recorded its intent, CallTools created the contact, then it died.
+        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
+        let existing = await h.server.state.putCallToolsContact(
+            JSONObject([
+                "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"), "crm_id": .string("g1"),
+                "buckets": .array([.number(11237)]),
+            ]))
+        let outcome = try await h.executor.process(try await h.contact(Self.ana))
+        #expect(await h.server.state.calltoolsContacts().count == 1)
+        #expect(try h.store.contact("g1").applied.calltoolsId == existing)
+        #expect(outcome.action == .updated)  // the tag was still missing
+        #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+    }
+
+    @Test func rateLimitsAndServerErrorsEndInTheRightState() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        var f = Faults()
+        f.burst429 = 2
+        f.retryAfterSeconds = 1
+        await h.server.state.setFaults(f)
+        let start = ContinuousClock.now
+        let outcome = try await h.executor.process(try await h.contact(Self.ana))
+        #expect(outcome.action == .created)
+        #expect(ContinuousClock.now - start >= .milliseconds(950))
+        let statuses = await h.server.state.requests.map(\.status)
+        #expect(statuses.prefix(2) == [429, 429])
+        #expect(await h.server.state.calltoolsContacts().count == 1)
+    }
+
+    @Test func anExcludedContactIsNeverCreated() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        let outcome = try await h.executor.process(
+            try await h.contact(#"{"id":"g9","phone":"4155550132","dnd":true,"tags":["cold lead"]}"#))
+        #expect(outcome.action == .skipped && outcome.calltoolsCalls == 0)
+        #expect(await h.server.state.calltoolsContacts().isEmpty)
+        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
+    }
+
+    @Test func theAuditTrailExplainsEverything() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        try await h.executor.process(try await h.contact(Self.ana))
+        let trail = try h.store.auditTrail("g1").map(\.summary)
+        #expect(
+            trail == [
+                "batch: buckets [cold] by cold", "no CallTools contact with this phone",
+                "created CallTools contact 1001",
+                "GHL tags +in-calltools", "created (2 CallTools calls)",
+            ])
+    }
+}

@@ -107,6 +107,23 @@ extension LeadsyncDatabase {
         }
     }
 
+    /// The most recent finished run (of `mode`, or any when nil): an incremental pass starts
+    /// from its start time.
+    public func lastFinishedRun(mode: String?) throws(StoreError) -> SyncRun? {
+        try read("read sync runs") { db in
+            if let mode {
+                return try Row.fetchOne(
+                    db, sql: "SELECT * FROM sync_run WHERE mode = ? AND status = 'finished' ORDER BY id DESC LIMIT 1",
+                    arguments: [mode]
+                ).map(Self.decodeRun)
+            }
+            return try Row.fetchOne(
+                db, sql: "SELECT * FROM sync_run WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
+            )
+            .map(Self.decodeRun)
+        }
+    }
+
     public func syncRun(_ id: Int64) throws(StoreError) -> SyncRun? {
         try read("read sync run \(id)") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM sync_run WHERE id = ?", arguments: [id]).map(Self.decodeRun)

@@ -1,0 +1,277 @@
+import LeadsyncCore
+import LeadsyncStore
+import LeadsyncSync
+import LeadsyncUpstream
+
+/// One batch or reconcile pass over the location's GHL contacts.
+///
+/// Streams `POST /contacts/search` pages (500 contacts, sorted by `dateAdded`, `searchAfter`
+/// paging; incremental passes filter on `dateUpdated`), processes each page's contacts with bounded concurrency, and checkpoints the cursor
+/// after every page. Memory holds one page. A pass killed at any point resumes from its last
+/// checkpoint; contacts of the interrupted page are processed again, which costs nothing for
+/// those already done (the planner finds them unchanged).
+public struct SyncPass: Sendable {
+    public enum Mode: Sendable, Equatable {
+        /// Every contact.
+        case full
+        /// Contacts updated since this instant (nil: since the last finished pass, else full).
+        case incremental(since: Timestamp?)
+
+        var name: String {
+            if case .full = self { return "full" }
+            return "incremental"
+        }
+    }
+
+    public struct Options: Sendable {
+        public var mode: Mode = .full
+        public var concurrency = 8
+        public var pageLimit = GHLClient.maxPageLimit
+        /// Plan only: no CallTools call, no GHL write, nothing stored.
+        public var dryRun = false
+        public init() {}
+    }
+
+    /// Counts so far; also what is checkpointed.
+    public struct Progress: Sendable, Equatable {
+        public var runId: Int64?
+        public var pages = 0
+        public var contacts = 0
+        public var total: Int?
+        public var created = 0
+        public var updated = 0
+        public var unchanged = 0
+        public var skipped = 0
+        public var failed = 0
+        public var resumed = false
+
+        var counts: [String: Int] {
+            [
+                "pages": pages, "contacts": contacts, "created": created, "updated": updated, "unchanged": unchanged,
+                "skipped": skipped, "failed": failed,
+            ]
+        }
+
+        init() {}
+
+        init(counts: [String: Int]) {
+            pages = counts["pages"] ?? 0
+            contacts = counts["contacts"] ?? 0
+            created = counts["created"] ?? 0
+            updated = counts["updated"] ?? 0
+            unchanged = counts["unchanged"] ?? 0
+            skipped = counts["skipped"] ?? 0
+            failed = counts["failed"] ?? 0
+        }
+    }
+
+    /// What a dry run would do, per bucket and rule.
+    public struct Plan: Sendable, Equatable {
+        public var creates: [String: Int] = [:]
+        public var adds: [String: Int] = [:]
+        public var removals: [String: Int] = [:]
+        public var updates = 0
+        public var unchanged = 0
+        public var byRule: [String: Int] = [:]
+        public var resolutions = 0
+    }
+
+    let rules: CompiledRules
+    let ghl: GHLClient
+    let executor: Executor
+    let store: LeadsyncDatabase
+    let now: @Sendable () -> Timestamp
+
+    public init(
+        rules: CompiledRules, ghl: GHLClient, executor: Executor, store: LeadsyncDatabase,
+        now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.rules = rules
+        self.ghl = ghl
+        self.executor = executor
+        self.store = store
+        self.now = now
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Runs the pass. `onPage` is called after every page with the counts so far; `onError`
+    /// for each contact that failed (the pass goes on).
+    public func run(
+        _ options: Options, plan: inout Plan, onPage: (Progress) -> Void = { _ in },
+        onError: (Executor.Failure) -> Void = { _ in }
+    ) async throws -> Progress {
+        var progress = Progress()
+        var cursor: JSON?
+        var filters: [JSON] = []
+        let mode = options.mode
+
+        if case .incremental(let explicit) = mode {
+            let since = try explicit ?? store.lastFinishedRun(mode: nil)?.startedAt
+            if let since {
+                filters.append(
+                    .object(
+                        JSONObject([
+                            "field": .string("dateUpdated"), "operator": .string("range"),
+                            "value": .object(JSONObject(["gte": .string(since.iso8601)])),
+                        ])))
+            }
+        }
+        if !options.dryRun {
+            if let interrupted = try store.interruptedRun(mode: mode.name) {
+                progress = Progress(counts: interrupted.counts)
+                progress.runId = interrupted.id
+                progress.resumed = true
+                if let text = interrupted.checkpoint { cursor = try? JSONParser.parse(text) }
+            } else {
+                progress.runId = try store.startRun(mode: mode.name, at: now())
+            }
+            try await executor.resolveAll()
+        }
+
+        // Custom field definitions cost a call; only rules that read custom fields need them.
+        let catalog = rules.usesCustomFields ? try await ghl.customFields() : .empty
+        while true {
+            // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
+            // contact we write tags back to behind the cursor, and read it again.
+            let page = try await ghl.search(
+                filters: filters, sort: [("dateAdded", "asc")], pageLimit: options.pageLimit,
+                searchAfter: cursor)
+            progress.total = page.total
+            let contacts = page.contacts.compactMap {
+                try? InboundContact.decode($0, catalog: catalog, defaultEventType: "batch").contact
+            }
+            if options.dryRun {
+                try await executor.plan(contacts, into: &plan)
+                progress.contacts += contacts.count
+            } else {
+                let outcomes = await process(contacts, concurrency: options.concurrency, onError: onError)
+                progress.contacts += contacts.count
+                for o in outcomes {
+                    switch o {
+                    case .success(let outcome):
+                        switch outcome.action {
+                        case .created: progress.created += 1
+                        case .updated: progress.updated += 1
+                        case .unchanged: progress.unchanged += 1
+                        case .skipped: progress.skipped += 1
+                        }
+                    case .failure: progress.failed += 1
+                    }
+                }
+            }
+            progress.pages += 1
+            cursor = page.next
+            if let id = progress.runId {
+                try store.checkpoint(run: id, cursor: cursor.map(JSONWriter.encode) ?? "null", counts: progress.counts)
+            }
+            onPage(progress)
+            if cursor == nil { break }
+            try Task.checkCancellation()
+        }
+        if let id = progress.runId { try store.finishRun(id, status: .finished, counts: progress.counts, at: now()) }
+        return progress
+    }
+
+    /// Processes contacts with at most `concurrency` in flight.
+    func process(
+        _ contacts: [Contact], concurrency: Int, onError: (Executor.Failure) -> Void
+    ) async
+        -> [Result<Executor.Outcome, Executor.Failure>]
+    {
+        var results: [Result<Executor.Outcome, Executor.Failure>] = []
+        results.reserveCapacity(contacts.count)
+        await withTaskGroup(of: Result<Executor.Outcome, Executor.Failure>.self) { group in
+            var next = 0
+            func add() {
+                let contact = contacts[next]
+                next += 1
+                group.addTask {
+                    do {
+                        return .success(try await executor.process(contact))
+                    } catch let failure as Executor.Failure {
+                        return .failure(failure)
+                    } catch {
+                        return .failure(Executor.Failure(contactId: contact.id, message: "\(error)", transient: false))
+                    }
+                }
+            }
+            while next < contacts.count && next < max(1, concurrency) { add() }
+            while let r = await group.next() {
+                if case .failure(let f) = r { onError(f) }
+                results.append(r)
+                if next < contacts.count { add() }
+            }
+        }
+        return results
+    }
+}
+
+extension Executor {
+    /// Resolves every bucket and tag the rules name, once, before concurrent work (two contacts
+    /// resolving the same missing tag at once would create it twice).
+    public func resolveAll() async throws {
+        let buckets = rules.buckets.map(\.name).filter { resolution.buckets[$0] == nil }
+        var add: [String] = [], remove: [String] = []
+        for rule in rules.rules {
+            add += rule.calltoolsTags.add.filter { resolution.tags[$0.foldedForComparison] == nil }
+            remove += rule.calltoolsTags.remove.filter { resolution.tags[$0.foldedForComparison] == nil }
+        }
+        if !buckets.isEmpty || !add.isEmpty || !remove.isEmpty {
+            try await resolve(buckets: buckets, tagsToAdd: Array(Set(add)), tagsToRemove: Array(Set(remove)))
+        }
+    }
+
+    /// Dry run: what the planner would do for each contact against the stored state. No call,
+    /// no write. Unresolved names are counted, not fetched.
+    func plan(_ contacts: [Contact], into plan: inout SyncPass.Plan) throws {
+        for contact in contacts {
+            let stored = try store.contact(contact.id)
+            let decision = engine.evaluate(
+                contact,
+                state: ContactState(
+                    markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets)),
+                now: now())
+            for r in decision.appliedRules { plan.byRule[rules.rules[r].name, default: 0] += 1 }
+            var resolution = self.resolution
+            // Ids not known yet are planned as if resolved, with placeholders per name.
+            for (i, b) in rules.buckets.enumerated() where resolution.buckets[b.name] == nil {
+                resolution.buckets[b.name] = -(i + 1)
+                plan.resolutions += 1
+            }
+            var placeholder = -1000
+            for rule in rules.rules {
+                for t in rule.calltoolsTags.add + rule.calltoolsTags.remove
+                where resolution.tags[t.foldedForComparison] == nil {
+                    placeholder -= 1
+                    resolution.tags[t.foldedForComparison] = .some(placeholder)
+                }
+            }
+            let name = { (id: Int) in
+                self.rules.buckets.first { resolution.buckets[$0.name] == id }?.name ?? String(id)
+            }
+            switch planner.calltoolsStep(decision, applied: stored.applied, resolution: resolution, lookup: .notFound) {
+            case .create(let body):
+                for b in body.addBuckets { plan.creates[name(b), default: 0] += 1 }
+            case .update(_, let body):
+                plan.updates += 1
+                for b in body.addBuckets { plan.adds[name(b), default: 0] += 1 }
+                for b in body.removeBuckets { plan.removals[name(b), default: 0] += 1 }
+            case .nothing, .lookup, .resolve:
+                plan.unchanged += 1
+            }
+        }
+    }
+}
+
+extension CompiledRules {
+    /// Whether any condition or template reads `customFields.*`.
+    public var usesCustomFields: Bool {
+        if conditions.contains(where: { $0.description.contains("customFields") }) { return true }
+        let templates = fields + rules.flatMap(\.fields)
+        return templates.contains { $0.template.source.contains("customFields") }
+    }
+}

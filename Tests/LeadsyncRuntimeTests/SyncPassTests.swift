@@ -1,0 +1,124 @@
+import AsyncHTTPClient
+import Foundation
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncStore
+import LeadsyncSync
+import Testing
+
+@testable import LeadsyncRuntime
+@testable import LeadsyncSandbox
+@testable import LeadsyncUpstream
+
+@Suite(.serialized) struct SyncPassTests {
+    /// 1,200 contacts: three pages. Every third is a cold lead with a phone.
+    static func seed(_ state: SandboxState, count: Int = 1200) async {
+        // GHL's real budget (100 per 10 s) would make this test wait; rate limits are tested elsewhere.
+        await state.setLimits(ghl: nil, calltools: nil)
+        for i in 0..<count {
+            var c = JSONObject()
+            c["id"] = .string(String(format: "gc%05d", i))
+            c["firstName"] = .string("N\(i)")
+            c["phone"] = .string(String(format: "+1415555%04d", i))
+            c["tags"] = .array(i % 3 == 0 ? [.string("cold lead")] : [.string("newsletter")])
+            c["dateUpdated"] = .string(Timestamp(milliseconds: 1_700_000_000_000 + Int64(i) * 1000).iso8601)
+            await state.putGHLContact(c)
+        }
+    }
+
+    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass {
+        let ghl = GHLClient(
+            baseURL: h.server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
+            client: h.http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5),
+            onCall: { _ in h.ghlCalls.add() })
+        let compiled = try #require(RulesCompiler.compile(source: ExecutorTests.rules, file: "e.yaml").rules)
+        return SyncPass(
+            rules: compiled, ghl: ghl, executor: h.executor, store: h.store,
+            now: { Timestamp(iso8601: "2026-11-29T12:00:00Z")! })
+    }
+
+    @Test func aFullPassThenAnUnchangedOneCostsOnlyTheSearchPages() async throws {
+        let h = try await ExecutorTests.harness()
+        defer { Task { await h.shutdown() } }
+        await Self.seed(h.server.state)
+        var plan = SyncPass.Plan()
+        let first = try await pass(h).run(SyncPass.Options(), plan: &plan)
+        #expect(first.contacts == 1200 && first.pages == 3)
+        #expect(first.created == 400 && first.failed == 0)
+        #expect(await h.server.state.calltoolsContacts().count == 400)
+
+        await h.server.state.clearRequests()
+        let second = try await pass(h).run(SyncPass.Options(), plan: &plan)
+        #expect(second.unchanged + second.skipped == 1200)
+        let requests = await h.server.state.requests
+        #expect(requests.filter { $0.path.hasPrefix("/api/") }.isEmpty)
+        #expect(requests.map { "\($0.method) \($0.path)" } == Array(repeating: "POST /contacts/search", count: 3))
+    }
+
+    @Test func aCancelledPassResumesFromItsCheckpoint() async throws {
+        let h = try await ExecutorTests.harness()
+        defer { Task { await h.shutdown() } }
+        await Self.seed(h.server.state)
+        let sync = try pass(h)
+        let task = Task {
+            var plan = SyncPass.Plan()
+            return try await sync.run(
+                SyncPass.Options(), plan: &plan,
+                onPage: { p in
+                    if p.pages == 1 { withUnsafeCurrentTask { $0?.cancel() } }
+                })
+        }
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        let interrupted = try #require(try h.store.interruptedRun(mode: "full"))
+        #expect(interrupted.counts["contacts"] == 500)
+        #expect(interrupted.checkpoint != nil)
+
+        await h.server.state.clearRequests()
+        var plan = SyncPass.Plan()
+        let resumed = try await sync.run(SyncPass.Options(), plan: &plan)
+        #expect(resumed.resumed)
+        #expect(resumed.contacts == 1200)
+        // Only the two remaining pages were read, and nobody was created twice.
+        #expect(await h.server.state.requests.filter { $0.path == "/contacts/search" }.count == 2)
+        #expect(await h.server.state.calltoolsContacts().count == 400)
+        #expect(try h.store.interruptedRun(mode: "full") == nil)
+    }
+
+    @Test func aDryRunPlansAndWritesNothing() async throws {
+        let h = try await ExecutorTests.harness()
+        defer { Task { await h.shutdown() } }
+        await Self.seed(h.server.state, count: 30)
+        var plan = SyncPass.Plan()
+        let p = try await pass(h).run(
+            {
+                var o = SyncPass.Options(); o.dryRun = true; return o
+            }(), plan: &plan)
+        #expect(p.contacts == 30)
+        #expect(plan.creates == ["cold": 10])
+        #expect(plan.byRule == ["cold": 10])
+        #expect(await h.server.state.requests.filter { $0.path.hasPrefix("/api/") }.isEmpty)
+        #expect(try h.store.stats().contacts == 0)
+        #expect(try h.store.interruptedRun(mode: "full") == nil)
+    }
+
+    @Test func anIncrementalPassOnlyReadsWhatChanged() async throws {
+        let h = try await ExecutorTests.harness()
+        defer { Task { await h.shutdown() } }
+        await Self.seed(h.server.state, count: 20)
+        var plan = SyncPass.Plan()
+        var options = SyncPass.Options()
+        options.mode = .incremental(since: Timestamp(milliseconds: 1_700_000_000_000 + 15_000))
+        let p = try await pass(h).run(options, plan: &plan)
+        #expect(p.contacts == 5)
+        let body = await h.server.state.requests.first { $0.path == "/contacts/search" }?.body
+        #expect(
+            body?["filters"]
+                == .array([
+                    .object(
+                        JSONObject([
+                            "field": .string("dateUpdated"), "operator": .string("range"),
+                            "value": .object(JSONObject(["gte": .string("2023-11-14T22:13:35.000Z")])),
+                        ]))
+                ]))
+    }
+}

@@ -49,15 +49,26 @@ let package = Package(
             name: "LeadsyncRuntime",
             dependencies: ["LeadsyncCore", "LeadsyncSync", "LeadsyncStore", "LeadsyncUpstream"]
         ),
-        .target(name: "LeadsyncCLI", dependencies: ["LeadsyncCore", "LeadsyncRules"]),
+        .target(
+            name: "LeadsyncCLI",
+            dependencies: [
+                "LeadsyncCore", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
+                "LeadsyncSandbox",
+            ]
+        ),
         .executableTarget(
             name: "leadsync",
-            dependencies: ["LeadsyncCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "LeadsyncCLI", "LeadsyncRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(name: "leadsync-bench", dependencies: ["LeadsyncCore", "LeadsyncRules", "LeadsyncCLI"]),
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),
         .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
-        .testTarget(name: "LeadsyncCLITests", dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore"]),
+        .testTarget(
+            name: "LeadsyncCLITests",
+            dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncSandbox", "LeadsyncStore"]
+        ),
         .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncStoreTests", dependencies: ["LeadsyncStore", "LeadsyncSync", "LeadsyncCore"]),
         .testTarget(

@@ -74,6 +74,7 @@ public struct SyncPass: Sendable {
         public var unchanged = 0
         public var byRule: [String: Int] = [:]
         public var resolutions = 0
+        public init() {}
     }
 
     let rules: CompiledRules
@@ -164,7 +165,9 @@ public struct SyncPass: Sendable {
                 }
             }
             progress.pages += 1
-            cursor = page.next
+            // A full last page has a cursor too; GHL's total says whether anything follows, which
+            // saves a call that would return nothing when N is a multiple of the page size.
+            cursor = page.total.map { progress.contacts >= $0 } == true ? nil : page.next
             if let id = progress.runId {
                 try store.checkpoint(run: id, cursor: cursor.map(JSONWriter.encode) ?? "null", counts: progress.counts)
             }

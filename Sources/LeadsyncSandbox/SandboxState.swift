@@ -37,8 +37,8 @@ public struct Faults: Sendable, Equatable {
 /// The emulated accounts: a GHL location and a CallTools account, in memory.
 public actor SandboxState {
     // GHL
-    public let locationId: String
-    public let ghlToken: String
+    public nonisolated let locationId: String
+    public nonisolated let ghlToken: String
     var ghlContacts: [String: JSONObject] = [:]
     var ghlOrder: [String] = []
     public var customFieldDefinitions: [CustomFieldCatalog.Definition] = []
@@ -47,7 +47,7 @@ public actor SandboxState {
     var ghlWindow: (start: Int64, used: Int) = (0, 0)
 
     // CallTools
-    public let calltoolsKey: String
+    public nonisolated let calltoolsKey: String
     var ctContacts: [Int: JSONObject] = [:]
     var nextContactId = 1001
     public var buckets: [(id: Int, name: String)] = [

@@ -1,18 +1,48 @@
 import ArgumentParser
 import LeadsyncCLI
 import LeadsyncCore
+import LeadsyncRuntime
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 @main
-struct Leadsync: ParsableCommand {
+struct Leadsync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leadsync",
         abstract: "Routes GoHighLevel contacts into CallTools buckets by a YAML rules file.",
-        subcommands: [Check.self, Test.self, DryRun.self]
+        subcommands: [
+            Check.self, Test.self, DryRun.self, Sync.self, Stats.self, Explain.self, MarkCustomer.self, Sandbox.self,
+        ]
     )
+}
+
+/// `--db`, else `LEADSYNC_DB`, else `./leadsync.sqlite`.
+struct DatabaseOptions: ParsableArguments {
+    @Option(help: "The SQLite file (default: $LEADSYNC_DB, else ./leadsync.sqlite).")
+    var db: String?
+
+    var path: String { db ?? ProcessInfoLite.environment["LEADSYNC_DB"] ?? "./leadsync.sqlite" }
+}
+
+enum ProcessInfoLite {
+    static var environment: [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") { env[String(text[..<eq])] = String(text[text.index(after: eq)...]) }
+            p += 1
+        }
+        return env
+    }
+}
+
+func clockNow() -> Timestamp {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
 }
 
 /// The evaluation time: `--now` when given, else the clock.
@@ -27,9 +57,7 @@ struct TimeOptions: ParsableArguments {
             }
             return t
         }
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+        return clockNow()
     }
 }
 
@@ -112,6 +140,103 @@ extension Leadsync {
                 }
             }
             let code = DryRunCommand.run(rulesPath: rules, inputs: inputs, options: options, console: .standard)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}
+
+extension Leadsync {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One batch/reconcile pass: GHL contacts into CallTools buckets by the rules.",
+            discussion: """
+                Reads GHL_API_KEY, GHL_LOCATION_ID, CALLTOOLS_API_KEY (and GHL_BASE_URL, CALLTOOLS_BASE_URL, \
+                GHL_RATE_LIMIT, CALLTOOLS_RATE_LIMIT). Incremental by default: contacts updated since the last \
+                finished pass. Resumes an interrupted pass from its checkpoint.
+                """)
+
+        @Option(help: "The rules file.")
+        var rules: String
+
+        @Flag(help: "Every contact, not only those updated since the last pass.")
+        var full = false
+
+        @Option(help: "Contacts updated since this ISO-8601 time.")
+        var since: String?
+
+        @Flag(name: .customLong("dry-run"), help: "Print the planned creates, updates and removals; write nothing.")
+        var dryRun = false
+
+        @Option(help: "Contacts processed at once.")
+        var concurrency = 8
+
+        @OptionGroup var database: DatabaseOptions
+
+        func validate() throws {
+            if full && since != nil { throw ValidationError("--full and --since exclude each other") }
+            if let since, Timestamp(iso8601: since) == nil {
+                throw ValidationError("--since '\(since)' is not an ISO-8601 time (e.g. 2026-01-31T12:00:00Z)")
+            }
+            if concurrency < 1 || concurrency > 256 { throw ValidationError("--concurrency must be 1 to 256") }
+        }
+
+        func run() async throws {
+            let mode: SyncPass.Mode = full ? .full : .incremental(since: since.flatMap(Timestamp.init(iso8601:)))
+            let code = await SyncCommand.run(
+                .init(rulesPath: rules, dbPath: database.path, mode: mode, dryRun: dryRun, concurrency: concurrency),
+                environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Counts from the local state.")
+        @Flag(help: "One JSON object.") var json = false
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            let code = StoreCommands.stats(dbPath: database.path, json: json, console: .standard)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A contact's audit trail: decisions, calls, outcomes.")
+        @Argument(help: "The GHL contact id.") var ghlContactId: String
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            let code = StoreCommands.explain(ghlContactId, dbPath: database.path, console: .standard)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct MarkCustomer: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mark-customer",
+            abstract:
+                "Mark a contact a customer (it leaves managed buckets when next processed); --undo removes the mark.")
+        @Argument(help: "The GHL contact id.") var ghlContactId: String
+        @Flag(help: "Remove the mark.") var undo = false
+        @OptionGroup var database: DatabaseOptions
+        func run() throws {
+            let code = StoreCommands.markCustomer(
+                ghlContactId, undo: undo, dbPath: database.path, now: clockNow(),
+                console: .standard)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Sandbox: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the emulated GHL and CallTools on a local port, seeded with contacts.")
+        @Option(help: "Address to listen on.") var host = "127.0.0.1"
+        @Option(help: "Port (0: any free port).") var port = 8090
+        @Option(help: "GHL contacts to seed.") var contacts = 100
+        @Flag(name: .customLong("lift-limits"), help: "No rate limits (benchmarks).") var liftLimits = false
+        func run() async throws {
+            let code = await SandboxCommand.run(
+                host: host, port: port, contacts: contacts, liftLimits: liftLimits,
+                console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

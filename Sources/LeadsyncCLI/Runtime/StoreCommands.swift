@@ -1,0 +1,111 @@
+import LeadsyncCore
+import LeadsyncStore
+
+/// `leadsync stats`, `leadsync explain ID`, `leadsync mark-customer ID [--undo]`: read or mark the
+/// local state. They never call GHL or CallTools.
+public enum StoreCommands {
+    static func open(_ path: String, mustExist: Bool, console: Console) -> LeadsyncDatabase? {
+        if mustExist && !FileInput.exists(path) {
+            console.err.line("leadsync: no database at '\(path)' (run 'leadsync sync' first, or pass --db)")
+            return nil
+        }
+        do {
+            return try LeadsyncDatabase.open(path: path)
+        } catch {
+            console.err.line("leadsync: \(error)")
+            return nil
+        }
+    }
+
+    public static func stats(dbPath: String, json: Bool, console: Console) -> Int32 {
+        guard let db = open(dbPath, mustExist: true, console: console) else { return 1 }
+        do {
+            let s = try db.stats()
+            let last = try db.lastFinishedRun(mode: nil)
+            if json {
+                var o = JSONObject()
+                o["contacts"] = .number(Double(s.contacts))
+                o["in_calltools"] = .number(Double(s.inCallTools))
+                o["create_pending"] = .number(Double(s.createPending))
+                o["marked_customers"] = .number(Double(s.markedCustomers))
+                o["buckets"] = .object(
+                    JSONObject(
+                        s.perBucket.sorted { $0.key < $1.key }.map {
+                            .init(key: String($0.key), value: .number(Double($0.value)))
+                        }))
+                o["last_sync"] =
+                    last.map { r in
+                        .object(
+                            JSONObject([
+                                "id": .number(Double(r.id)), "mode": .string(r.mode),
+                                "finished_at": r.finishedAt.map { .string($0.iso8601) } ?? .null,
+                            ]))
+                    } ?? .null
+                console.out.line(JSONWriter.encode(.object(o)))
+            } else {
+                console.out.line("contacts known        \(s.contacts)")
+                console.out.line("in CallTools          \(s.inCallTools)")
+                console.out.line("create pending        \(s.createPending)")
+                console.out.line("marked customers      \(s.markedCustomers)")
+                for (bucket, n) in s.perBucket.sorted(by: { $0.key < $1.key }) {
+                    console.out.line("bucket \(String(bucket).padding(toLength: 14)) \(n)")
+                }
+                if let last {
+                    console.out.line("last sync             \(last.mode), finished \(last.finishedAt?.iso8601 ?? "-")")
+                }
+            }
+            console.out.flush()
+            return 0
+        } catch {
+            console.err.line("leadsync: \(error)")
+            return 1
+        }
+    }
+
+    public static func explain(_ ghlId: String, dbPath: String, console: Console) -> Int32 {
+        guard let db = open(dbPath, mustExist: true, console: console) else { return 1 }
+        do {
+            let c = try db.contact(ghlId)
+            let trail = try db.auditTrail(ghlId)
+            if trail.isEmpty && c.applied == .init() && !c.markedCustomer {
+                console.err.line("leadsync: contact \(ghlId) is not in the local state")
+                return 1
+            }
+            console.out.line("contact \(ghlId)")
+            console.out.line(
+                "  CallTools id      \(c.applied.calltoolsId.map(String.init) ?? "-")"
+                    + (c.applied.createPending ? "  (create pending: will be looked up by phone)" : ""))
+            console.out.line(
+                "  buckets           \(c.applied.buckets.sorted().map(String.init).joined(separator: ", "))")
+            console.out.line("  marked customer   \(c.markedCustomer ? "yes" : "no")")
+            console.out.line("  history")
+            for e in trail {
+                console.out.line("    \(e.at.iso8601)  \(e.kind.rawValue.padding(toLength: 8)) \(e.summary)")
+            }
+            console.out.flush()
+            return 0
+        } catch {
+            console.err.line("leadsync: \(error)")
+            return 1
+        }
+    }
+
+    public static func markCustomer(
+        _ ghlId: String, undo: Bool, dbPath: String, now: Timestamp, console: Console
+    ) -> Int32 {
+        guard let db = open(dbPath, mustExist: false, console: console) else { return 1 }
+        do {
+            try db.setMarkedCustomer(
+                ghlId, !undo, at: now,
+                reason: undo ? "leadsync mark-customer --undo" : "leadsync mark-customer")
+            console.out.line(
+                undo
+                    ? "\(ghlId): customer mark removed"
+                    : "\(ghlId): marked a customer; it leaves managed buckets when next processed")
+            return 0
+        } catch {
+            console.err.line("leadsync: \(error)")
+            return 1
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import LeadsyncCore
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncUpstream
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `leadsync sync --rules R [--full | --since T] [--dry-run]`: one batch/reconcile pass.
+public enum SyncCommand {
+    public struct Options {
+        public var rulesPath: String
+        public var dbPath: String
+        public var mode: SyncPass.Mode
+        public var dryRun: Bool
+        public var concurrency: Int
+        public init(rulesPath: String, dbPath: String, mode: SyncPass.Mode, dryRun: Bool, concurrency: Int) {
+            self.rulesPath = rulesPath
+            self.dbPath = dbPath
+            self.mode = mode
+            self.dryRun = dryRun
+            self.concurrency = concurrency
+        }
+    }
+
+    public static func run(
+        _ options: Options, environment: [String: String], console: Console,
+        now: @escaping @Sendable () -> Timestamp
+    ) async -> Int32 {
+        func fail(_ message: String) -> Int32 {
+            console.err.line("leadsync: \(message)")
+            console.err.flush()
+            return 1
+        }
+        let rules: CompiledRules
+        let settings: UpstreamSettings
+        let store: LeadsyncDatabase
+        do {
+            (_, rules) = try RulesFile.loadValid(options.rulesPath, console: console)
+            settings = try UpstreamSettings.fromEnvironment(environment)
+            // A dry run writes nothing, not even a new database file.
+            store =
+                options.dryRun && !FileInput.exists(options.dbPath)
+                ? try LeadsyncDatabase.inMemory() : try LeadsyncDatabase.open(path: options.dbPath)
+        } catch let error as CLIError {
+            return fail(error.message)
+        } catch {
+            return fail("\(error)")
+        }
+        let http = HTTPClientHandle()
+        defer { Task { await http.shutdown() } }
+        let counter = CallCounter()
+        let (ghl, calltools) = settings.clients(http: http, onCall: { counter.add($0) })
+        let started = ContinuousClock.now
+        let tty = isatty(2) == 1
+        do {
+            let executor = try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: now)
+            let pass = SyncPass(rules: rules, ghl: ghl, executor: executor, store: store, now: now)
+            var passOptions = SyncPass.Options()
+            passOptions.mode = options.mode
+            passOptions.dryRun = options.dryRun
+            passOptions.concurrency = options.concurrency
+            var plan = SyncPass.Plan()
+            let progress = try await pass.run(
+                passOptions, plan: &plan,
+                onPage: { p in
+                    report(p, tty: tty, console: console)
+                },
+                onError: { failure in
+                    if tty { console.err.write("\r\u{1B}[K") }
+                    console.err.line("leadsync: \(failure)")
+                })
+            if tty { console.err.write("\r\u{1B}[K") }
+            let elapsed = ContinuousClock.now - started
+            console.out.write(
+                summary(
+                    progress, plan: options.dryRun ? plan : nil, mode: options.mode, calls: counter,
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+            console.out.flush()
+            console.err.flush()
+            return progress.failed > 0 ? 1 : 0
+        } catch let error as UpstreamError {
+            return fail(error.description)
+        } catch let error as StoreError {
+            return fail(error.description)
+        } catch let error as Executor.Failure {
+            return fail(error.description)
+        } catch {
+            return fail("\(error)")
+        }
+    }
+
+    static func report(_ p: SyncPass.Progress, tty: Bool, console: Console) {
+        let total = p.total.map { "/\($0)" } ?? ""
+        let counts =
+            "created \(p.created), updated \(p.updated), unchanged \(p.unchanged), skipped \(p.skipped), failed \(p.failed)"
+        if tty, let t = p.total, t > 0 {
+            let width = 30
+            let done = min(width, p.contacts * width / t)
+            let bar = String(repeating: "#", count: done) + String(repeating: ".", count: width - done)
+            console.err.write("\r[\(bar)] \(p.contacts)\(total) contacts  \(counts)")
+            console.err.flush()
+        } else {
+            console.err.line("sync: page \(p.pages), \(p.contacts)\(total) contacts (\(counts))")
+            console.err.flush()
+        }
+    }
+
+    static func summary(
+        _ p: SyncPass.Progress, plan: SyncPass.Plan?, mode: SyncPass.Mode, calls: CallCounter,
+        seconds: Double
+    ) -> String {
+        func row(_ label: String, _ n: Int) -> String {
+            "  " + label.padding(toLength: 12) + String(n).leftPad(8) + "\n"
+        }
+        let modeName: String
+        switch mode {
+        case .full: modeName = "full"
+        case .incremental(let since): modeName = "incremental" + (since.map { " since \($0.iso8601)" } ?? "")
+        }
+        var out =
+            "sync \(modeName)\(plan != nil ? " (dry run: nothing was written)" : ""): \(p.contacts) contacts in "
+            + "\(p.pages) pages, \(String(format2(seconds))) s\(p.resumed ? " (resumed)" : "")\n"
+        if let plan {
+            out += row("unchanged", plan.unchanged) + row("updates", plan.updates)
+            for (name, n) in plan.creates.sorted(by: { $0.key < $1.key }) { out += row("create → \(name)", n) }
+            for (name, n) in plan.adds.sorted(by: { $0.key < $1.key }) { out += row("add → \(name)", n) }
+            for (name, n) in plan.removals.sorted(by: { $0.key < $1.key }) { out += row("remove ← \(name)", n) }
+            for (name, n) in plan.byRule.sorted(by: { $0.key < $1.key }) { out += row("rule \(name)", n) }
+        } else {
+            out +=
+                row("created", p.created) + row("updated", p.updated) + row("unchanged", p.unchanged)
+                + row("skipped", p.skipped) + row("failed", p.failed)
+        }
+        out += "upstream calls: GHL \(calls.count(.ghl)), CallTools \(calls.count(.calltools))\n"
+        return out
+    }
+
+    static func format2(_ v: Double) -> String {
+        let hundredths = Int((v * 100).rounded())
+        return "\(hundredths / 100).\(String(hundredths % 100).leftPad(2, "0"))"
+    }
+}
+
+/// Counts upstream calls per service (thread-safe; called from the transport).
+final class CallCounter: @unchecked Sendable {
+    private let lock = NSLockLike()
+    private var ghl = 0, calltools = 0
+    func add(_ r: CallRecord) {
+        lock.withLock {
+            if r.service == .ghl { ghl += 1 } else { calltools += 1 }
+        }
+    }
+    func count(_ s: Service) -> Int { lock.withLock { s == .ghl ? ghl : calltools } }
+}
+
+/// A pthread mutex (Foundation-free).
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
+extension String {
+    func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+    func leftPad(_ n: Int, _ c: Character = " ") -> String {
+        count >= n ? self : String(repeating: c, count: n - count) + self
+    }
+}

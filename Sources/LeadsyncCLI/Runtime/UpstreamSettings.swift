@@ -1,0 +1,77 @@
+import AsyncHTTPClient
+import LeadsyncUpstream
+
+/// How leadsync reaches GHL and CallTools, from the environment (product.md §3). Secrets are
+/// kept here and never printed: `description` masks them.
+public struct UpstreamSettings: Sendable, CustomStringConvertible {
+    public var ghlToken: String
+    public var ghlLocationId: String
+    public var ghlBaseURL: String
+    public var calltoolsKey: String
+    public var calltoolsBaseURL: String
+    public var ghlRate: (Int, Double)
+    public var calltoolsRate: (Int, Double)
+
+    /// Reads the variables; a missing or malformed one is a one-line `CLIError`.
+    public static func fromEnvironment(_ env: [String: String]) throws(CLIError) -> UpstreamSettings {
+        func required(_ name: String, _ what: String) throws(CLIError) -> String {
+            guard let v = env[name]?.trimmedValue, !v.isEmpty else { throw CLIError("\(name) is not set (\(what))") }
+            return v
+        }
+        func rate(_ name: String, _ fallback: String) throws(CLIError) -> (Int, Double) {
+            let text = env[name] ?? fallback
+            let parts = text.split(separator: "/")
+            guard parts.count == 2, let n = Int(parts[0]), n > 0, let s = Double(parts[1]), s > 0 else {
+                throw CLIError("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
+            }
+            return (n, s)
+        }
+        return UpstreamSettings(
+            ghlToken: try required("GHL_API_KEY", "the GHL Private Integration or OAuth access token"),
+            ghlLocationId: try required("GHL_LOCATION_ID", "the GHL sub-account id"),
+            ghlBaseURL: env["GHL_BASE_URL"] ?? GHLClient.defaultBaseURL,
+            calltoolsKey: try required("CALLTOOLS_API_KEY", "the CallTools API key"),
+            calltoolsBaseURL: env["CALLTOOLS_BASE_URL"] ?? CallToolsClient.defaultBaseURL,
+            ghlRate: try rate("GHL_RATE_LIMIT", "100/10"),
+            calltoolsRate: try rate("CALLTOOLS_RATE_LIMIT", "1000/3600"))
+    }
+
+    public var description: String {
+        "GHL \(ghlBaseURL) location \(ghlLocationId) (token ****), CallTools \(calltoolsBaseURL) (key ****)"
+    }
+
+    /// Clients sharing one HTTP client and one budget per account.
+    public func clients(
+        http: HTTPClientHandle, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+    )
+        -> (GHLClient, CallToolsClient)
+    {
+        let ghlBudget = TokenBucket(capacity: ghlRate.0, period: .milliseconds(Int64(ghlRate.1 * 1000)))
+        let ctBudget = TokenBucket(capacity: calltoolsRate.0, period: .milliseconds(Int64(calltoolsRate.1 * 1000)))
+        return (
+            GHLClient(
+                baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http.client, budget: ghlBudget,
+                onCall: onCall),
+            CallToolsClient(
+                baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http.client, budget: ctBudget,
+                onCall: onCall)
+        )
+    }
+}
+
+/// The HTTP client a command uses; shut down explicitly when the command ends.
+public final class HTTPClientHandle: Sendable {
+    public let client = UpstreamHTTP.makeClient()
+    public init() {}
+    public func shutdown() async { try? await client.shutdown() }
+}
+
+extension String {
+    var trimmedValue: String { trimmingWhitespace() }
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

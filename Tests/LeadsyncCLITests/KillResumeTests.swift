@@ -1,0 +1,80 @@
+import Foundation
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncStore
+import Testing
+
+@testable import LeadsyncCLI
+@testable import LeadsyncSandbox
+
+/// `leadsync sync` killed with SIGKILL at random moments, then run to the end: every contact the
+/// rules route is in CallTools exactly once, nothing is left pending, the pass is finished.
+@Suite(.serialized) struct KillResumeTests {
+    @Test func syncSurvivesKillNine() async throws {
+        let binary = ExecutableTests.binary
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            Issue.record("build with swift build --build-tests")
+            return
+        }
+        let state = SandboxState()
+        await state.setLimits(ghl: nil, calltools: nil)
+        await SandboxCommand.seed(state, count: 1500)
+        var faults = Faults()
+        faults.latency = .milliseconds(3)  // slow enough that the kills land mid-pass
+        await state.setFaults(faults)
+        let server = try await SandboxServer.start(state: state)
+        defer { Task { await server.stop() } }
+        let dir = try TempDir()
+        let db = dir.path + "/leadsync.sqlite"
+        var env = ProcessInfo.processInfo.environment
+        env["GHL_BASE_URL"] = server.baseURL
+        env["GHL_API_KEY"] = "sandbox-ghl-token"
+        env["GHL_LOCATION_ID"] = "sandboxLocation0001"
+        env["CALLTOOLS_BASE_URL"] = server.baseURL
+        env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
+        env["GHL_RATE_LIMIT"] = "100000/1"
+        env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+
+        func launch() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["sync", "--full", "--rules", coldLeads, "--db", db]
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        var kills = 0
+        for delay in [700, 1300] {
+            let p = try launch()
+            try await Task.sleep(for: .milliseconds(delay))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                kills += 1
+            }
+            p.waitUntilExit()
+        }
+        let last = try launch()
+        last.waitUntilExit()
+        #expect(last.terminationStatus == 0)
+        #expect(kills >= 1, "the pass finished before any kill; raise the latency")
+
+        // Expected: the contacts the rules route, computed with the engine itself.
+        let rules = try #require(
+            RulesCompiler.compile(source: try String(contentsOfFile: coldLeads, encoding: .utf8), file: "c").rules)
+        var expected = Set<String>()
+        for i in 0..<1500 {
+            let id = "sbx" + String(i).leftPad(7, "0")
+            guard let o = await state.ghlContact(id) else { continue }
+            let c = try InboundContact.decode(.object(o)).contact
+            if !Engine(rules: rules).evaluate(c, now: fixedNow).buckets.isEmpty { expected.insert(id) }
+        }
+        let crmIds = await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue }
+        #expect(crmIds.count == Set(crmIds).count, "a CallTools contact exists twice")
+        #expect(Set(crmIds) == expected)
+        let store = try LeadsyncDatabase.open(path: db)
+        #expect(try store.stats().createPending == 0)
+        #expect(try store.interruptedRun(mode: "full") == nil)
+    }
+}

@@ -59,7 +59,8 @@ let package = Package(
         .executableTarget(
             name: "leadsync",
             dependencies: [
-                "LeadsyncCLI", "LeadsyncRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LeadsyncCLI", "LeadsyncRuntime", "LeadsyncStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "leadsync-bench", dependencies: ["LeadsyncCore", "LeadsyncRules", "LeadsyncCLI"]),
@@ -67,7 +68,9 @@ let package = Package(
         .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
         .testTarget(
             name: "LeadsyncCLITests",
-            dependencies: ["LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncSandbox", "LeadsyncStore"]
+            dependencies: [
+                "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncSandbox", "LeadsyncStore", "LeadsyncSync",
+            ]
         ),
         .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
         .testTarget(name: "LeadsyncStoreTests", dependencies: ["LeadsyncStore", "LeadsyncSync", "LeadsyncCore"]),

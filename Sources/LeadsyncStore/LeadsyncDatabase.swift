@@ -36,6 +36,27 @@ public final class LeadsyncDatabase: Sendable {
         }
     }
 
+    /// Opens an existing database for reading only (`dry-run --db`): nothing is created,
+    /// migrated or written.
+    public static func openReadOnly(path: String) throws(StoreError) -> LeadsyncDatabase {
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        do {
+            return try LeadsyncDatabase(readOnly: DatabaseQueue(path: path, configuration: config))
+        } catch {
+            throw StoreError(operation: "open \(path) read-only", underlying: error)
+        }
+    }
+
+    init(readOnly writer: any DatabaseWriter) throws {
+        self.writer = writer
+        let applied = try writer.read { try LeadsyncDatabase.migrator.appliedIdentifiers($0) }
+        guard applied.contains("v1") else {
+            throw StoreError(operation: "read it", underlying: DatabaseError(message: "not a leadsync database"))
+        }
+    }
+
     /// A private in-memory database (tests, dry runs).
     public static func inMemory() throws(StoreError) -> LeadsyncDatabase {
         do {

@@ -2,6 +2,7 @@ import ArgumentParser
 import LeadsyncCLI
 import LeadsyncCore
 import LeadsyncRuntime
+import LeadsyncStore
 
 #if canImport(Glibc)
 import Glibc
@@ -123,6 +124,9 @@ extension Leadsync {
         @Flag(name: .customLong("marked-customer"), help: "Evaluate as if every contact were marked a customer.")
         var markedCustomer = false
 
+        @Option(help: "Evaluate against this leadsync database (read-only) and print the calls sync would make.")
+        var db: String?
+
         @OptionGroup var time: TimeOptions
 
         func run() throws {
@@ -137,6 +141,14 @@ extension Leadsync {
                     throw ValidationError(error.message)
                 } catch {
                     throw ValidationError("\(customFields): \(error)")
+                }
+            }
+            if let db {
+                guard FileInput.exists(db) else { throw ValidationError("--db '\(db)': no such database") }
+                do {
+                    options.database = try LeadsyncDatabase.openReadOnly(path: db)
+                } catch {
+                    throw ValidationError("\(error)")
                 }
             }
             let code = DryRunCommand.run(rulesPath: rules, inputs: inputs, options: options, console: .standard)

@@ -1,5 +1,7 @@
 import Foundation
 import LeadsyncCore
+import LeadsyncStore
+import LeadsyncSync
 import Testing
 
 @testable import LeadsyncCLI
@@ -266,5 +268,55 @@ import Testing
             lines[1]
                 == #"{"input":"<stdin>","line":2,"error":"invalid JSON at column 2: expected a string key, found character 'b'"}"#
         )
+    }
+}
+
+@Suite struct DryRunDatabaseTests {
+    @Test func dryRunWithTheDatabaseShowsTheCallsAndWritesNothing() throws {
+        let dir = try TempDir()
+        let path = dir.path + "/leadsync.sqlite"
+        do {
+            let db = try LeadsyncDatabase.open(path: path)
+            try db.saveResolution(buckets: [:], tags: ["ACA Cold lead": 7, "ACA Active client": 8], at: fixedNow)
+            try db.recordApplied(
+                "k1",
+                state: AppliedState(
+                    calltoolsId: 1001,
+                    fields: [
+                        "first_name": "Ana", "last_name": "Silva", "mobile_phone_number": "+14155550132",
+                        "personal_email_address": "ana@example.com", "crm_id": "k1",
+                    ], buckets: [11237], tags: [7: true]), at: fixedNow)
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        var options = DryRunCommand.Options(now: fixedNow)
+        options.json = true
+        options.database = try LeadsyncDatabase.openReadOnly(path: path)
+        let input = try dir.write(
+            "in.jsonl",
+            """
+            {"id":"k1","firstName":"Ana","lastName":"Silva","phone":"(415) 555-0132","email":"Ana@Example.com","tags":["Cold Lead"]}
+            {"id":"k1","firstName":"Ana","lastName":"Silva","phone":"(415) 555-0132","email":"Ana@Example.com","tags":["ACA Active 2026"]}
+            {"id":"n1","phone":"4155550100","tags":["cold lead"]}
+            """)
+        let r = capture { DryRunCommand.run(rulesPath: coldLeads, inputs: [input], options: options, console: $0) }
+        #expect(r.code == 0)
+        let calls = try r.out.split(separator: "\n").map { try JSONParser.parse(String($0))["calls"] }
+        #expect(calls[0] == .array([]))
+        #expect(
+            calls[1]
+                == .array([
+                    .string(
+                        #"PATCH /api/contacts/1001/ {"add_buckets":[11252],"remove_buckets":[11237],"add_tags":[8],"remove_tags":[7]}"#
+                    )
+                ]))
+        #expect(
+            calls[2]
+                == .array([
+                    .string("GET /api/contacts/?phone_number=+14155550100"),
+                    .string(
+                        #"POST /api/contacts/ {"first_name":"Unknown","mobile_phone_number":"+14155550100","crm_id":"n1","buckets":[11237],"tags":[7]} (if the lookup finds none)"#
+                    ),
+                ]))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }

@@ -1,5 +1,7 @@
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncStore
+import LeadsyncSync
 
 /// `leadsync dry-run --rules RULES [FILE...]`: evaluates contacts or webhook payloads and prints
 /// each decision. Writes nothing anywhere but stdout/stderr.
@@ -16,6 +18,8 @@ public struct DryRunCommand {
         public var markedCustomer = false
         /// Bytes read at a time from each input.
         public var chunkSize = 1 << 20
+        /// `--db`: evaluate against the real local state and show the calls it would make.
+        public var database: LeadsyncDatabase?
         public init(now: Timestamp) { self.now = now }
     }
 
@@ -27,6 +31,7 @@ public struct DryRunCommand {
     var contacts = 0
     var ignored = 0
     var writer = JSONWriter(capacity: 1 << 18)
+    var resolution = Resolution()
 
     public static func run(rulesPath: String, inputs: [String], options: Options, console: Console) -> Int32 {
         let rules: CompiledRules
@@ -38,6 +43,15 @@ public struct DryRunCommand {
             return 1
         }
         var command = DryRunCommand(engine: Engine(rules: rules), rules: rules, options: options, console: console)
+        if let db = options.database {
+            do {
+                command.resolution = try db.resolution(for: rules)
+            } catch {
+                console.err.line("leadsync: \(error)")
+                console.err.flush()
+                return 1
+            }
+        }
         for path in inputs.isEmpty ? ["-"] : inputs {
             do {
                 try command.process(FileInput(path: path))
@@ -227,17 +241,78 @@ public struct DryRunCommand {
             return
         }
         contacts += 1
-        let decision = engine.evaluate(
-            inbound.contact, state: ContactState(markedCustomer: options.markedCustomer),
-            now: options.now, deleted: inbound.deleted)
+        var state = ContactState(markedCustomer: options.markedCustomer)
+        var applied = AppliedState.new
+        if let db = options.database {
+            do {
+                let stored = try db.contact(inbound.contact.id)
+                applied = stored.applied
+                state = ContactState(
+                    markedCustomer: stored.markedCustomer || options.markedCustomer,
+                    buckets: rules.buckets.indices.filter { i in
+                        resolution.buckets[rules.buckets[i].name].map(applied.buckets.contains) ?? false
+                    })
+            } catch {
+                report(error: "\(error)", location: location, name: name)
+                return
+            }
+        }
+        let decision = engine.evaluate(inbound.contact, state: state, now: options.now, deleted: inbound.deleted)
+        let calls = options.database == nil ? nil : plannedCalls(decision, applied: applied, contact: inbound.contact)
         if options.json {
             decision.writeJSON(into: &writer, rules: rules, name: inbound.contact.displayName)
+            if let calls {
+                writer.bytes.removeLast()  // reopen the object to add "calls"
+                writer.key("calls")
+                writer.strings(calls)
+                writer.raw("}")
+            }
             writer.raw("\n")
             if writer.bytes.count >= 1 << 18 { flushWriter() }
         } else {
-            console.out.write(decision.report(rules: rules, name: inbound.contact.displayName))
+            var text = decision.report(rules: rules, name: inbound.contact.displayName)
+            if let calls { text += "  calls\n" + (calls.isEmpty ? "    none\n" : calls.map { "    \($0)\n" }.joined()) }
+            console.out.write(text)
             console.out.write("\n")
         }
+    }
+
+    /// The calls `sync` would make for this decision against the stored state, in order.
+    func plannedCalls(_ decision: Decision, applied: AppliedState, contact: Contact) -> [String] {
+        let planner = Planner(rules: rules)
+        var calls: [String] = []
+        var lookup: LookupResult?
+        for _ in 0..<4 {
+            switch planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup) {
+            case .resolve(let buckets, let add, let remove):
+                if !buckets.isEmpty { calls.append("GET /api/buckets/ (resolve \(buckets.joined(separator: ", ")))") }
+                for t in add { calls.append("GET /api/alltags/?name=\(t) (then POST /api/alltags/ if missing)") }
+                for t in remove { calls.append("GET /api/alltags/?name=\(t)") }
+                return calls + ["then the contact's calls, once ids are known"]
+            case .lookup(let phone):
+                calls.append("GET /api/contacts/?phone_number=\(phone)")
+                lookup = .notFound
+            case .create(let body):
+                calls.append(
+                    "POST /api/contacts/ " + JSONWriter.encode(body.json(forCreate: true))
+                        + " (if the lookup finds none)")
+                return calls + ghlCalls(decision, contact)
+            case .update(let id, let body):
+                calls.append("PATCH /api/contacts/\(id)/ " + JSONWriter.encode(body.json(forCreate: false)))
+                return calls + ghlCalls(decision, contact)
+            case .nothing:
+                return calls + ghlCalls(decision, contact)
+            }
+        }
+        return calls
+    }
+
+    func ghlCalls(_ decision: Decision, _ contact: Contact) -> [String] {
+        let changes = Planner(rules: rules).ghlTagChanges(decision, currentTags: contact.tags)
+        var out: [String] = []
+        if !changes.add.isEmpty { out.append("POST /contacts/\(contact.id)/tags \(changes.add)") }
+        if !changes.remove.isEmpty { out.append("DELETE /contacts/\(contact.id)/tags \(changes.remove)") }
+        return out
     }
 
     func describe(_ location: Location, _ name: String) -> String {

@@ -94,22 +94,44 @@ extension SandboxState {
         guard limit >= 1, limit <= 500 else { return Self.ghlError(422, "pageLimit must not be greater than 500") }
         if b["page"] != nil && b["searchAfter"] != nil { return Self.ghlError(422, "use either page or searchAfter") }
 
+        // Sort: one field (dateUpdated or dateAdded), ties broken by id; searchAfter = [millis, id].
+        let sortField = b["sort"]?.arrayValue?.first?["field"]?.stringValue ?? "dateAdded"
+        let descending = b["sort"]?.arrayValue?.first?["direction"]?.stringValue == "desc"
+        func key(_ c: JSONObject) -> (Int64, String) {
+            (c[sortField]?.stringValue.flatMap(Timestamp.init(iso8601:))?.milliseconds ?? 0, c["id"]?.stringValue ?? "")
+        }
+        if sortCache == nil || sortCache!.field != sortField || sortCache!.descending != descending {
+            var keys = ghlContacts.values.map(key)
+            keys.sort { descending ? $0 > $1 : $0 < $1 }
+            sortCache = (sortField, descending, keys)
+        }
+        var ordered = sortCache!.keys[...]
+        if let after = b["searchAfter"]?.arrayValue, after.count == 2, case .number(let ms) = after[0],
+            let id = after[1].stringValue
+        {
+            let cursor = (Int64(ms), id)
+            // Binary search for the first key past the cursor.
+            var lo = ordered.startIndex, hi = ordered.endIndex
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if descending ? ordered[mid] < cursor : ordered[mid] > cursor { hi = mid } else { lo = mid + 1 }
+            }
+            ordered = ordered[lo...]
+        }
         // Filters: tags eq, dateUpdated/dateAdded range; others are accepted and ignored here.
-        var list = ghlOrder.compactMap { ghlContacts[$0] }
+        var predicates: [(JSONObject) -> Bool] = []
         for f in b["filters"]?.arrayValue ?? [] {
-            guard let field = f["field"]?.stringValue, let op = f["operator"]?.stringValue else {
+            guard let field = f["field"]?.stringValue, f["operator"]?.stringValue != nil else {
                 return Self.ghlError(422, "each filter needs field and operator")
             }
-            switch (field, op) {
+            switch (field, f["operator"]?.stringValue) {
             case ("tags", "eq"):
                 let want = f["value"]?.stringValue?.foldedForComparison ?? ""
-                list = list.filter {
-                    ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want }
-                }
+                predicates.append { ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want } }
             case ("dateUpdated", "range"), ("dateAdded", "range"):
                 let gte = f["value"]?["gte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
                 let lte = f["value"]?["lte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
-                list = list.filter { c in
+                predicates.append { c in
                     guard let t = c[field]?.stringValue.flatMap(Timestamp.init(iso8601:)) else { return false }
                     return (gte.map { t >= $0 } ?? true) && (lte.map { t <= $0 } ?? true)
                 }
@@ -117,26 +139,21 @@ extension SandboxState {
                 continue
             }
         }
-        // Sort: one field (dateUpdated or dateAdded), ties broken by id; searchAfter = [millis, id].
-        let sortField = b["sort"]?.arrayValue?.first?["field"]?.stringValue ?? "dateAdded"
-        let descending = b["sort"]?.arrayValue?.first?["direction"]?.stringValue == "desc"
-        func key(_ c: JSONObject) -> (Int64, String) {
-            (c[sortField]?.stringValue.flatMap(Timestamp.init(iso8601:))?.milliseconds ?? 0, c["id"]?.stringValue ?? "")
-        }
-        list.sort { descending ? key($0) > key($1) : key($0) < key($1) }
-        let total = list.count
-        if let after = b["searchAfter"]?.arrayValue, after.count == 2, case .number(let ms) = after[0],
-            let id = after[1].stringValue
-        {
-            let cursor = (Int64(ms), id)
-            list = list.filter { descending ? key($0) < cursor : key($0) > cursor }
-        } else if case .number(let page)? = b["page"] {
-            guard Int(page) * Int(limit) <= 10_000 else {
-                return Self.ghlError(422, "page paging reaches 10000 results at most")
+        func matches(_ c: JSONObject) -> Bool { predicates.allSatisfy { $0(c) } }
+        let total = predicates.isEmpty ? ghlContacts.count : ghlContacts.values.filter(matches).count
+        var list: [JSONObject] = []
+        if case .number(let page)? = b["page"] {
+            guard Int(page) * Int(limit) <= 10_000 else { return Self.ghlError(422, "page paging reaches 10000 results at most") }
+            let all = ordered.compactMap { ghlContacts[$0.1] }.filter(matches)
+            list = Array(all.dropFirst((Int(page) - 1) * Int(limit)).prefix(Int(limit)))
+        } else {
+            for k in ordered {
+                guard let c = ghlContacts[k.1], matches(c) else { continue }
+                list.append(c)
+                if list.count == Int(limit) { break }
             }
-            list = Array(list.dropFirst((Int(page) - 1) * Int(limit)))
         }
-        let pageItems = list.prefix(Int(limit)).map { c -> JSON in
+        let pageItems = list.map { c -> JSON in
             var out = c
             let k = key(c)
             out["searchAfter"] = .array([.number(Double(k.0)), .string(k.1)])

@@ -39,8 +39,13 @@ public actor SandboxState {
     // GHL
     public nonisolated let locationId: String
     public nonisolated let ghlToken: String
-    var ghlContacts: [String: JSONObject] = [:]
+    var ghlContacts: [String: JSONObject] = [:] {
+        didSet { sortCache = nil }
+    }
     var ghlOrder: [String] = []
+    /// Contacts sorted for search, by (field, descending): rebuilt after any change, so a pass
+    /// over 100,000 contacts does not re-sort them for every page.
+    var sortCache: (field: String, descending: Bool, keys: [(Int64, String)])?
     public var customFieldDefinitions: [CustomFieldCatalog.Definition] = []
     /// GHL's per-location budget (100 per 10 s); nil lifts it.
     public var ghlLimit: (count: Int, periodMs: Int64)? = (100, 10_000)

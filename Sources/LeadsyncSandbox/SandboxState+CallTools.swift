@@ -25,18 +25,21 @@ extension SandboxState {
         // segments[0] == "api"
         switch (method, Array(segments.dropFirst())) {
         case ("GET", ["contacts"]):
-            var list = ctContacts.keys.sorted().map { ctContacts[$0]! }
+            let list: [JSONObject]
             if let phone = query["phone_number"] {
-                list = list.filter { ($0["_phone_numbers"]?.arrayValue ?? []).contains(.string(phone)) }
+                list = contacts(withPhone: phone)
+            } else {
+                list = ctContacts.keys.sorted().map { ctContacts[$0]! }
             }
             // Any other filter is silently ignored, as the real API does.
             return page(list.map(JSON.object), query: query, path: path)
         case ("POST", ["contacts"]):
             // No de-duplication on phone: a second create makes a second contact.
-            return .json(201, .object(ctContacts[putCallToolsContact(body?.objectValue ?? JSONObject())]!))
+            let id = putCallToolsContact(body?.objectValue ?? JSONObject())
+            return .json(201, .object(ctContacts[id] ?? JSONObject()))
         case ("DELETE", ["contacts"]):
             // Reported behaviour of the real API: a DELETE on the collection deletes everything.
-            ctContacts.removeAll()
+            removeAllCallToolsContacts()
             return SandboxResponse(status: 204, headers: [], body: nil)
         case (let m, let s) where s.count == 2 && s[0] == "contacts":
             guard let id = Int(s[1]), var c = ctContacts[id] else { return Self.drf(404, "Not found.") }
@@ -44,10 +47,10 @@ extension SandboxState {
             case "GET": return .json(200, .object(c))
             case "PATCH", "PUT":
                 applyCallToolsBody(body?.objectValue ?? JSONObject(), to: &c, create: m == "PUT")
-                ctContacts[id] = c
+                setCallToolsContact(id, c)
                 return .json(200, .object(c))
             case "DELETE":
-                ctContacts[id] = nil
+                setCallToolsContact(id, nil)
                 return SandboxResponse(status: 204, headers: [], body: nil)
             default: return Self.drf(405, "Method \"\(m)\" not allowed.")
             }

@@ -127,7 +127,9 @@ extension SandboxState {
             switch (field, f["operator"]?.stringValue) {
             case ("tags", "eq"):
                 let want = f["value"]?.stringValue?.foldedForComparison ?? ""
-                predicates.append { ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want } }
+                predicates.append {
+                    ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want }
+                }
             case ("dateUpdated", "range"), ("dateAdded", "range"):
                 let gte = f["value"]?["gte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
                 let lte = f["value"]?["lte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
@@ -143,7 +145,9 @@ extension SandboxState {
         let total = predicates.isEmpty ? ghlContacts.count : ghlContacts.values.filter(matches).count
         var list: [JSONObject] = []
         if case .number(let page)? = b["page"] {
-            guard Int(page) * Int(limit) <= 10_000 else { return Self.ghlError(422, "page paging reaches 10000 results at most") }
+            guard Int(page) * Int(limit) <= 10_000 else {
+                return Self.ghlError(422, "page paging reaches 10000 results at most")
+            }
             let all = ordered.compactMap { ghlContacts[$0.1] }.filter(matches)
             list = Array(all.dropFirst((Int(page) - 1) * Int(limit)).prefix(Int(limit)))
         } else {

@@ -53,7 +53,26 @@ public actor SandboxState {
 
     // CallTools
     public nonisolated let calltoolsKey: String
-    var ctContacts: [Int: JSONObject] = [:]
+    private(set) var ctContacts: [Int: JSONObject] = [:]
+    /// E.164 number → contact ids, kept in step by `setCallToolsContact`: phone look-ups stay
+    /// cheap in a 100,000-contact benchmark.
+    var phoneIndex: [String: [Int]] = [:]
+
+    /// The one way CallTools contacts change (nil deletes), so the phone index stays right.
+    func setCallToolsContact(_ id: Int, _ contact: JSONObject?) {
+        func phones(_ c: JSONObject?) -> [String] { c?["_phone_numbers"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        for p in phones(ctContacts[id]) {
+            phoneIndex[p]?.removeAll { $0 == id }
+            if phoneIndex[p]?.isEmpty == true { phoneIndex[p] = nil }
+        }
+        ctContacts[id] = contact
+        for p in phones(contact) { phoneIndex[p, default: []].append(id) }
+    }
+
+    func removeAllCallToolsContacts() {
+        ctContacts.removeAll()
+        phoneIndex.removeAll()
+    }
     var nextContactId = 1001
     public var buckets: [(id: Int, name: String)] = [
         (11237, "Cold Leads"), (11252, "Active Clients"), (11300, "Reactivation"),
@@ -114,6 +133,10 @@ public actor SandboxState {
     public func calltoolsTags() -> [(id: Int, name: String)] { tags }
     public func setBuckets(_ list: [(Int, String)]) { buckets = list.map { (id: $0.0, name: $0.1) } }
 
+    func contacts(withPhone phone: String) -> [JSONObject] {
+        (phoneIndex[phone] ?? []).sorted().compactMap { ctContacts[$0] }
+    }
+
     /// Adds a CallTools contact directly (one created "by hand" before leadsync).
     @discardableResult
     public func putCallToolsContact(_ fields: JSONObject) -> Int {
@@ -122,7 +145,7 @@ public actor SandboxState {
         var c = JSONObject()
         c["id"] = .number(Double(id))
         applyCallToolsBody(fields, to: &c, create: true)
-        ctContacts[id] = c
+        setCallToolsContact(id, c)
         return id
     }
 

@@ -250,4 +250,33 @@ import Testing
             #expect(await server.state.requests.count == 1)
         }
     }
+
+    @Test func deadlinesEndSlowCallsAndCreatesAreNotRepeated() async throws {
+        try await Self.withSandbox { server, _, _ in
+            var f = Faults()
+            f.latency = .milliseconds(300)
+            await server.state.setFaults(f)
+            let slow = CallToolsClient(
+                baseURL: server.baseURL, apiKey: "sandbox-calltools-key", client: UpstreamHTTP.makeClient(),
+                budget: TokenBucket(capacity: 100, period: .seconds(1)), timeout: .milliseconds(100),
+                retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2)))
+            do {
+                _ = try await slow.buckets()
+                Issue.record("expected a timeout")
+            } catch let error as UpstreamError {
+                #expect(error.kind == .timeout)
+                #expect(error.attempts == 2)
+                #expect(
+                    error.description == "calltools GET /api/buckets/: no answer before the deadline (after 2 attempts)"
+                )
+            }
+            do {
+                _ = try await slow.create(.object(JSONObject(["first_name": .string("Ana")])))
+                Issue.record("expected a timeout")
+            } catch let error as UpstreamError {
+                #expect(error.outcomeUnknown && error.attempts == 1)
+            }
+            try await slow.http.client.shutdown()
+        }
+    }
 }

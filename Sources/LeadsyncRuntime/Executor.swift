@@ -150,9 +150,17 @@ public actor Executor {
                 audit.append(AuditEntry(at: now(), kind: .call, summary: "GHL tags " + describe(changes)))
             }
             if applied.calltoolsId == nil && decision.buckets.isEmpty { action = .skipped }
-            audit.append(
-                AuditEntry(at: now(), kind: .outcome, summary: "\(action.rawValue) (\(calls) CallTools calls)"))
-            try store.appendAudit(id, audit)
+            // The trail records changes: a pass that did nothing for a contact whose decision
+            // reads as before writes nothing (no row, no fsync), so daily passes do not grow
+            // the database, and `explain` still shows the decision that holds.
+            let quiet =
+                calls == 0 && ghlCalls == 0 && (action == .unchanged || action == .skipped) && !decision.marksCustomer
+            let unchangedDecision = quiet ? try store.lastDecisionSummary(id) == audit.first?.summary : false
+            if !unchangedDecision {
+                audit.append(
+                    AuditEntry(at: now(), kind: .outcome, summary: "\(action.rawValue) (\(calls) CallTools calls)"))
+                try store.appendAudit(id, audit)
+            }
             return Outcome(contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls, decision: decision)
         } catch let error as UpstreamError {
             try? store.appendAudit(id, [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")])

@@ -125,6 +125,16 @@ extension LeadsyncDatabase {
         try run("append audit for \(ghlId)") { db in try Self.insertAudit(db, ghlId, entries) }
     }
 
+    /// The summary of the last decision recorded for the contact: an executor skips recording a
+    /// decision that reads the same and caused no call, so the trail records changes.
+    public func lastDecisionSummary(_ ghlId: String) throws(StoreError) -> String? {
+        try read("read audit of \(ghlId)") { db in
+            try String.fetchOne(
+                db, sql: "SELECT summary FROM audit WHERE ghl_id = ? AND kind = 'decision' ORDER BY id DESC LIMIT 1",
+                arguments: [ghlId])
+        }
+    }
+
     /// The contact's audit trail, oldest first.
     public func auditTrail(_ ghlId: String) throws(StoreError) -> [AuditEntry] {
         try read("read audit of \(ghlId)") { db in

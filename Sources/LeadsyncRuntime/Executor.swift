@@ -59,6 +59,30 @@ public actor Executor {
     /// Evaluates `contact`, brings CallTools to the decision, writes GHL tags back, records all.
     @discardableResult
     public func process(_ contact: Contact, deleted: Bool = false) async throws(Failure) -> Outcome {
+        let log = CallLog()
+        do {
+            return try await CallLog.$current.withValue(log) {
+                try await processLogged(contact, deleted: deleted, log: log)
+            }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw Failure(contactId: contact.id, message: "\(error)", transient: false)
+        }
+    }
+
+    /// The HTTP attempts made since the last call, as audit entries: method, path, status, latency.
+    func callEntries(_ log: CallLog) -> [AuditEntry] {
+        log.drain().map { r in
+            let status = r.status.map(String.init) ?? "no answer"
+            return AuditEntry(
+                at: now(), kind: .call,
+                summary: "\(r.method) \(r.path) → \(status) in \(r.milliseconds) ms"
+                    + (r.attempt > 1 ? " (attempt \(r.attempt))" : ""))
+        }
+    }
+
+    func processLogged(_ contact: Contact, deleted: Bool, log: CallLog) async throws(Failure) -> Outcome {
         let id = contact.id
         func fail(_ message: String, transient: Bool) -> Failure {
             Failure(contactId: id, message: message, transient: transient)
@@ -97,6 +121,7 @@ public actor Executor {
                             calltoolsId: existing.id, fields: existing.fields,
                             buckets: existing.buckets.intersection(managed),
                             tags: Dictionary(uniqueKeysWithValues: existing.tags.map { ($0, true) }))
+                        audit += callEntries(log)
                         audit.append(
                             AuditEntry(
                                 at: now(), kind: .call,
@@ -106,6 +131,7 @@ public actor Executor {
                         audit = []
                     } else {
                         lookup = .notFound
+                        audit += callEntries(log)
                         audit.append(
                             AuditEntry(at: now(), kind: .call, summary: "no CallTools contact with this phone"))
                     }
@@ -114,6 +140,7 @@ public actor Executor {
                     try store.recordCreateIntent(id, at: now())
                     let newId = try await calltools.create(body.json(forCreate: true))
                     applied = applied.applying(body, id: newId)
+                    audit += callEntries(log)
                     audit.append(
                         AuditEntry(
                             at: now(), kind: .call, summary: "created CallTools contact \(newId)",
@@ -125,6 +152,7 @@ public actor Executor {
                     calls += 1
                     try await calltools.update(ctId, body.json(forCreate: false))
                     applied = applied.applying(body, id: ctId)
+                    audit += callEntries(log)
                     audit.append(
                         AuditEntry(
                             at: now(), kind: .call, summary: "updated CallTools contact \(ctId)",
@@ -147,6 +175,7 @@ public actor Executor {
                     ghlCalls += 1
                     try await ghl.removeTags(id, changes.remove)
                 }
+                audit += callEntries(log)
                 audit.append(AuditEntry(at: now(), kind: .call, summary: "GHL tags " + describe(changes)))
             }
             if applied.calltoolsId == nil && decision.buckets.isEmpty { action = .skipped }
@@ -163,7 +192,8 @@ public actor Executor {
             }
             return Outcome(contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls, decision: decision)
         } catch let error as UpstreamError {
-            try? store.appendAudit(id, [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")])
+            try? store.appendAudit(
+                id, callEntries(log) + [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")])
             throw fail(error.description, transient: error.isTransient)
         } catch let error as StoreError {
             throw fail(error.description, transient: error.isTransient)

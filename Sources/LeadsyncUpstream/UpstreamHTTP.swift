@@ -3,6 +3,10 @@ import LeadsyncCore
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Which upstream a call went to.
 public enum Service: String, Sendable {
     case ghl
@@ -90,6 +94,39 @@ public struct CallRecord: Sendable, Equatable {
     public var attempt: Int
 }
 
+/// Collects the calls made inside a task (the executor wraps each contact in one), so the
+/// contact's audit trail can list every attempt with its status and latency.
+public final class CallLog: @unchecked Sendable {
+    @TaskLocal public static var current: CallLog?
+
+    private var records: [CallRecord] = []
+    private let lock = CallLogLock()
+
+    public init() {}
+
+    func append(_ r: CallRecord) { lock.withLock { records.append(r) } }
+
+    /// The calls so far, and empties the log.
+    public func drain() -> [CallRecord] {
+        lock.withLock {
+            defer { records.removeAll() }
+            return records
+        }
+    }
+}
+
+/// A pthread mutex (the upstream module keeps Foundation out).
+final class CallLogLock: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
+}
+
 /// The transport both clients share: base URL, headers, deadline, pacing, retries.
 public struct UpstreamHTTP: Sendable {
     public struct Configuration: Sendable {
@@ -166,10 +203,11 @@ public struct UpstreamHTTP: Sendable {
             var failure: UpstreamError.Kind
             switch result {
             case .success(let response):
-                onCall(
-                    CallRecord(
-                        service: service, method: method.rawValue, path: path, status: response.status,
-                        milliseconds: ms, attempt: attempt))
+                let record = CallRecord(
+                    service: service, method: method.rawValue, path: path, status: response.status,
+                    milliseconds: ms, attempt: attempt)
+                onCall(record)
+                CallLog.current?.append(record)
                 if let remaining = response.headers.first(name: "X-RateLimit-Remaining").flatMap(Int.init) {
                     await budget.observe(remaining: remaining)
                 }
@@ -180,10 +218,11 @@ public struct UpstreamHTTP: Sendable {
                 }
                 failure = .status(response.status, message: Self.message(response.body))
             case .failure(let kind):
-                onCall(
-                    CallRecord(
-                        service: service, method: method.rawValue, path: path, status: nil, milliseconds: ms,
-                        attempt: attempt))
+                let record = CallRecord(
+                    service: service, method: method.rawValue, path: path, status: nil, milliseconds: ms,
+                    attempt: attempt)
+                onCall(record)
+                CallLog.current?.append(record)
                 failure = kind
             }
             let error = UpstreamError(service: service, call: call, kind: failure, attempts: attempt)

@@ -232,12 +232,32 @@ import Testing
         let h = try await Self.harness()
         defer { Task { await h.shutdown() } }
         try await h.executor.process(try await h.contact(Self.ana))
-        let trail = try h.store.auditTrail("g1").map(\.summary)
+        // Latencies vary: compare with the milliseconds masked.
+        func trail(_ id: String) throws -> [String] {
+            try h.store.auditTrail(id).map { entry in
+                entry.summary.replacingOccurrences(of: #" in \d+ ms"#, with: " in _ ms", options: .regularExpression)
+            }
+        }
         #expect(
-            trail == [
-                "batch: buckets [cold] by cold", "no CallTools contact with this phone",
-                "created CallTools contact 1001",
-                "GHL tags +in-calltools", "created (2 CallTools calls)",
+            try trail("g1") == [
+                "batch: buckets [cold] by cold",
+                "GET /api/buckets/ → 200 in _ ms", "GET /api/alltags/ → 200 in _ ms",
+                "POST /api/alltags/ → 201 in _ ms",
+                "GET /api/contacts/ → 200 in _ ms", "no CallTools contact with this phone",
+                "POST /api/contacts/ → 201 in _ ms", "created CallTools contact 1001",
+                "POST /contacts/g1/tags → 201 in _ ms", "GHL tags +in-calltools", "created (2 CallTools calls)",
             ])
+        // The same decision again, with nothing to do, writes nothing more.
+        let again = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#
+        try await h.executor.process(try await h.contact(again))
+        #expect(try trail("g1").count == 11)
+        // An excluded contact's decision is recorded once, not on every pass.
+        let excluded = #"{"id":"g9","dnd":true,"tags":["cold lead"]}"#
+        try await h.executor.process(try await h.contact(excluded))
+        try await h.executor.process(try await h.contact(excluded))
+        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
+        // A different decision is recorded even when it costs no call.
+        try await h.executor.process(try await h.contact(#"{"id":"g9","dnd":false,"tags":["newsletter"]}"#))
+        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome, .decision, .outcome])
     }
 }

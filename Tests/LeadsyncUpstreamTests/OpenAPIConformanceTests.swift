@@ -7,13 +7,13 @@ import Testing
 @testable import LeadsyncUpstream
 
 /// Every request the GHL client sends, checked against GHL's official OpenAPI documents
-/// (../shared/upstream/apps): the operation exists, required headers and query parameters are
+/// (Tests/Fixtures/ghl-openapi, copied from the project's shared/upstream): the operation exists, required headers and query parameters are
 /// present, and the body has the schema's required keys with the right JSON types.
 @Suite(.serialized) struct OpenAPIConformanceTests {
     static let upstream: String = {
         var path = #filePath
         for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return path + "/../shared/upstream/apps"
+        return path + "/Tests/Fixtures/ghl-openapi/apps"
     }()
 
     struct Spec {

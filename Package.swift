@@ -13,7 +13,7 @@ import PackageDescription
 //   leadsync      the executable: argument parsing only.
 let package = Package(
     name: "leadsync",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "leadsync", targets: ["leadsync"]),
         .executable(name: "leadsync-bench", targets: ["leadsync-bench"]),

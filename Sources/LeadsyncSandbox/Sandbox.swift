@@ -42,14 +42,7 @@ public struct SandboxResponder: HTTPResponder {
         let fault = await state.fault(for: path, method: request.method.rawValue)
         let latency = await state.faults.latency
         if latency > .zero { try await Task.sleep(for: latency) }
-        if fault.reset {
-            await state.record(
-                RecordedRequest(
-                    method: request.method.rawValue, path: path, query: query, headers: headers,
-                    body: body, status: 0))
-            try? await context.channel.close()
-            throw CancellationError()
-        }
+        if fault.reset { try await reset(context, request, path, query, headers, body) }
         if let status = fault.status {
             var r = SandboxResponse.json(
                 status, .object(JSONObject(["message": .string("sandbox fault"), "detail": .string("sandbox fault")])))
@@ -68,14 +61,22 @@ public struct SandboxResponder: HTTPResponder {
                 headers: headers, body: body)
         }
         if await state.takeResetAfterHandling(for: path, method: request.method.rawValue) {
-            await state.record(
-                RecordedRequest(
-                    method: request.method.rawValue, path: path, query: query, headers: headers,
-                    body: body, status: 0))
-            try? await context.channel.close()
-            throw CancellationError()
+            try await reset(context, request, path, query, headers, body)
         }
         return try await answer(response, request, path, query, headers, body)
+    }
+
+    /// Closes the connection without an answer (recorded with status 0).
+    private func reset(
+        _ context: SandboxContext, _ request: Request, _ path: String, _ query: [String: String],
+        _ headers: [String: String], _ body: JSON?
+    ) async throws -> Never {
+        await state.record(
+            RecordedRequest(
+                method: request.method.rawValue, path: path, query: query, headers: headers,
+                body: body, status: 0))
+        try? await context.channel.close()
+        throw CancellationError()
     }
 
     private func answer(

@@ -2,10 +2,7 @@ import AsyncHTTPClient
 import LeadsyncCore
 import NIOCore
 import NIOHTTP1
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import Synchronization
 
 /// Which upstream a call went to.
 public enum Service: String, Sendable {
@@ -96,34 +93,21 @@ public struct CallRecord: Sendable, Equatable {
 
 /// Collects the calls made inside a task (the executor wraps each contact in one), so the
 /// contact's audit trail can list every attempt with its status and latency.
-public final class CallLog: @unchecked Sendable {
+public final class CallLog: Sendable {
     @TaskLocal public static var current: CallLog?
 
-    private var records: [CallRecord] = []
-    private let lock = CallLogLock()
+    private let records = Mutex<[CallRecord]>([])
 
     public init() {}
 
-    func append(_ r: CallRecord) { lock.withLock { records.append(r) } }
+    func append(_ r: CallRecord) { records.withLock { $0.append(r) } }
 
     /// The calls so far, and empties the log.
     public func drain() -> [CallRecord] {
-        lock.withLock {
-            defer { records.removeAll() }
-            return records
+        records.withLock { r in
+            defer { r.removeAll() }
+            return r
         }
-    }
-}
-
-/// A pthread mutex (the upstream module keeps Foundation out).
-final class CallLogLock: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
     }
 }
 

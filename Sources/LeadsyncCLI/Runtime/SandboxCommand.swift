@@ -1,6 +1,7 @@
 import Dispatch
 import LeadsyncCore
 import LeadsyncSandbox
+import Synchronization
 
 /// `leadsync sandbox`: the emulated GHL and CallTools on a local port, seeded with contacts,
 /// until interrupted. Prints the environment that points leadsync at it.
@@ -69,16 +70,14 @@ func waitForTermination() async {
 }
 
 /// Resumes a continuation at most once, and keeps the signal sources alive until then.
-final class ResumeOnce: @unchecked Sendable {
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [any DispatchSourceSignal] = []
-    private let lock = NSLockLike()
-    init(_ c: CheckedContinuation<Void, Never>) { continuation = c }
-    func keep(_ s: [any DispatchSourceSignal]) { lock.withLock { sources = s } }
+final class ResumeOnce: Sendable {
+    private let state: Mutex<(continuation: CheckedContinuation<Void, Never>?, sources: [any DispatchSourceSignal])>
+    init(_ c: CheckedContinuation<Void, Never>) { state = Mutex((c, [])) }
+    func keep(_ s: [any DispatchSourceSignal]) { state.withLock { $0.sources = s } }
     func resume() {
-        let c = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            defer { continuation = nil }
-            return continuation
+        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            defer { s.continuation = nil }
+            return s.continuation
         }
         c?.resume()
     }

@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -143,28 +144,15 @@ public enum SyncCommand {
     }
 }
 
-/// Counts upstream calls per service (thread-safe; called from the transport).
-final class CallCounter: @unchecked Sendable {
-    private let lock = NSLockLike()
-    private var ghl = 0, calltools = 0
+/// Counts upstream calls per service (called from the transport, on any thread).
+final class CallCounter: Sendable {
+    private let counts = Mutex<(ghl: Int, calltools: Int)>((0, 0))
     func add(_ r: CallRecord) {
-        lock.withLock {
-            if r.service == .ghl { ghl += 1 } else { calltools += 1 }
+        counts.withLock { c in
+            if r.service == .ghl { c.ghl += 1 } else { c.calltools += 1 }
         }
     }
-    func count(_ s: Service) -> Int { lock.withLock { s == .ghl ? ghl : calltools } }
-}
-
-/// A pthread mutex (Foundation-free).
-final class NSLockLike: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
-    }
+    func count(_ s: Service) -> Int { counts.withLock { s == .ghl ? $0.ghl : $0.calltools } }
 }
 
 extension String {

@@ -259,12 +259,25 @@ public struct UpstreamHTTP: Sendable {
             switch error {
             case .deadlineExceeded, .readTimeout: return .failure(.timeout)
             case .connectTimeout: return .failure(.connection("connect timeout", sent: false))
-            default: return .failure(.connection("\(error)", sent: true))
+            case .remoteConnectionClosed: return .failure(.connection("the server closed the connection", sent: true))
+            default: return .failure(.connection(Self.plain(error), sent: true))
             }
         } catch {
             // Connection refused and other channel errors before the request went out.
-            return .failure(.connection("\(error)", sent: false))
+            return .failure(.connection(Self.plain(error), sent: false))
         }
+    }
+
+    /// A connection error in a few words (NIO's descriptions carry errno and internal state).
+    static func plain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") { return "connection refused" }
+        if text.contains("Connection reset") { return "connection reset by the server" }
+        if text.contains("No route to host") || text.contains("Network is unreachable") { return "host unreachable" }
+        if text.contains("Name or service not known") || text.contains("nodename nor servname") {
+            return "unknown host"
+        }
+        return text
     }
 
     /// `Retry-After` in seconds (DRF and GHL send seconds).

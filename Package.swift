@@ -9,6 +9,7 @@ import PackageDescription
 //   LeadsyncUpstream  GHL and CallTools clients (AsyncHTTPClient), pacing and retries.
 //   LeadsyncSandbox   in-process emulators of both APIs (Hummingbird), with fault injection.
 //   LeadsyncRuntime   the executor (planner + store + clients) and the sync pass.
+//   LeadsyncWebhooks  webhook signature verification (swift-crypto) and constant-time secrets.
 //   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
 //   leadsync      the executable: argument parsing only.
 let package = Package(
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         .target(name: "LeadsyncCore"),
@@ -43,6 +45,13 @@ let package = Package(
             dependencies: [
                 "LeadsyncCore", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .target(
+            name: "LeadsyncWebhooks",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -80,6 +89,13 @@ let package = Package(
                 "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncUpstream", "LeadsyncStore", "LeadsyncSync",
                 "LeadsyncRules",
                 "LeadsyncCore",
+            ]
+        ),
+        .testTarget(
+            name: "LeadsyncWebhooksTests",
+            dependencies: [
+                "LeadsyncWebhooks", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .testTarget(

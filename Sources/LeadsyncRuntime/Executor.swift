@@ -19,6 +19,9 @@ public actor Executor {
     let ghl: GHLClient?
     let now: @Sendable () -> Timestamp
     var resolution: Resolution
+    /// Phone → CallTools contact, read once from the contact list for a large import; when set,
+    /// phone lookups cost no call (see `prefetchDirectory`).
+    var directory: [String: CallToolsContact]?
 
     public init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: CallToolsClient, ghl: GHLClient?,
@@ -111,8 +114,13 @@ public actor Executor {
                 case .resolve(let buckets, let add, let remove):
                     try await resolve(buckets: buckets, tagsToAdd: add, tagsToRemove: remove)
                 case .lookup(let phone):
-                    calls += 1
-                    let found = try await calltools.findByPhone(phone)
+                    let found: [CallToolsContact]
+                    if let directory {
+                        found = directory[phone].map { [$0] } ?? []
+                    } else {
+                        calls += 1
+                        found = try await calltools.findByPhone(phone)
+                    }
                     if let existing = found.first {
                         // Adopt it: its id, and what it holds now, are our applied state from here on
                         // (committed at once, so even "nothing to change" links the two for good).
@@ -140,6 +148,15 @@ public actor Executor {
                     try store.recordCreateIntent(id, at: now())
                     let newId = try await calltools.create(body.json(forCreate: true))
                     applied = applied.applying(body, id: newId)
+                    if directory != nil,
+                        let phone = body.fields.first(where: { $0.slug == rules.calltools.phoneField })?.value
+                    {
+                        // A later GHL contact with the same phone links to this one, as a lookup would.
+                        directory?[phone] = CallToolsContact(
+                            id: newId, phoneNumbers: [phone], buckets: Set(body.addBuckets),
+                            tags: Set(body.addTags),
+                            fields: Dictionary(body.fields.map { ($0.slug, $0.value) }) { a, _ in a })
+                    }
                     audit += callEntries(log)
                     audit.append(
                         AuditEntry(

@@ -44,6 +44,8 @@ public struct SyncPass: Sendable {
         public var skipped = 0
         public var failed = 0
         public var resumed = false
+        /// CallTools contact-list pages read to answer phone lookups (0: lookups were made).
+        public var directoryPages = 0
 
         var counts: [String: Int] {
             [
@@ -142,6 +144,13 @@ public struct SyncPass: Sendable {
                 filters: filters, sort: [("dateAdded", "asc")], pageLimit: options.pageLimit,
                 searchAfter: cursor)
             progress.total = page.total
+            if !options.dryRun && progress.pages == 0 && !progress.resumed, let total = page.total {
+                // New contacts expected = GHL's total minus those the store already knows.
+                let known = try store.knownContactCount()
+                if let pages = try await executor.prefetchDirectory(expectedLookups: total - known) {
+                    progress.directoryPages = pages
+                }
+            }
             let contacts = page.contacts.compactMap {
                 try? InboundContact.decode($0, catalog: catalog, defaultEventType: "batch").contact
             }
@@ -214,6 +223,33 @@ public struct SyncPass: Sendable {
 }
 
 extension Executor {
+    /// For a large import: when reading CallTools' whole contact list (250 per page) costs fewer
+    /// calls than one phone lookup per new contact, read it once and answer lookups from it
+    /// (product.md §3: under a 1,000-per-hour budget every call counts). Returns the pages read,
+    /// or nil when the list was not worth reading (one call spent finding out).
+    public func prefetchDirectory(expectedLookups: Int) async throws -> Int? {
+        guard rules.calltools.lookupExisting, directory == nil, expectedLookups > 1 else { return nil }
+        let first = try await calltools.contactsPage(1)
+        let pages = (first.count + CallToolsClient.maxPageSize - 1) / CallToolsClient.maxPageSize
+        guard pages < expectedLookups else { return nil }
+        var map: [String: CallToolsContact] = [:]
+        func add(_ list: [CallToolsContact]) {
+            // The lowest id wins, as the first match of a phone search would.
+            for c in list { for p in c.phoneNumbers where map[p].map({ c.id < $0.id }) ?? true { map[p] = c } }
+        }
+        add(first.contacts)
+        var page = 1
+        var more = first.more
+        while more {
+            page += 1
+            let next = try await calltools.contactsPage(page)
+            add(next.contacts)
+            more = next.more
+        }
+        directory = map
+        return page
+    }
+
     /// Resolves every bucket and tag the rules name, once, before concurrent work (two contacts
     /// resolving the same missing tag at once would create it twice).
     public func resolveAll() async throws {

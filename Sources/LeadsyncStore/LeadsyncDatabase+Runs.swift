@@ -151,6 +151,15 @@ extension LeadsyncDatabase {
 
     // MARK: Stats
 
+    /// GHL contacts leadsync has processed at least once (linked, skipped or excluded: every
+    /// processed contact leaves a contact row or an audit entry).
+    public func knownContactCount() throws(StoreError) -> Int {
+        try read("count known contacts") { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM (SELECT ghl_id FROM contact UNION SELECT ghl_id FROM audit)") ?? 0
+        }
+    }
+
     public func stats() throws(StoreError) -> StoreStats {
         try read("read stats") { db in
             let contacts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact") ?? 0

@@ -10,6 +10,14 @@ public struct CallToolsContact: Sendable, Equatable {
     public var tags: Set<Int>
     public var fields: [String: String]
 
+    public init(id: Int, phoneNumbers: [String], buckets: Set<Int>, tags: Set<Int>, fields: [String: String]) {
+        self.id = id
+        self.phoneNumbers = phoneNumbers
+        self.buckets = buckets
+        self.tags = tags
+        self.fields = fields
+    }
+
     init?(_ json: JSON) {
         guard case .number(let n)? = json["id"] else { return nil }
         id = Int(n)
@@ -62,6 +70,20 @@ public struct CallToolsClient: Sendable {
         let r = try await http.send(.GET, "/api/contacts/", query: [("phone_number", e164)])
         let results = try Self.results(r.body, call: "GET /api/contacts/")
         return results.compactMap(CallToolsContact.init).filter { $0.phoneNumbers.contains(e164) }
+    }
+
+    /// One page of the contact list (`GET /api/contacts/?page=N&page_size=250`): the contacts,
+    /// the total count, and whether more pages follow.
+    public func contactsPage(
+        _ page: Int
+    ) async throws(UpstreamError) -> (contacts: [CallToolsContact], count: Int, more: Bool) {
+        let r = try await http.send(
+            .GET, "/api/contacts/",
+            query: [("page", String(page)), ("page_size", String(Self.maxPageSize))])
+        let results = try Self.results(r.body, call: "GET /api/contacts/")
+        let count: Int = { if case .number(let n)? = r.body["count"] { return Int(n) } else { return results.count } }()
+        let more: Bool = { if case .string? = r.body["next"] { return true } else { return false } }()
+        return (results.compactMap(CallToolsContact.init), count, more)
     }
 
     /// `POST /api/contacts/` → the new id. Never retried when its outcome is unknown: the

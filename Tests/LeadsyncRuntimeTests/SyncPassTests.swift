@@ -122,3 +122,37 @@ import Testing
                 ]))
     }
 }
+
+@Suite(.serialized) struct ImportDirectoryTests {
+    @Test func aLargeImportReadsTheContactListInsteadOfLookingUpEachPhone() async throws {
+        let h = try await ExecutorTests.harness()
+        defer { Task { await h.shutdown() } }
+        await SyncPassTests.seed(h.server.state)  // 1,200 GHL contacts, 400 routed
+        // CallTools already has 100 of the routed contacts (by phone) and 150 others: one list page.
+        for i in stride(from: 0, to: 300, by: 3) {
+            await h.server.state.putCallToolsContact(
+                JSONObject(["mobile_phone_number": .string(String(format: "+1415555%04d", i))]))
+        }
+        for i in 0..<150 {
+            await h.server.state.putCallToolsContact(
+                JSONObject(["mobile_phone_number": .string(String(format: "+1212555%04d", i))]))
+        }
+        await h.server.state.clearRequests()
+        var plan = SyncPass.Plan()
+        let p = try await SyncPassTests().pass(h).run(SyncPass.Options(), plan: &plan)
+        #expect(p.directoryPages == 1)
+        #expect(p.created == 300 && p.updated == 100 && p.failed == 0)
+        let ct = await h.server.state.requests.filter { $0.path.hasPrefix("/api/contacts/") }
+        // One list page, then one call per contact: no phone lookups.
+        #expect(ct.filter { $0.method == "GET" }.map(\.query) == [["page": "1", "page_size": "250"]])
+        #expect(ct.filter { $0.method == "POST" }.count == 300)
+        #expect(ct.filter { $0.method == "PATCH" }.count == 100)
+        #expect(await h.server.state.calltoolsContacts().count == 550)
+
+        // The next pass knows every contact: no list read, no CallTools call.
+        await h.server.state.clearRequests()
+        let again = try await SyncPassTests().pass(h).run(SyncPass.Options(), plan: &plan)
+        #expect(again.directoryPages == 0)
+        #expect(await h.server.state.requests.filter { $0.path.hasPrefix("/api/") }.isEmpty)
+    }
+}

@@ -46,6 +46,8 @@ public struct SyncPass: Sendable {
         public var resumed = false
         /// CallTools contact-list pages read to answer phone lookups (0: lookups were made).
         public var directoryPages = 0
+        /// CallTools calls spent resolving bucket and tag ids before the contacts.
+        public var idLookups = 0
 
         var counts: [String: Int] {
             [
@@ -132,7 +134,9 @@ public struct SyncPass: Sendable {
             } else {
                 progress.runId = try store.startRun(mode: mode.name, at: now())
             }
-            try await executor.resolveAll()
+            let log = CallLog()
+            try await CallLog.$current.withValue(log) { try await executor.resolveAll() }
+            progress.idLookups = log.drain().count
         }
 
         // Custom field definitions cost a call; only rules that read custom fields need them.

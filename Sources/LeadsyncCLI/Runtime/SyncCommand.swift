@@ -134,7 +134,9 @@ public enum SyncCommand {
                 row("created", p.created) + row("updated", p.updated) + row("unchanged", p.unchanged)
                 + row("skipped", p.skipped) + row("failed", p.failed)
         }
-        out += "upstream calls: GHL \(calls.count(.ghl)), CallTools \(calls.count(.calltools))\n"
+        out +=
+            "upstream calls: GHL \(calls.count(.ghl)), CallTools \(calls.count(.calltools))"
+            + " (\(p.idLookups) id look-ups, \(p.directoryPages) contact-list pages)\n"
         return out
     }
 

@@ -152,10 +152,9 @@ public actor Executor {
                         let phone = body.fields.first(where: { $0.slug == rules.calltools.phoneField })?.value
                     {
                         // A later GHL contact with the same phone links to this one, as a lookup would.
+                        // Id and buckets only: memory stays small; such a contact costs one fuller PATCH.
                         directory?[phone] = CallToolsContact(
-                            id: newId, phoneNumbers: [phone], buckets: Set(body.addBuckets),
-                            tags: Set(body.addTags),
-                            fields: Dictionary(body.fields.map { ($0.slug, $0.value) }) { a, _ in a })
+                            id: newId, phoneNumbers: [phone], buckets: Set(body.addBuckets), tags: [], fields: [:])
                     }
                     audit += callEntries(log)
                     audit.append(

@@ -235,7 +235,9 @@ extension Executor {
         guard rules.calltools.lookupExisting, directory == nil, expectedLookups > 1 else { return nil }
         let first = try await calltools.contactsPage(1)
         let pages = (first.count + CallToolsClient.maxPageSize - 1) / CallToolsClient.maxPageSize
-        guard pages < expectedLookups else { return nil }
+        // At most 400 pages (100,000 CallTools contacts) held in memory; past that, per-contact
+        // lookups keep a pass's memory bounded.
+        guard pages < expectedLookups, pages <= Self.maxDirectoryPages else { return nil }
         var map: [String: CallToolsContact] = [:]
         func add(_ list: [CallToolsContact]) {
             // The lowest id wins, as the first match of a phone search would.
@@ -253,6 +255,8 @@ extension Executor {
         directory = map
         return page
     }
+
+    public static let maxDirectoryPages = 400
 
     /// Resolves every bucket and tag the rules name, once, before concurrent work (two contacts
     /// resolving the same missing tag at once would create it twice).

@@ -22,6 +22,8 @@ public actor Executor {
     /// Phone → CallTools contact, read once from the contact list for a large import; when set,
     /// phone lookups cost no call (see `prefetchDirectory`).
     var directory: [String: CallToolsContact]?
+    /// About 40 MiB of directory at most (roughly 250 bytes an entry).
+    public static let maxDirectoryEntries = 150_000
 
     public init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: CallToolsClient, ghl: GHLClient?,
@@ -155,6 +157,8 @@ public actor Executor {
                         // Id and buckets only: memory stays small; such a contact costs one fuller PATCH.
                         directory?[phone] = CallToolsContact(
                             id: newId, phoneNumbers: [phone], buckets: Set(body.addBuckets), tags: [], fields: [:])
+                        // Bounded memory: past this size, phone lookups go back to CallTools.
+                        if (directory?.count ?? 0) > Executor.maxDirectoryEntries { directory = nil }
                     }
                     audit += callEntries(log)
                     audit.append(

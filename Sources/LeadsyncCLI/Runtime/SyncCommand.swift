@@ -49,8 +49,20 @@ public enum SyncCommand {
         } catch {
             return fail("\(error)")
         }
+        // The HTTP client is shut down, awaited, on every path out (async-http-client requires it).
         let http = HTTPClientHandle()
-        defer { Task { await http.shutdown() } }
+        let code = await pass(
+            options, rules: rules, settings: settings, store: store, http: http, console: console,
+            now: now, fail: fail)
+        await http.shutdown()
+        return code
+    }
+
+    static func pass(
+        _ options: Options, rules: CompiledRules, settings: UpstreamSettings, store: LeadsyncDatabase,
+        http: HTTPClientHandle, console: Console, now: @escaping @Sendable () -> Timestamp,
+        fail: (String) -> Int32
+    ) async -> Int32 {
         let counter = CallCounter()
         let (ghl, calltools) = settings.clients(http: http, onCall: { counter.add($0) })
         let started = ContinuousClock.now

@@ -65,7 +65,7 @@ import Testing
             RulesCompiler.compile(source: try String(contentsOfFile: coldLeads, encoding: .utf8), file: "c").rules)
         var expected = Set<String>()
         for i in 0..<1500 {
-            let id = "sbx" + String(i).leftPad(7, "0")
+            let id = "sbx" + String(i).leftPadded(to: 7, with: "0")
             guard let o = await state.ghlContact(id) else { continue }
             let c = try InboundContact.decode(.object(o)).contact
             if !Engine(rules: rules).evaluate(c, now: fixedNow).buckets.isEmpty { expected.insert(id) }

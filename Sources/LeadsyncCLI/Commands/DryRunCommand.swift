@@ -24,6 +24,8 @@ public struct DryRunCommand {
     }
 
     let engine: Engine
+    /// Built once per run: `--db` plans every contact.
+    let planner: Planner
     let rules: CompiledRules
     let options: Options
     let console: Console
@@ -42,7 +44,9 @@ public struct DryRunCommand {
             console.err.flush()
             return 1
         }
-        var command = DryRunCommand(engine: Engine(rules: rules), rules: rules, options: options, console: console)
+        var command = DryRunCommand(
+            engine: Engine(rules: rules), planner: Planner(rules: rules), rules: rules, options: options,
+            console: console)
         if let db = options.database {
             do {
                 command.resolution = try db.resolution(for: rules)
@@ -279,7 +283,6 @@ public struct DryRunCommand {
 
     /// The calls `sync` would make for this decision against the stored state, in order.
     func plannedCalls(_ decision: Decision, applied: AppliedState, contact: Contact) -> [String] {
-        let planner = Planner(rules: rules)
         var calls: [String] = []
         var lookup: LookupResult?
         for _ in 0..<4 {
@@ -308,7 +311,7 @@ public struct DryRunCommand {
     }
 
     func ghlCalls(_ decision: Decision, _ contact: Contact) -> [String] {
-        let changes = Planner(rules: rules).ghlTagChanges(decision, currentTags: contact.tags)
+        let changes = planner.ghlTagChanges(decision, currentTags: contact.tags)
         var out: [String] = []
         if !changes.add.isEmpty { out.append("POST /contacts/\(contact.id)/tags \(changes.add)") }
         if !changes.remove.isEmpty { out.append("DELETE /contacts/\(contact.id)/tags \(changes.remove)") }

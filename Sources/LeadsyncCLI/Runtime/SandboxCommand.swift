@@ -11,10 +11,10 @@ public enum SandboxCommand {
     public static func seed(_ state: SandboxState, count: Int) async {
         for i in 0..<count {
             var c = JSONObject()
-            c["id"] = .string("sbx" + String(i).leftPad(7, "0"))
+            c["id"] = .string("sbx" + String(i).leftPadded(to: 7, with: "0"))
             c["firstName"] = .string(["Ana", "Ben", "Cleo", "Dev", "Eve", "Fay"][i % 6])
             c["lastName"] = .string("Sandbox\(i)")
-            if i % 17 != 0 { c["phone"] = .string("+1415" + String(2_000_000 + i).leftPad(7, "0")) }
+            if i % 17 != 0 { c["phone"] = .string("+1415" + String(2_000_000 + i).leftPadded(to: 7, with: "0")) }
             var tags: [JSON] = []
             if i % 3 == 0 { tags.append(.string("cold lead")) }
             if i % 10 == 0 { tags.append(.string("ACA Active 2026")) }

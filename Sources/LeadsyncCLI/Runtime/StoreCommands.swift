@@ -48,7 +48,7 @@ public enum StoreCommands {
                 console.out.line("create pending        \(s.createPending)")
                 console.out.line("marked customers      \(s.markedCustomers)")
                 for (bucket, n) in s.perBucket.sorted(by: { $0.key < $1.key }) {
-                    console.out.line("bucket \(String(bucket).padding(toLength: 14)) \(n)")
+                    console.out.line("bucket \(String(bucket).rightPadded(to: 14)) \(n)")
                 }
                 if let last {
                     console.out.line("last sync             \(last.mode), finished \(last.finishedAt?.iso8601 ?? "-")")
@@ -80,7 +80,7 @@ public enum StoreCommands {
             console.out.line("  marked customer   \(c.markedCustomer ? "yes" : "no")")
             console.out.line("  history")
             for e in trail {
-                console.out.line("    \(e.at.iso8601)  \(e.kind.rawValue.padding(toLength: 8)) \(e.summary)")
+                console.out.line("    \(e.at.iso8601)  \(e.kind.rawValue.rightPadded(to: 8)) \(e.summary)")
             }
             console.out.flush()
             return 0

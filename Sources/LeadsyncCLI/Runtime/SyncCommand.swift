@@ -125,7 +125,7 @@ public enum SyncCommand {
         seconds: Double
     ) -> String {
         func row(_ label: String, _ n: Int) -> String {
-            "  " + label.padding(toLength: 12) + String(n).leftPad(8) + "\n"
+            "  " + label.rightPadded(to: 12) + String(n).leftPadded(to: 8) + "\n"
         }
         let modeName: String
         switch mode {
@@ -154,7 +154,7 @@ public enum SyncCommand {
 
     static func format2(_ v: Double) -> String {
         let hundredths = Int((v * 100).rounded())
-        return "\(hundredths / 100).\(String(hundredths % 100).leftPad(2, "0"))"
+        return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2, with: "0"))"
     }
 }
 
@@ -167,11 +167,4 @@ final class CallCounter: Sendable {
         }
     }
     func count(_ s: Service) -> Int { counts.withLock { s == .ghl ? $0.ghl : $0.calltools } }
-}
-
-extension String {
-    func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-    func leftPad(_ n: Int, _ c: Character = " ") -> String {
-        count >= n ? self : String(repeating: c, count: n - count) + self
-    }
 }

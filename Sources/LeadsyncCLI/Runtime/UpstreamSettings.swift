@@ -15,7 +15,7 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     /// Reads the variables; a missing or malformed one is a one-line `CLIError`.
     public static func fromEnvironment(_ env: [String: String]) throws(CLIError) -> UpstreamSettings {
         func required(_ name: String, _ what: String) throws(CLIError) -> String {
-            guard let v = env[name]?.trimmedValue, !v.isEmpty else { throw CLIError("\(name) is not set (\(what))") }
+            guard let v = env[name]?.trimmedASCII, !v.isEmpty else { throw CLIError("\(name) is not set (\(what))") }
             return v
         }
         func rate(_ name: String, _ fallback: String) throws(CLIError) -> (Int, Double) {
@@ -64,14 +64,4 @@ public final class HTTPClientHandle: Sendable {
     public let client = UpstreamHTTP.makeClient()
     public init() {}
     public func shutdown() async { try? await client.shutdown() }
-}
-
-extension String {
-    var trimmedValue: String { trimmingWhitespace() }
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
 }

@@ -5,7 +5,7 @@
 /// paths), each copy a retain and a release. A closure specialised per node only borrows what
 /// it captured, which is what brings evaluation near hand-written speed.
 ///
-/// The contract is `Engine.failing`'s: -1 when the condition holds, else the id of the node
+/// A program returns -1 when the condition holds, else the id of the node
 /// that failed first.
 ///
 /// Programs are stored as this struct, never as bare closures in an array: a closure kept in a

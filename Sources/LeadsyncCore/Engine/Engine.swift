@@ -161,29 +161,6 @@ public struct Engine: Sendable {
         return values
     }
 
-    /// -1 when `condition` holds; otherwise the id of the node that failed first.
-    func failing(_ condition: Condition, _ contact: Contact, _ state: ContactState, _ now: Timestamp) -> Int32 {
-        switch condition {
-        case .all(let children, _):
-            for child in children {
-                let f = failing(child, contact, state, now)
-                if f >= 0 { return f }
-            }
-            return -1
-        case .any(let children, let id):
-            for child in children where failing(child, contact, state, now) < 0 { return -1 }
-            return id
-        case .not(let inner, let id):
-            return failing(inner, contact, state, now) < 0 ? id : -1
-        case .tags(let test, let id):
-            return Engine.holds(test, contact) ? -1 : id
-        case .field(let path, let test, let id):
-            return Engine.holds(test, contact.value(at: path), now: now) ? -1 : id
-        case .markedCustomer(let id):
-            return state.markedCustomer ? -1 : id
-        }
-    }
-
     static func holds(_ test: TagTest, _ contact: Contact) -> Bool {
         let tags = contact.foldedTags
         let hashes = contact.tagHashes

@@ -1,4 +1,14 @@
 extension String {
+    /// Padded on the left to `width` characters (`"7".leftPadded(to: 3, with: "0")` is `"007"`).
+    public func leftPadded(to width: Int, with pad: Character = " ") -> String {
+        count >= width ? self : String(repeating: pad, count: width - count) + self
+    }
+
+    /// Padded on the right with spaces to `width` characters (table columns).
+    public func rightPadded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
     /// The string without leading and trailing white space (Unicode white space and newlines).
     public var trimmedASCII: String {
         // Fast path: nothing to trim when both ends are printable ASCII (almost every value).

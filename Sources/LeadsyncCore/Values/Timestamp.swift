@@ -144,10 +144,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     }
 }
 
-func pad(_ v: Int, _ width: Int) -> String {
-    let s = String(v)
-    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-}
+func pad(_ v: Int, _ width: Int) -> String { String(v).leftPadded(to: width, with: "0") }
 
 /// A length of time written in a rules file: `30m`, `12h`, `90d`, `2w` (also `45s`).
 public struct RuleDuration: Sendable, Hashable {

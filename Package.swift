@@ -10,6 +10,8 @@ import PackageDescription
 //   LeadsyncSandbox   in-process emulators of both APIs (Hummingbird), with fault injection.
 //   LeadsyncRuntime   the executor (planner + store + clients) and the sync pass.
 //   LeadsyncWebhooks  webhook signature verification (swift-crypto) and constant-time secrets.
+//   LeadsyncServer    `serve`: Hummingbird routes, durable inbox intake, workers, reconcile schedule,
+//                     hot reload, metrics; the sandbox's webhook emitter.
 //   LeadsyncCLI   the imperative shell for check / test / dry-run (files, stdin, stdout).
 //   leadsync      the executable: argument parsing only.
 let package = Package(
@@ -27,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .target(name: "LeadsyncCore"),
@@ -59,10 +65,28 @@ let package = Package(
             dependencies: ["LeadsyncCore", "LeadsyncSync", "LeadsyncStore", "LeadsyncUpstream"]
         ),
         .target(
+            name: "LeadsyncServer",
+            dependencies: [
+                "LeadsyncCore", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
+                "LeadsyncWebhooks", "LeadsyncSandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "LeadsyncCLI",
             dependencies: [
                 "LeadsyncCore", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
-                "LeadsyncSandbox",
+                "LeadsyncSandbox", "LeadsyncServer", "LeadsyncWebhooks",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -72,7 +96,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "leadsync-bench", dependencies: ["LeadsyncCore", "LeadsyncRules", "LeadsyncCLI"]),
+        .executableTarget(
+            name: "leadsync-bench",
+            dependencies: [
+                "LeadsyncCore", "LeadsyncRules", "LeadsyncCLI", "LeadsyncServer", "LeadsyncSandbox", "LeadsyncWebhooks",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),
         .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
         .testTarget(
@@ -96,6 +127,17 @@ let package = Package(
             dependencies: [
                 "LeadsyncWebhooks", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "LeadsyncServerTests",
+            dependencies: [
+                "LeadsyncServer", "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncStore", "LeadsyncRules",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -218,7 +218,7 @@ struct Compiler {
     // MARK: The file
 
     static let topLevelKeys = [
-        "version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "tests",
+        "version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "webhooks", "tests",
     ]
 
     mutating func compileRoot(_ root: Node) -> CompiledRules? {
@@ -272,6 +272,14 @@ struct Compiler {
             }
         }
 
+        var webhooks = WebhookSettings()
+        if let node = value("webhooks"), let entries = mapping(node, "webhooks") {
+            checkKeys(entries, allowed: ["trust_workflow_payload"], context: "webhooks")
+            for e in entries where e.key == "trust_workflow_payload" {
+                if let b = bool(e.value, "trust_workflow_payload") { webhooks.trustWorkflowPayload = b }
+            }
+        }
+
         // Warnings.
         for (i, b) in buckets.enumerated() where !referencedBuckets.contains(b.name) {
             warning(.unusedBucket, "bucket '\(b.name)' is declared but no rule routes to it", at: bucketNodes[i])
@@ -282,7 +290,7 @@ struct Compiler {
 
         return CompiledRules(
             buckets: buckets, calltools: settings, fields: fields, exclusions: exclusions, rules: rules,
-            onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source))
+            onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source), webhooks: webhooks)
     }
 
     static func hash(_ text: String) -> String {

@@ -61,9 +61,34 @@ public actor Executor {
         public var description: String { "contact \(contactId): \(message)" }
     }
 
+    /// Contacts being processed, with the callers waiting their turn: one contact is processed
+    /// by one caller at a time (webhook workers and a reconcile pass share this executor), so
+    /// events for a contact apply in order and two creates can never race.
+    private var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    private func lock(_ id: String) async {
+        if busy[id] == nil {
+            busy[id] = []
+            return
+        }
+        await withCheckedContinuation { busy[id, default: []].append($0) }
+    }
+
+    private func unlock(_ id: String) {
+        guard var waiting = busy[id], !waiting.isEmpty else {
+            busy[id] = nil
+            return
+        }
+        let next = waiting.removeFirst()
+        busy[id] = waiting
+        next.resume()  // ownership passes straight to the next caller
+    }
+
     /// Evaluates `contact`, brings CallTools to the decision, writes GHL tags back, records all.
     @discardableResult
     public func process(_ contact: Contact, deleted: Bool = false) async throws(Failure) -> Outcome {
+        await lock(contact.id)
+        defer { unlock(contact.id) }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {

@@ -29,6 +29,9 @@ public struct SyncPass: Sendable {
         public var pageLimit = GHLClient.maxPageLimit
         /// Plan only: no CallTools call, no GHL write, nothing stored.
         public var dryRun = false
+        /// A run already recorded (`startRun`, or an interrupted one) to carry on with; the
+        /// server records it first so `/sync/trigger` can answer with its id at once.
+        public var runId: Int64?
         public init() {}
     }
 
@@ -126,7 +129,14 @@ public struct SyncPass: Sendable {
             }
         }
         if !options.dryRun {
-            if let interrupted = try store.interruptedRun(mode: mode.name) {
+            if let id = options.runId, let run = try store.syncRun(id) {
+                progress = Progress(counts: run.counts)
+                progress.runId = id
+                if let text = run.checkpoint {
+                    progress.resumed = true
+                    cursor = try? JSONParser.parse(text)
+                }
+            } else if let interrupted = try store.interruptedRun(mode: mode.name) {
                 progress = Progress(counts: interrupted.counts)
                 progress.runId = interrupted.id
                 progress.resumed = true

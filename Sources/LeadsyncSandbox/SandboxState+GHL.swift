@@ -184,9 +184,11 @@ extension SandboxState {
                 current.removeAll { $0.foldedForComparison == folded }
             }
         }
+        let changed = current != (c["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         c["tags"] = .array(current.map(JSON.string))
         c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
         ghlContacts[id] = c
+        if changed { emit("ContactTagUpdate", contact: c) }
         return .json(add ? 201 : 200, .object(JSONObject(["tags": .array(current.map(JSON.string))])))
     }
 
@@ -194,9 +196,12 @@ extension SandboxState {
         guard case .object(let b)? = body else { return Self.ghlError(422, "body must be an object") }
         if b["locationId"] != nil { return Self.ghlError(422, "property locationId should not exist") }
         guard var c = ghlContacts[id] else { return Self.ghlError(404, "Contact not found") }
+        let tagsBefore = c["tags"]
         for e in b.entries { c[e.key] = e.value }  // `tags` replaces every tag, as the real API does
         c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
         ghlContacts[id] = c
+        emit("ContactUpdate", contact: c)
+        if c["tags"] != tagsBefore { emit("ContactTagUpdate", contact: c) }
         return .json(200, .object(JSONObject(["succeded": .bool(true), "contact": .object(c)])))
     }
 }

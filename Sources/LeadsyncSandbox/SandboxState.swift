@@ -94,6 +94,8 @@ public actor SandboxState {
     public var faults = Faults()
     public private(set) var requests: [RecordedRequest] = []
     var rng = SplitMix(seed: 42)
+    /// Where emitted webhooks go (see `SandboxState+Webhooks.swift`).
+    var webhookSink: (@Sendable (JSONObject) -> Void)?
     let clock = ContinuousClock()
     let epoch = ContinuousClock.now
 

@@ -179,3 +179,34 @@ extension LeadsyncDatabase {
         }
     }
 }
+
+extension LeadsyncDatabase {
+    /// `leadsync stats --json` and `GET /sync/stats`: one object, the same in both.
+    public func statsReport() throws(StoreError) -> JSON {
+        let s = try stats()
+        let inbox = try inboxCounts()
+        let last = try lastFinishedRun(mode: nil)
+        var o = JSONObject()
+        o["contacts"] = .number(Double(s.contacts))
+        o["in_calltools"] = .number(Double(s.inCallTools))
+        o["create_pending"] = .number(Double(s.createPending))
+        o["marked_customers"] = .number(Double(s.markedCustomers))
+        o["buckets"] = .object(
+            JSONObject(
+                s.perBucket.sorted { $0.key < $1.key }.map {
+                    .init(key: String($0.key), value: .number(Double($0.value)))
+                }))
+        o["queue_depth"] = .number(Double(inbox.pending))
+        o["dead_letters"] = .number(Double(inbox.dead))
+        o["events_applied"] = .number(Double(inbox.done))
+        o["last_sync"] =
+            last.map { r in
+                .object(
+                    JSONObject([
+                        "id": .number(Double(r.id)), "mode": .string(r.mode),
+                        "finished_at": r.finishedAt.map { .string($0.iso8601) } ?? .null,
+                    ]))
+            } ?? .null
+        return .object(o)
+    }
+}

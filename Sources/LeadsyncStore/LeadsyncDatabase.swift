@@ -109,6 +109,25 @@ public final class LeadsyncDatabase: Sendable {
                 t.column("counts", .text).notNull().defaults(to: "{}")
             }
         }
+        // The server's durable inbox (issue 4): every accepted webhook, committed before the 200.
+        m.registerMigration("v2") { db in
+            try db.create(table: "inbox") { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("webhook_id", .text).unique()  // null for workflow events (they carry none)
+                t.column("contact_id", .text).notNull()
+                t.column("event_type", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("body", .text).notNull()
+                t.column("received_at", .integer).notNull()
+                t.column("status", .text).notNull().defaults(to: "pending")
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("next_attempt_at", .integer).notNull()
+                t.column("last_error", .text)
+                t.column("finished_at", .integer)
+            }
+            try db.create(index: "inbox_due", on: "inbox", columns: ["status", "next_attempt_at"])
+            try db.create(index: "inbox_contact", on: "inbox", columns: ["contact_id", "status"])
+        }
         return m
     }
 }

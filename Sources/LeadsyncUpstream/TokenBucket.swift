@@ -37,19 +37,39 @@ public actor TokenBucket {
         tokens = min(capacity, tokens + seconds / periodSeconds * capacity)
     }
 
-    /// Waits until a request may be sent, then takes a token.
+    /// Who is asking: live webhook work goes ahead of batch and reconcile passes (product.md §3).
+    public enum Priority: Sendable {
+        case live, batch
+    }
+
+    /// The priority of the calls made inside a task; a sync pass run by the server sets `.batch`.
+    @TaskLocal public static var priority: Priority = .live
+
+    /// Live callers waiting for a token; batch callers stand aside while there are any.
+    private var liveWaiting = 0
+
+    /// Tokens batch work leaves untouched, so a freshly tagged lead never waits behind an import:
+    /// a tenth of the budget (at least one).
+    public var liveReserve: Double { max(1, (capacity / 10).rounded(.down)) }
+
+    /// Waits until a request may be sent, then takes a token. Batch callers (see `priority`)
+    /// take one only when no live caller waits and more than `liveReserve` remain.
     public func acquire() async throws {
+        let live = TokenBucket.priority == .live
+        if live { liveWaiting += 1 }
+        defer { if live { liveWaiting -= 1 } }
         while true {
             if let until = blockedUntil, clock.now < until {
                 try await clock.sleep(until: until)
                 continue
             }
             refill()
-            if tokens >= 1 {
+            let needed = live ? 1 : 1 + liveReserve
+            if tokens >= needed && (live || liveWaiting == 0) {
                 tokens -= 1
                 return
             }
-            try await clock.sleep(for: perToken * (1 - tokens))
+            try await clock.sleep(for: perToken * max(0.05, min(needed - tokens, needed)))
         }
     }
 

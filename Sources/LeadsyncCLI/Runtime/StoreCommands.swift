@@ -23,30 +23,15 @@ public enum StoreCommands {
             let s = try db.stats()
             let last = try db.lastFinishedRun(mode: nil)
             if json {
-                var o = JSONObject()
-                o["contacts"] = .number(Double(s.contacts))
-                o["in_calltools"] = .number(Double(s.inCallTools))
-                o["create_pending"] = .number(Double(s.createPending))
-                o["marked_customers"] = .number(Double(s.markedCustomers))
-                o["buckets"] = .object(
-                    JSONObject(
-                        s.perBucket.sorted { $0.key < $1.key }.map {
-                            .init(key: String($0.key), value: .number(Double($0.value)))
-                        }))
-                o["last_sync"] =
-                    last.map { r in
-                        .object(
-                            JSONObject([
-                                "id": .number(Double(r.id)), "mode": .string(r.mode),
-                                "finished_at": r.finishedAt.map { .string($0.iso8601) } ?? .null,
-                            ]))
-                    } ?? .null
-                console.out.line(JSONWriter.encode(.object(o)))
+                console.out.line(JSONWriter.encode(try db.statsReport()))
             } else {
                 console.out.line("contacts known        \(s.contacts)")
                 console.out.line("in CallTools          \(s.inCallTools)")
                 console.out.line("create pending        \(s.createPending)")
                 console.out.line("marked customers      \(s.markedCustomers)")
+                let inbox = try db.inboxCounts()
+                console.out.line("queue depth           \(inbox.pending)")
+                console.out.line("dead letters          \(inbox.dead)")
                 for (bucket, n) in s.perBucket.sorted(by: { $0.key < $1.key }) {
                     console.out.line("bucket \(String(bucket).rightPadded(to: 14)) \(n)")
                 }

@@ -12,11 +12,15 @@ public struct CompiledRules: Sendable {
     public var conditions: [ConditionInfo]
     /// A stable hash of the source text (hex), reported on reload.
     public var sourceHash: String
+    /// How webhooks are read (`webhooks:`).
+    public var webhooks = WebhookSettings()
 
     public init(
         buckets: [Bucket], calltools: CallToolsSettings, fields: [FieldTemplate], exclusions: [Exclusion],
-        rules: [Rule], onNoMatch: OnNoMatch, conditions: [ConditionInfo], sourceHash: String
+        rules: [Rule], onNoMatch: OnNoMatch, conditions: [ConditionInfo], sourceHash: String,
+        webhooks: WebhookSettings = WebhookSettings()
     ) {
+        self.webhooks = webhooks
         self.buckets = buckets
         self.calltools = calltools
         self.fields = fields
@@ -61,6 +65,14 @@ public struct CallToolsSettings: Sendable, Equatable {
         self.lookupExisting = lookupExisting
         self.defaultRegion = defaultRegion
     }
+}
+
+/// `webhooks:` in the rules file.
+public struct WebhookSettings: Sendable, Equatable {
+    /// Evaluate a workflow webhook's own payload instead of re-reading the contact from GHL
+    /// (one GHL call saved per event; the payload's fields are what the workflow step sent).
+    public var trustWorkflowPayload = false
+    public init(trustWorkflowPayload: Bool = false) { self.trustWorkflowPayload = trustWorkflowPayload }
 }
 
 public enum OnNoMatch: String, Sendable {

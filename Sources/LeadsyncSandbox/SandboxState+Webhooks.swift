@@ -1,0 +1,49 @@
+import LeadsyncCore
+
+/// The sandbox GHL's webhooks: when a contact's tags (or fields) change through its API, it
+/// emits the marketplace event GHL would, flat JSON with `type`, `locationId`, `id`, the
+/// contact's fields, `timestamp` and a fresh `webhookId`. Delivery and signing belong to whoever
+/// set the sink (the server's `SandboxWebhookEmitter`), as GHL's own delivery is not the API's.
+extension SandboxState {
+    /// Receives every emitted event body; nil (the default) emits nothing.
+    public func setWebhookSink(_ sink: (@Sendable (JSONObject) -> Void)?) { webhookSink = sink }
+
+    /// Emits `type` for the contact as it is now.
+    func emit(_ type: String, contact: JSONObject) {
+        guard let webhookSink, let id = contact["id"] else { return }
+        var event = JSONObject()
+        event["type"] = .string(type)
+        event["locationId"] = .string(locationId)
+        event["id"] = id
+        for e in contact.entries where !["id", "locationId", "dateUpdated", "searchAfter"].contains(e.key) {
+            // GHL omits empty fields from webhooks.
+            if case .null = e.value { continue }
+            if case .string(let s) = e.value, s.isEmpty { continue }
+            event[e.key] = e.value
+        }
+        event["timestamp"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
+        event["webhookId"] = .string(Self.uuid())
+        webhookSink(event)
+    }
+
+    /// Emits a `ContactTagUpdate` for a contact whose tags a test or the demo changed directly.
+    public func emitTagUpdate(_ id: String) {
+        if let c = ghlContacts[id] { emit("ContactTagUpdate", contact: c) }
+    }
+
+    /// A random (version 4) UUID in its usual text form.
+    /// System randomness, not the sandbox's seeded generator: ids must differ between runs, or a
+    /// server keeping its database across sandbox restarts would take new events for duplicates.
+    static func uuid() -> String {
+        let hex = Array("0123456789abcdef")
+        var out = ""
+        for i in 0..<32 {
+            if [8, 12, 16, 20].contains(i) { out.append("-") }
+            var nibble = Int.random(in: 0..<16)
+            if i == 12 { nibble = 4 }
+            if i == 16 { nibble = 8 | (nibble & 3) }
+            out.append(hex[nibble])
+        }
+        return out
+    }
+}

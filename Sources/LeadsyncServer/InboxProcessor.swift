@@ -1,0 +1,230 @@
+import LeadsyncCore
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncUpstream
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The workers: takes accepted events from the inbox and applies them through the executor.
+///
+/// - One contact at a time per contact (events apply in order), up to `workers` contacts at once.
+/// - All pending events of a contact are coalesced: the newest (by GHL's `timestamp`, then
+///   arrival) is evaluated, and every one of them is done when it is applied.
+/// - A failure the upstream may recover from waits (doubling, capped, jittered) and is tried
+///   again; after `maxAttempts`, or at once when a retry cannot help, it is a dead letter.
+/// - Graceful shutdown stops taking contacts, lets those in flight finish for `shutdownGrace`,
+///   then cancels them; their events stay pending in the inbox and resume on restart.
+public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
+    enum Signal: Sendable {
+        case wake, tick, finished(String), stop
+    }
+
+    let store: LeadsyncDatabase
+    let rules: LiveRules
+    let ghl: GHLClient?
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+    private let signals: AsyncStream<Signal>
+    private let signal: AsyncStream<Signal>.Continuation
+    private let wakePending = Atomic<Bool>(false)
+    private let catalog = Mutex<(hash: String, catalog: CustomFieldCatalog)?>(nil)
+
+    init(
+        store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient?, configuration: ServerConfiguration,
+        metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.store = store
+        self.rules = rules
+        self.ghl = ghl
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+        (signals, signal) = AsyncStream<Signal>.makeStream()
+    }
+
+    /// Something was committed to the inbox (cheap; many calls fold into one look).
+    func wake() {
+        if !wakePending.exchange(true, ordering: .sequentiallyConsistent) { signal.yield(.wake) }
+    }
+
+    public func run() async throws {
+        let signal = self.signal
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    // Retries come due without any new event: look again every second.
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        signal.yield(.tick)
+                    }
+                }
+                var busy = Set<String>()
+                var stopDeadline: ContinuousClock.Instant?
+                signal.yield(.wake)  // events left pending by the last run
+                loop: for await s in signals {
+                    switch s {
+                    case .finished(let id): busy.remove(id)
+                    case .stop: stopDeadline = .now + configuration.shutdownGrace
+                    case .wake: wakePending.store(false, ordering: .sequentiallyConsistent)
+                    case .tick: break
+                    }
+                    if let deadline = stopDeadline {
+                        if busy.isEmpty { break loop }
+                        if ContinuousClock.now >= deadline {
+                            logger.warning(
+                                "shutdown: \(busy.count) contact(s) still in flight; cancelled, their events stay queued")
+                            break loop
+                        }
+                        continue
+                    }
+                    guard busy.count < configuration.workers else { continue }
+                    let due: [String]
+                    do {
+                        due = try store.dueInboxContacts(
+                            now: now(), excluding: busy, limit: configuration.workers - busy.count)
+                    } catch {
+                        logger.error("inbox: \(error)")
+                        continue
+                    }
+                    for id in due {
+                        busy.insert(id)
+                        group.addTask {
+                            await self.process(contact: id)
+                            signal.yield(.finished(id))
+                        }
+                    }
+                    if !due.isEmpty { signal.yield(.wake) }  // more may be waiting behind them
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            signal.yield(.stop)
+        }
+    }
+
+    /// Applies every pending event of one contact.
+    func process(contact id: String) async {
+        let events: [InboxEvent]
+        do {
+            events = try store.pendingInboxEvents(contact: id)
+        } catch {
+            logger.error("inbox: \(error)")
+            return
+        }
+        guard !events.isEmpty else { return }
+        let seqs = events.map(\.seq)
+        let live = rules.current
+        do {
+            let (contact, deleted) = try await resolve(Self.newest(events), rules: live.rules)
+            let outcome = try await live.executor.process(contact, deleted: deleted)
+            try store.completeInboxEvents(seqs, at: now())
+            let done = now()
+            for e in events {
+                metrics.processed(after: .milliseconds(done.milliseconds - e.receivedAt.milliseconds))
+            }
+            let d = outcome.decision
+            metrics.decision(
+                rules: d.appliedRules.map { live.rules.rules[$0].name },
+                exclusions: d.matchedExclusions.map { live.rules.exclusions[$0].name })
+            logger.debug(
+                "applied",
+                metadata: [
+                    "contact": .string(id), "events": .stringConvertible(events.count),
+                    "action": .string(outcome.action.rawValue), "calltools_calls": .stringConvertible(outcome.calltoolsCalls),
+                ])
+        } catch {
+            if Task.isCancelled { return }  // shutdown: the events stay pending, untouched
+            let (message, transient) = Self.describe(error)
+            let attempts = (events.map(\.attempts).max() ?? 0) + 1
+            let retryAt = now().milliseconds + Int64(configuration.retryDelay(afterAttempts: attempts) / .milliseconds(1))
+            do {
+                let died = try store.failInboxEvents(
+                    seqs, error: message, permanent: !transient, retryAt: Timestamp(milliseconds: retryAt),
+                    maxAttempts: configuration.maxAttempts, at: now())
+                metrics.deadLettered(died)
+                if died > 0 {
+                    logger.error(
+                        "dead letter",
+                        metadata: ["contact": .string(id), "events": .stringConvertible(died), "error": .string(message)])
+                } else {
+                    logger.warning(
+                        "will retry",
+                        metadata: [
+                            "contact": .string(id), "attempt": .stringConvertible(attempts), "error": .string(message),
+                        ])
+                }
+            } catch {
+                logger.error("inbox: \(error)")
+            }
+        }
+    }
+
+    /// The event that describes the contact best: the newest by GHL's timestamp, then arrival.
+    static func newest(_ events: [InboxEvent]) -> InboxEvent {
+        func stamp(_ e: InboxEvent) -> Int64 {
+            guard e.source == "marketplace", let json = try? JSONParser.parse(e.body),
+                let ts = json["timestamp"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+            else { return e.receivedAt.milliseconds }
+            return ts.milliseconds
+        }
+        return events.max { a, b in (stamp(a), a.seq) < (stamp(b), b.seq) }!
+    }
+
+    struct Unusable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The contact to evaluate: the marketplace payload itself; for a workflow event, the contact
+    /// re-read from GHL unless the rules trust the payload.
+    func resolve(_ event: InboxEvent, rules: CompiledRules) async throws -> (Contact, deleted: Bool) {
+        let catalog = try await customFields(rules)
+        let json: JSON
+        do {
+            json = try JSONParser.parse(event.body)
+        } catch {
+            throw Unusable(description: "stored body is not JSON: \(error.message)")
+        }
+        if event.source == "reread" || (event.source == "workflow" && !rules.webhooks.trustWorkflowPayload) {
+            guard let ghl else { throw Unusable(description: "workflow event needs GHL to re-read the contact") }
+            do {
+                let fresh = try await ghl.contact(event.contactId)
+                let inbound = try InboundContact.decode(fresh, catalog: catalog, defaultEventType: "workflow")
+                return (inbound.contact, false)
+            } catch let error as UpstreamError {
+                if case .status(404, _) = error.kind {
+                    // Gone from GHL: out of every managed bucket.
+                    return (Contact(id: event.contactId, eventType: "workflow"), true)
+                }
+                throw error
+            }
+        }
+        do {
+            let inbound = try InboundContact.decode(json, catalog: catalog, defaultEventType: event.eventType)
+            return (inbound.contact, inbound.deleted)
+        } catch {
+            throw Unusable(description: "payload: \(error)")
+        }
+    }
+
+    func customFields(_ rules: CompiledRules) async throws -> CustomFieldCatalog {
+        guard rules.usesCustomFields, let ghl else { return .empty }
+        if let cached = catalog.withLock({ $0 }), cached.hash == rules.sourceHash { return cached.catalog }
+        let fetched = try await ghl.customFields()
+        catalog.withLock { $0 = (rules.sourceHash, fetched) }
+        return fetched
+    }
+
+    static func describe(_ error: any Error) -> (String, transient: Bool) {
+        switch error {
+        case let e as Executor.Failure: return (e.message, e.transient)
+        case let e as UpstreamError: return (e.description, e.isTransient)
+        case let e as StoreError: return (e.description, e.isTransient)
+        case let e as Unusable: return (e.description, false)
+        default: return ("\(error)", false)
+        }
+    }
+}

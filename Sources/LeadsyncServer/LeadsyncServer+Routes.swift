@@ -1,0 +1,258 @@
+import HTTPTypes
+import Hummingbird
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncStore
+import LeadsyncWebhooks
+import Logging
+
+/// The HTTP endpoints of product.md §3, with exactly its statuses.
+extension LeadsyncServer {
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/webhook/ghl") { request, context in await self.marketplaceWebhook(request, context) }
+        router.post("/webhook/ghl-workflow") { request, context in await self.workflowWebhook(request, context) }
+        router.post("/sync/trigger") { request, context in await self.admin(request, context) { self.trigger(request) } }
+        router.get("/sync/runs/{id}") { request, context in
+            await self.admin(request, context) { self.syncRun(context.parameters.get("id") ?? "") }
+        }
+        router.get("/sync/stats") { request, context in await self.admin(request, context) { self.stats() } }
+        router.post("/sync/mark-customer/{id}") { request, context in
+            await self.admin(request, context) { await self.markCustomer(context.parameters.get("id") ?? "", request) }
+        }
+        router.post("/rules/reload") { request, context in await self.admin(request, context) { self.reload() } }
+        router.get("/healthz") { _, _ in Self.json(.ok, ["status": .string("ok")]) }
+        router.get("/readyz") { _, _ in self.readiness() }
+        router.get("/metrics") { _, _ in self.metricsPage() }
+        return router
+    }
+
+    // MARK: Webhooks
+
+    func marketplaceWebhook(_ request: Request, _ context: BasicRequestContext) async -> Response {
+        let start = ContinuousClock.now
+        defer { metrics.intakeTook(.now - start) }
+        var request = request
+        guard let body = await readBody(&request) else { return tooLarge(context) }
+        let verdict = WebhookIntake.marketplace(
+            body: body, ghlSignature: request.headers[Self.ghlSignature], whSignature: request.headers[Self.whSignature],
+            verifier: verifier)
+        return await answer(verdict, context)
+    }
+
+    func workflowWebhook(_ request: Request, _ context: BasicRequestContext) async -> Response {
+        guard let secret = configuration.workflowSecret else {
+            metrics.webhook("forbidden")
+            return Self.error(.forbidden, "workflow webhooks are disabled (set LEADSYNC_WORKFLOW_SECRET)")
+        }
+        guard SharedSecret.matches(request.headers[Self.webhookSecret], secret) else {
+            metrics.webhook("unauthorized")
+            context.logger.info("workflow webhook refused: wrong or missing X-Webhook-Secret")
+            return Self.error(.unauthorized, "missing or wrong X-Webhook-Secret")
+        }
+        var request = request
+        guard let body = await readBody(&request) else { return tooLarge(context) }
+        return await answer(WebhookIntake.workflow(body: body), context)
+    }
+
+    /// The body, or nil when it is over the cap.
+    func readBody(_ request: inout Request) async -> [UInt8]? {
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            return Array(buffer.readableBytesView)
+        } catch {
+            return nil
+        }
+    }
+
+    func tooLarge(_ context: BasicRequestContext) -> Response {
+        metrics.webhook("too_large")
+        context.logger.info("webhook refused: body over \(configuration.maxBodyBytes) bytes")
+        return Self.error(.contentTooLarge, "body over \(configuration.maxBodyBytes) bytes")
+    }
+
+    func answer(_ verdict: IntakeVerdict, _ context: BasicRequestContext) async -> Response {
+        switch verdict {
+        case .unauthorized(let reason):
+            metrics.webhook("unauthorized")
+            context.logger.info("webhook refused: \(reason)")
+            return Self.error(.unauthorized, reason)
+        case .badRequest(let reason):
+            metrics.webhook("bad_request")
+            context.logger.info("webhook refused: \(reason)")
+            return Self.error(.badRequest, reason)
+        case .ignored(let type):
+            metrics.webhook("ignored")
+            context.logger.debug("webhook ignored", metadata: ["type": .string(type)])
+            return Self.json(.ok, ["status": .string("ignored")])
+        case .store(let event):
+            switch await writer.store(event) {
+            case .accepted:
+                metrics.webhook("accepted")
+                context.logger.debug(
+                    "webhook accepted", metadata: ["type": .string(event.eventType), "contact": .string(event.contactId)])
+                return Self.json(.ok, ["status": .string("accepted")])
+            case .duplicate:
+                metrics.webhook("duplicate")
+                return Self.json(.ok, ["status": .string("duplicate")])
+            case .failed(let reason):
+                // 429 is the one status GHL retries: the event comes back later.
+                metrics.webhook("store_failed")
+                context.logger.error("webhook not stored; answered 429 so GHL retries: \(reason)")
+                var r = Self.error(.tooManyRequests, "the event could not be stored; retry later")
+                r.headers[.retryAfter] = String(configuration.storeRetryAfterSeconds)
+                return r
+            }
+        }
+    }
+
+    // MARK: Admin
+
+    /// Runs `body` for a caller holding the admin token; 403 when admin is disabled, 401 otherwise.
+    func admin(
+        _ request: Request, _ context: BasicRequestContext, _ body: () async -> Response
+    ) async -> Response {
+        guard let token = configuration.adminToken else {
+            return Self.error(.forbidden, "admin endpoints are disabled (set LEADSYNC_ADMIN_TOKEN)")
+        }
+        let header = request.headers[.authorization]
+        let presented = header.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        guard SharedSecret.matches(presented, token) else {
+            context.logger.info("admin request refused: wrong or missing bearer token", metadata: ["path": .string(request.uri.path)])
+            return Self.error(.unauthorized, "missing or wrong bearer token")
+        }
+        let response = await body()
+        context.logger.info(
+            "admin request", metadata: ["path": .string(request.uri.path), "status": .stringConvertible(response.status.code)])
+        return response
+    }
+
+    func trigger(_ request: Request) -> Response {
+        guard let scheduler else { return Self.error(.serviceUnavailable, "no GHL connection configured") }
+        let full = request.uri.queryParameters.get("full").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        do {
+            switch try scheduler.trigger(full: full) {
+            case .started(let id):
+                return Self.json(
+                    .accepted,
+                    ["run_id": .number(Double(id)), "mode": .string(full ? "full" : "incremental"), "status": .string("started")])
+            case .alreadyRunning(let id):
+                return Self.json(.conflict, ["error": .string("a pass is already running"), "run_id": .number(Double(id))])
+            }
+        } catch {
+            return Self.error(.serviceUnavailable, error.description)
+        }
+    }
+
+    func syncRun(_ idText: String) -> Response {
+        guard let id = Int64(idText) else { return Self.error(.notFound, "no run '\(idText)'") }
+        do {
+            guard let run = try store.syncRun(id) else { return Self.error(.notFound, "no run \(id)") }
+            var counts = JSONObject()
+            for (k, v) in run.counts.sorted(by: { $0.key < $1.key }) { counts[k] = .number(Double(v)) }
+            return Self.json(
+                .ok,
+                [
+                    "id": .number(Double(run.id)), "mode": .string(run.mode), "status": .string(run.status.rawValue),
+                    "started_at": .string(run.startedAt.iso8601),
+                    "finished_at": run.finishedAt.map { .string($0.iso8601) } ?? .null, "counts": .object(counts),
+                ])
+        } catch {
+            return Self.error(.serviceUnavailable, error.description)
+        }
+    }
+
+    func stats() -> Response {
+        do {
+            return Self.json(.ok, try store.statsReport())
+        } catch {
+            return Self.error(.serviceUnavailable, error.description)
+        }
+    }
+
+    /// Marks (or with `?undo=true` unmarks) and queues the contact to be re-read from GHL and
+    /// processed, so it leaves (or may return to) managed buckets within seconds.
+    func markCustomer(_ id: String, _ request: Request) async -> Response {
+        let id = id.trimmedASCII
+        guard !id.isEmpty else { return Self.error(.badRequest, "no contact id") }
+        let undo = request.uri.queryParameters.get("undo").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        do {
+            try store.setMarkedCustomer(id, !undo, at: now(), reason: undo ? "admin endpoint, undo" : "admin endpoint")
+        } catch {
+            return Self.error(.serviceUnavailable, error.description)
+        }
+        let queued: Bool
+        if scheduler != nil {
+            let event = NewInboxEvent(
+                webhookId: nil, contactId: id, eventType: "manual", source: "reread", body: "{}")
+            if case .accepted = await writer.store(event) { queued = true } else { queued = false }
+        } else {
+            queued = false
+        }
+        return Self.json(
+            .ok,
+            ["status": .string(undo ? "unmarked" : "marked"), "contact": .string(id), "queued": .bool(queued)])
+    }
+
+    func reload() -> Response {
+        switch reloadRules() {
+        case .reloaded(let hash, let changed):
+            return Self.json(.ok, ["status": .string(changed ? "reloaded" : "unchanged"), "hash": .string(hash)])
+        case .rejected(let rejected):
+            let list = rejected.diagnostics.map { d -> JSON in
+                .object(
+                    JSONObject([
+                        "file": .string(d.file), "line": .number(Double(d.line)), "column": .number(Double(d.column)),
+                        "severity": .string(d.severity.rawValue), "code": .string(d.code.rawValue),
+                        "message": .string(d.message),
+                    ]))
+            }
+            return Self.json(
+                .unprocessableContent,
+                [
+                    "status": .string("rejected"), "error": .string(rejected.message), "diagnostics": .array(list),
+                    "live_hash": .string(rules.current.hash),
+                ])
+        }
+    }
+
+    // MARK: Probes
+
+    func readiness() -> Response {
+        do {
+            _ = try store.inboxCounts()
+        } catch {
+            return Self.json(.serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
+        }
+        return Self.json(.ok, ["status": .string("ready"), "rules": .string(rules.current.hash)])
+    }
+
+    func metricsPage() -> Response {
+        if let counts = try? store.inboxCounts() {
+            metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead))
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
+    }
+
+    // MARK: Helpers
+
+    static let ghlSignature = HTTPField.Name("x-ghl-signature")!
+    static let whSignature = HTTPField.Name("x-wh-signature")!
+    static let webhookSecret = HTTPField.Name("x-webhook-secret")!
+
+    static func json(_ status: HTTPResponse.Status, _ pairs: KeyValuePairs<String, JSON>) -> Response {
+        json(status, .object(JSONObject(pairs)))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSON) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: JSONWriter.encode(value))))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        json(status, ["error": .string(message)])
+    }
+}

@@ -1,0 +1,116 @@
+import Hummingbird
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncUpstream
+import LeadsyncWebhooks
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `leadsync serve`: the webhook server, its workers and its reconcile schedule.
+///
+/// One value holds every part; `application()` is what `serve`, `demo` and the tests run
+/// (hummingbird-examples' `buildApplication` pattern). Intake verifies, de-duplicates and commits
+/// each event before answering; workers apply them afterwards (`InboxProcessor`).
+public final class LeadsyncServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let store: LeadsyncDatabase
+    public let rules: LiveRules
+    public let verifier: WebhookVerifier
+    public let metrics: ServerMetrics
+    public let processor: InboxProcessor
+    /// Nil without a GHL client (no passes can run).
+    public let scheduler: ReconcileScheduler?
+    let writer: InboxWriter
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+
+    public init(
+        configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
+        ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.rules = rules
+        self.verifier = verifier
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+        let processor = InboxProcessor(
+            store: store, rules: rules, ghl: ghl, configuration: configuration, metrics: metrics, logger: logger,
+            now: now)
+        self.processor = processor
+        self.scheduler = ghl.map {
+            ReconcileScheduler(
+                store: store, rules: rules, ghl: $0, configuration: configuration, metrics: metrics, logger: logger,
+                now: now)
+        }
+        self.writer = InboxWriter(store: store, now: now, onCommit: { processor.wake() })
+    }
+
+    /// The long-lived parts besides the HTTP server, in start order (shutdown runs in reverse,
+    /// after the HTTP server has stopped taking requests).
+    public var services: [any ServiceLifecycle.Service] {
+        var list: [any ServiceLifecycle.Service] = [processor]
+        if let scheduler { list.append(scheduler) }
+        list.append(RulesReloadOnSignal(server: self))
+        return list
+    }
+
+    /// The HTTP application; `extraServices` run with it (the sandbox's webhook emitter, say).
+    public func application(
+        extraServices: [any ServiceLifecycle.Service] = [],
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "leadsync"),
+            services: services + extraServices,
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    // MARK: Rules
+
+    public enum ReloadOutcome: Sendable {
+        case reloaded(hash: String, changed: Bool)
+        case rejected(LiveRules.Rejected)
+    }
+
+    /// Reloads the rules file (SIGHUP or `/rules/reload`); a file with errors leaves the live
+    /// rules in place and is reported: log line, metric, and the diagnostics for the caller.
+    public func reloadRules() -> ReloadOutcome {
+        do {
+            let (hash, changed) = try rules.reload()
+            metrics.reload(ok: true)
+            logger.info(
+                changed ? "rules reloaded" : "rules reloaded, unchanged",
+                metadata: ["rules": .string(rules.path), "hash": .string(hash)])
+            return .reloaded(hash: hash, changed: changed)
+        } catch {
+            metrics.reload(ok: false)
+            let errors = error.diagnostics.filter { $0.severity == .error }
+            logger.error(
+                "rules reload rejected; the previous rules stay live",
+                metadata: [
+                    "rules": .string(rules.path), "errors": .stringConvertible(max(errors.count, 1)),
+                    "first": .string(errors.first?.headline ?? error.message),
+                ])
+            return .rejected(error)
+        }
+    }
+}
+
+/// SIGHUP reloads the rules.
+struct RulesReloadOnSignal: ServiceLifecycle.Service {
+    let server: LeadsyncServer
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            _ = server.reloadRules()
+        }
+    }
+}

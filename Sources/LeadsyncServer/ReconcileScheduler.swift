@@ -1,0 +1,150 @@
+import LeadsyncCore
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncUpstream
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Reconcile passes inside the server: incremental every `syncInterval`, full daily at
+/// `fullSyncHour` (UTC), and on demand (`/sync/trigger`). One pass at a time: a trigger while one
+/// runs is refused. Passes run at batch priority, so live webhook work keeps going ahead of them
+/// on the shared upstream budgets. A pass cut short by shutdown resumes from its checkpoint.
+public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
+    public enum TriggerResult: Sendable, Equatable {
+        case started(Int64)
+        case alreadyRunning(Int64)
+    }
+
+    struct Request: Sendable {
+        var full: Bool
+        var runId: Int64
+    }
+
+    let store: LeadsyncDatabase
+    let rules: LiveRules
+    let ghl: GHLClient
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+    private let requests: AsyncStream<Request>
+    private let requestSink: AsyncStream<Request>.Continuation
+    /// The run in progress (or accepted and about to start).
+    private let running = Mutex<Int64?>(nil)
+
+    init(
+        store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient, configuration: ServerConfiguration,
+        metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.store = store
+        self.rules = rules
+        self.ghl = ghl
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.now = now
+        (requests, requestSink) = AsyncStream<Request>.makeStream()
+    }
+
+    public var runningId: Int64? { running.withLock { $0 } }
+
+    /// Starts a pass now, unless one runs. The run is recorded before this returns.
+    public func trigger(full: Bool) throws(StoreError) -> TriggerResult {
+        let mode = full ? "full" : "incremental"
+        let result = running.withLock { (current: inout Int64?) -> Result<TriggerResult, StoreError> in
+            if let id = current { return .success(.alreadyRunning(id)) }
+            do throws(StoreError) {
+                var id: Int64
+                if let interrupted = try store.interruptedRun(mode: mode) {
+                    id = interrupted.id
+                } else {
+                    id = try store.startRun(mode: mode, at: now())
+                }
+                current = id
+                requestSink.yield(Request(full: full, runId: id))
+                return .success(.started(id))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.clock() }
+                for await request in requests.cancelOnGracefulShutdown() {
+                    await pass(request)
+                }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.requestSink.finish()
+        }
+    }
+
+    /// Sleeps until the next scheduled pass and asks for it (skipped if one is running).
+    func clock() async throws {
+        var lastIncremental = ContinuousClock.now
+        var lastFullDay = Self.day(now())
+        if let hour = configuration.fullSyncHour, Self.hour(now()) >= hour { lastFullDay = Self.day(now()) }
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(30))
+            let t = now()
+            var full = false
+            if let hour = configuration.fullSyncHour, Self.day(t) != lastFullDay, Self.hour(t) >= hour {
+                full = true
+                lastFullDay = Self.day(t)
+            } else if let interval = configuration.syncInterval, ContinuousClock.now - lastIncremental >= interval {
+                lastIncremental = .now
+            } else {
+                continue
+            }
+            do {
+                if case .alreadyRunning = try trigger(full: full) {
+                    logger.info("scheduled \(full ? "full" : "incremental") pass skipped: a pass is running")
+                }
+            } catch {
+                logger.error("scheduled pass: \(error)")
+            }
+        }
+    }
+
+    func pass(_ request: Request) async {
+        defer { running.withLock { $0 = nil } }
+        let live = rules.current
+        let pass = SyncPass(rules: live.rules, ghl: ghl, executor: live.executor, store: store, now: now)
+        var options = SyncPass.Options()
+        options.mode = request.full ? .full : .incremental(since: nil)
+        options.runId = request.runId
+        let mode = request.full ? "full" : "incremental"
+        logger.info("sync pass started", metadata: ["run": .stringConvertible(request.runId), "mode": .string(mode)])
+        do {
+            var plan = SyncPass.Plan()
+            let progress = try await TokenBucket.$priority.withValue(.batch) {
+                try await pass.run(options, plan: &plan)
+            }
+            metrics.syncRun(mode: mode, result: "finished")
+            logger.info(
+                "sync pass finished",
+                metadata: [
+                    "run": .stringConvertible(request.runId), "contacts": .stringConvertible(progress.contacts),
+                    "created": .stringConvertible(progress.created), "updated": .stringConvertible(progress.updated),
+                    "failed": .stringConvertible(progress.failed),
+                ])
+        } catch {
+            if Task.isCancelled {
+                logger.info("sync pass interrupted by shutdown; it resumes from its checkpoint")
+                return
+            }
+            metrics.syncRun(mode: mode, result: "failed")
+            try? store.finishRun(request.runId, status: .failed, counts: [:], at: now())
+            logger.error("sync pass failed: \(error)", metadata: ["run": .stringConvertible(request.runId)])
+        }
+    }
+
+    static func day(_ t: Timestamp) -> Int64 { t.milliseconds / 86_400_000 }
+    static func hour(_ t: Timestamp) -> Int { Int((t.milliseconds % 86_400_000) / 3_600_000) }
+}

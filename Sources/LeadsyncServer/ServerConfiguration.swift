@@ -1,0 +1,84 @@
+import LeadsyncCore
+
+/// How `leadsync serve` runs: from the environment (product.md §3), flags override.
+///
+/// Upstream credentials are not here: the CLI builds the GHL and CallTools clients from the same
+/// variables every command reads, and hands them to `LeadsyncServer`.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// `LEADSYNC_WORKFLOW_SECRET`; nil disables `/webhook/ghl-workflow` (403).
+    public var workflowSecret: String?
+    /// `LEADSYNC_ADMIN_TOKEN`; nil disables the admin endpoints (403).
+    public var adminToken: String?
+    /// Bodies above this are refused with 413.
+    public var maxBodyBytes = 1 << 20
+    /// Contacts processed at once (`LEADSYNC_WORKERS`).
+    public var workers = 8
+    /// Failed attempts before an event becomes a dead letter (`LEADSYNC_MAX_ATTEMPTS`).
+    public var maxAttempts = 6
+    /// First wait before an event is tried again; doubles per attempt up to `retryCap`.
+    public var retryBase: Duration = .seconds(10)
+    public var retryCap: Duration = .seconds(30 * 60)
+    /// Incremental reconcile interval (`LEADSYNC_SYNC_INTERVAL_MINUTES`; 0 turns it off).
+    public var syncInterval: Duration? = .seconds(15 * 60)
+    /// Hour of the daily full pass, UTC (`LEADSYNC_FULL_SYNC_HOUR`; `off` turns it off).
+    public var fullSyncHour: Int? = 3
+    /// Applied events are forgotten after this (their `webhookId`s stop de-duplicating).
+    public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
+    /// `Retry-After` on a 429 when the inbox cannot store an event. GHL retries about ten minutes
+    /// later whatever this says; a proxy or a test may honour it.
+    public var storeRetryAfterSeconds = 60
+    /// How long graceful shutdown lets in-flight contacts finish before cancelling them (their
+    /// events stay in the inbox and resume on restart).
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public init() {}
+
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads the server's own variables; a malformed one is a one-line error naming it.
+    public static func fromEnvironment(_ env: [String: String]) throws(Error) -> ServerConfiguration {
+        var c = ServerConfiguration()
+        func nonEmpty(_ name: String) -> String? {
+            guard let v = env[name]?.trimmedASCII, !v.isEmpty else { return nil }
+            return v
+        }
+        func int(_ name: String, _ range: ClosedRange<Int>) throws(Error) -> Int? {
+            guard let text = nonEmpty(name) else { return nil }
+            guard let n = Int(text), range.contains(n) else {
+                throw Error(description: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound); got '\(text)'")
+            }
+            return n
+        }
+        if let h = nonEmpty("LEADSYNC_HOST") { c.host = h }
+        if let p = try int("LEADSYNC_PORT", 0...65535) { c.port = p }
+        c.workflowSecret = nonEmpty("LEADSYNC_WORKFLOW_SECRET")
+        c.adminToken = nonEmpty("LEADSYNC_ADMIN_TOKEN")
+        if let w = try int("LEADSYNC_WORKERS", 1...256) { c.workers = w }
+        if let a = try int("LEADSYNC_MAX_ATTEMPTS", 1...100) { c.maxAttempts = a }
+        if let m = try int("LEADSYNC_SYNC_INTERVAL_MINUTES", 0...100_000) {
+            c.syncInterval = m == 0 ? nil : .seconds(m * 60)
+        }
+        if let text = nonEmpty("LEADSYNC_FULL_SYNC_HOUR") {
+            if text.lowercased() == "off" {
+                c.fullSyncHour = nil
+            } else {
+                guard let h = Int(text), (0...23).contains(h) else {
+                    throw Error(description: "LEADSYNC_FULL_SYNC_HOUR must be an hour 0-23 (UTC) or 'off'; got '\(text)'")
+                }
+                c.fullSyncHour = h
+            }
+        }
+        return c
+    }
+
+    /// The wait before attempt `attempts + 1` of an event, with up to 20% jitter.
+    func retryDelay(afterAttempts attempts: Int) -> Duration {
+        let base = retryBase * (1 << min(max(attempts - 1, 0), 20))
+        let capped = min(base, retryCap)
+        return capped + capped * Double.random(in: 0..<0.2)
+    }
+}

@@ -1,0 +1,104 @@
+import LeadsyncCore
+import LeadsyncUpstream
+import CoreMetrics
+import Prometheus
+
+/// The server's Prometheus metrics, through swift-metrics with an explicit factory: no global
+/// bootstrap, so every server (and every test) has its own registry. Labels are bounded: outcome
+/// names, services, status codes, and the rule and exclusion names of the rules file; never a
+/// contact id.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let webhookCounters: [String: CoreMetrics.Counter]
+    let queueDepth: CoreMetrics.Gauge
+    let deadLetterGauge: CoreMetrics.Gauge
+    let deadLetterCounter: CoreMetrics.Counter
+    let processing: CoreMetrics.Timer
+    let intake: CoreMetrics.Timer
+
+    /// Webhook outcomes, one label value each.
+    public static let webhookOutcomes = [
+        "accepted", "duplicate", "ignored", "unauthorized", "forbidden", "bad_request", "too_large", "store_failed",
+    ]
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
+        ]
+        factory = f
+        var counters: [String: CoreMetrics.Counter] = [:]
+        for o in Self.webhookOutcomes {
+            counters[o] = CoreMetrics.Counter(label: "leadsync_webhooks_total", dimensions: [("outcome", o)], factory: f)
+        }
+        webhookCounters = counters
+        queueDepth = CoreMetrics.Gauge(label: "leadsync_queue_depth", factory: f)
+        deadLetterGauge = CoreMetrics.Gauge(label: "leadsync_dead_letters", factory: f)
+        deadLetterCounter = CoreMetrics.Counter(label: "leadsync_dead_letters_total", factory: f)
+        processing = CoreMetrics.Timer(label: "leadsync_processing_seconds", factory: f)
+        intake = CoreMetrics.Timer(label: "leadsync_intake_seconds", factory: f)
+        for r in ["ok", "failed"] {
+            _ = CoreMetrics.Counter(label: "leadsync_rules_reloads_total", dimensions: [("result", r)], factory: f)
+        }
+    }
+
+    func webhook(_ outcome: String) { webhookCounters[outcome]?.increment() }
+
+    func intakeTook(_ d: Duration) { intake.recordNanoseconds(Int64(d / .nanoseconds(1))) }
+
+    /// From acceptance to applied, per event.
+    func processed(after d: Duration) { processing.recordNanoseconds(max(0, Int64(d / .nanoseconds(1)))) }
+
+    func inbox(_ counts: InboxCountsSnapshot) {
+        queueDepth.record(counts.pending)
+        deadLetterGauge.record(counts.dead)
+    }
+
+    func deadLettered(_ n: Int) { if n > 0 { deadLetterCounter.increment(by: n) } }
+
+    func reload(ok: Bool) {
+        CoreMetrics.Counter(label: "leadsync_rules_reloads_total", dimensions: [("result", ok ? "ok" : "failed")], factory: factory)
+            .increment()
+    }
+
+    func decision(rules: [String], exclusions: [String]) {
+        for r in rules.isEmpty ? ["none"] : rules {
+            CoreMetrics.Counter(label: "leadsync_decisions_total", dimensions: [("rule", r)], factory: factory).increment()
+        }
+        for e in exclusions {
+            CoreMetrics.Counter(label: "leadsync_exclusions_total", dimensions: [("exclusion", e)], factory: factory).increment()
+        }
+    }
+
+    /// Every upstream attempt: by service and status (`error` when no answer came); a retry is
+    /// any attempt after the first.
+    public func upstream(_ r: CallRecord) {
+        let status = r.status.map(String.init) ?? "error"
+        CoreMetrics.Counter(
+            label: "leadsync_upstream_calls_total", dimensions: [("service", r.service.rawValue), ("status", status)],
+            factory: factory
+        ).increment()
+        if r.attempt > 1 {
+            CoreMetrics.Counter(label: "leadsync_upstream_retries_total", dimensions: [("service", r.service.rawValue)], factory: factory)
+                .increment()
+        }
+    }
+
+    func syncRun(mode: String, result: String) {
+        CoreMetrics.Counter(label: "leadsync_sync_runs_total", dimensions: [("mode", mode), ("result", result)], factory: factory)
+            .increment()
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// Inbox counts as the metrics need them.
+struct InboxCountsSnapshot {
+    var pending: Int
+    var dead: Int
+}

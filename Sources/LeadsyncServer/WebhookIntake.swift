@@ -1,0 +1,66 @@
+import LeadsyncCore
+import LeadsyncStore
+import LeadsyncWebhooks
+
+/// What `/webhook/ghl` and `/webhook/ghl-workflow` decide about one request, before storing.
+/// Pure: bytes and headers in, a verdict out.
+enum IntakeVerdict: Equatable {
+    /// Store it.
+    case store(NewInboxEvent)
+    /// Well-formed and signed, but not about a contact: 200 `ignored`.
+    case ignored(String)
+    /// 400 with the reason.
+    case badRequest(String)
+    /// 401 with the reason.
+    case unauthorized(String)
+}
+
+enum WebhookIntake {
+    /// A marketplace webhook: signature over the exact bytes first, then the envelope.
+    static func marketplace(
+        body: [UInt8], ghlSignature: String?, whSignature: String?, verifier: WebhookVerifier
+    ) -> IntakeVerdict {
+        switch verifier.verify(body: body, ghlSignature: ghlSignature, whSignature: whSignature) {
+        case .valid: break
+        case .missingSignature: return .unauthorized("no x-ghl-signature or x-wh-signature header")
+        case .invalid(_, let reason): return .unauthorized(reason)
+        }
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            return .badRequest("body is not JSON: \(error.message)")
+        }
+        guard case .object(let o) = json else { return .badRequest("body must be a JSON object, found \(json.typeName)") }
+        guard let typeValue = o["type"] else { return .badRequest("no 'type' (the GHL event name)") }
+        guard let type = typeValue.stringValue, !type.isEmpty else { return .badRequest("'type' must be a non-empty string") }
+        guard InboundContact.contactEventTypes.contains(type) else { return .ignored(type) }
+        guard let id = o["id"]?.stringValue?.trimmedASCII ?? o["contactId"]?.stringValue?.trimmedASCII, !id.isEmpty
+        else {
+            return .badRequest("no contact id ('id')")
+        }
+        let webhookId = o["webhookId"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        return .store(
+            NewInboxEvent(
+                webhookId: webhookId, contactId: id, eventType: type, source: "marketplace",
+                body: String(decoding: body, as: UTF8.self)))
+    }
+
+    /// A workflow webhook (the shared secret was checked by the caller).
+    static func workflow(body: [UInt8]) -> IntakeVerdict {
+        let json: JSON
+        do {
+            json = try JSONParser.parse(body)
+        } catch {
+            return .badRequest("body is not JSON: \(error.message)")
+        }
+        guard case .object(let o) = json else { return .badRequest("body must be a JSON object, found \(json.typeName)") }
+        guard let id = o["contact_id"]?.stringValue?.trimmedASCII, !id.isEmpty else {
+            return .badRequest("no 'contact_id'")
+        }
+        return .store(
+            NewInboxEvent(
+                webhookId: nil, contactId: id, eventType: "workflow", source: "workflow",
+                body: String(decoding: body, as: UTF8.self)))
+    }
+}

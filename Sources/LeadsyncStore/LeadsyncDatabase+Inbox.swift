@@ -1,0 +1,229 @@
+import GRDB
+import LeadsyncCore
+
+/// A webhook as the server accepted it, waiting for (or done with) processing.
+public struct InboxEvent: Sendable, Equatable {
+    public enum Status: String, Sendable {
+        /// Waiting for a worker (or for its next attempt).
+        case pending
+        /// Applied (or found to need nothing).
+        case done
+        /// Gave up after the allowed attempts, or failed in a way a retry cannot fix; `replay` requeues.
+        case dead
+    }
+    public var seq: Int64
+    public var webhookId: String?
+    public var contactId: String
+    public var eventType: String
+    /// `marketplace` or `workflow`.
+    public var source: String
+    /// The raw body, exactly as received (UTF-8 JSON).
+    public var body: String
+    public var receivedAt: Timestamp
+    public var status: Status
+    public var attempts: Int
+    public var nextAttemptAt: Timestamp
+    public var lastError: String?
+}
+
+/// What intake hands to the inbox.
+public struct NewInboxEvent: Sendable, Equatable {
+    public var webhookId: String?
+    public var contactId: String
+    public var eventType: String
+    public var source: String
+    public var body: String
+
+    public init(webhookId: String?, contactId: String, eventType: String, source: String, body: String) {
+        self.webhookId = webhookId
+        self.contactId = contactId
+        self.eventType = eventType
+        self.source = source
+        self.body = body
+    }
+}
+
+/// Inbox counts for `stats`, `/sync/stats` and the queue-depth gauge.
+public struct InboxCounts: Sendable, Equatable {
+    public var pending = 0
+    public var dead = 0
+    public var done = 0
+    public init() {}
+}
+
+extension LeadsyncDatabase {
+    /// Commits `events` in one transaction (one fsync for all: the server's group commit) and
+    /// says for each whether it was new (`true`) or a `webhookId` already in the inbox (`false`).
+    /// Throws when nothing could be committed; then none of them is stored.
+    public func enqueue(_ events: [NewInboxEvent], at: Timestamp) async throws(StoreError) -> [Bool] {
+        do {
+            return try await writer.write { db in
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO inbox (webhook_id, contact_id, event_type, source, body, received_at, next_attempt_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(webhook_id) DO NOTHING
+                        """)
+                var accepted: [Bool] = []
+                accepted.reserveCapacity(events.count)
+                for e in events {
+                    try insert.execute(arguments: [
+                        e.webhookId, e.contactId, e.eventType, e.source, e.body, at.milliseconds, at.milliseconds,
+                    ])
+                    accepted.append(db.changesCount > 0)
+                }
+                return accepted
+            }
+        } catch {
+            throw StoreError(operation: "store \(events.count) webhook event(s)", underlying: error)
+        }
+    }
+
+    /// Contacts with pending events due by `now`, oldest first, leaving out `busy` ones.
+    public func dueInboxContacts(now: Timestamp, excluding busy: Set<String>, limit: Int) throws(StoreError)
+        -> [String]
+    {
+        try read("read the inbox") { db in
+            let rows = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT contact_id FROM inbox WHERE status = 'pending' AND next_attempt_at <= ?
+                    GROUP BY contact_id ORDER BY MIN(seq) LIMIT ?
+                    """, arguments: [now.milliseconds, limit + busy.count])
+            return Array(rows.lazy.filter { !busy.contains($0) }.prefix(limit))
+        }
+    }
+
+    /// The instant of the next retry that is not yet due (nil: none waiting).
+    public func nextInboxRetry(after now: Timestamp) throws(StoreError) -> Timestamp? {
+        try read("read the inbox") { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT MIN(next_attempt_at) FROM inbox WHERE status = 'pending' AND next_attempt_at > ?",
+                arguments: [now.milliseconds]
+            ).map(Timestamp.init(milliseconds:))
+        }
+    }
+
+    /// Every pending event of one contact, in arrival order (the worker coalesces them).
+    public func pendingInboxEvents(contact: String) throws(StoreError) -> [InboxEvent] {
+        try read("read the inbox for \(contact)") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox WHERE contact_id = ? AND status = 'pending' ORDER BY seq",
+                arguments: [contact]
+            ).map(Self.decodeEvent)
+        }
+    }
+
+    /// Events of one contact, newest first (for `explain`).
+    public func inboxEvents(contact: String, limit: Int = 50) throws(StoreError) -> [InboxEvent] {
+        try read("read the inbox for \(contact)") { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox WHERE contact_id = ? ORDER BY seq DESC LIMIT ?",
+                arguments: [contact, limit]
+            ).map(Self.decodeEvent)
+        }
+    }
+
+    /// Dead letters, oldest first.
+    public func deadLetters(limit: Int = 1000) throws(StoreError) -> [InboxEvent] {
+        try read("read dead letters") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM inbox WHERE status = 'dead' ORDER BY seq LIMIT ?", arguments: [limit])
+                .map(Self.decodeEvent)
+        }
+    }
+
+    public func inboxEvent(_ seq: Int64) throws(StoreError) -> InboxEvent? {
+        try read("read inbox event \(seq)") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE seq = ?", arguments: [seq]).map(Self.decodeEvent)
+        }
+    }
+
+    /// Marks events applied.
+    public func completeInboxEvents(_ seqs: [Int64], at: Timestamp) throws(StoreError) {
+        guard !seqs.isEmpty else { return }
+        try run("complete inbox events") { db in
+            try db.execute(
+                sql: "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(seqs))",
+                arguments: [at.milliseconds])
+        }
+    }
+
+    /// Counts one more failed attempt for `seqs`. Those that reached `maxAttempts`, or all of them
+    /// when `permanent`, become dead letters; the others wait until `retryAt`. Returns how many died.
+    @discardableResult
+    public func failInboxEvents(
+        _ seqs: [Int64], error: String, permanent: Bool, retryAt: Timestamp, maxAttempts: Int, at: Timestamp
+    ) throws(StoreError) -> Int {
+        guard !seqs.isEmpty else { return 0 }
+        return try run("record a failed attempt") { db in
+            try db.execute(
+                sql: """
+                    UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+                        status = CASE WHEN ? OR attempts + 1 >= ? THEN 'dead' ELSE 'pending' END,
+                        finished_at = CASE WHEN ? OR attempts + 1 >= ? THEN ? ELSE NULL END
+                    WHERE seq IN \(Self.list(seqs))
+                    """,
+                arguments: [
+                    error, retryAt.milliseconds, permanent, maxAttempts, permanent, maxAttempts, at.milliseconds,
+                ])
+            return try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND seq IN \(Self.list(seqs))") ?? 0
+        }
+    }
+
+    /// Requeues dead letters: all, one (`seq`), or those received since an instant. Returns how many.
+    public func replayDeadLetters(seq: Int64? = nil, since: Timestamp? = nil, at: Timestamp) throws(StoreError) -> Int {
+        try run("requeue dead letters") { db in
+            var sql = "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL"
+            sql += " WHERE status = 'dead'"
+            var args: [any DatabaseValueConvertible] = [at.milliseconds]
+            if let seq {
+                sql += " AND seq = ?"
+                args.append(seq)
+            }
+            if let since {
+                sql += " AND received_at >= ?"
+                args.append(since.milliseconds)
+            }
+            try db.execute(sql: sql, arguments: StatementArguments(args))
+            return db.changesCount
+        }
+    }
+
+    /// Forgets applied events received before `before` (their `webhookId`s stop de-duplicating);
+    /// pending events and dead letters are kept. Returns how many rows went.
+    @discardableResult
+    public func pruneInbox(before: Timestamp) throws(StoreError) -> Int {
+        try run("prune the inbox") { db in
+            try db.execute(
+                sql: "DELETE FROM inbox WHERE status = 'done' AND received_at < ?", arguments: [before.milliseconds])
+            return db.changesCount
+        }
+    }
+
+    public func inboxCounts() throws(StoreError) -> InboxCounts {
+        try read("count the inbox") { db in
+            var counts = InboxCounts()
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM inbox GROUP BY status") {
+                switch row["status"] as String {
+                case "pending": counts.pending = row["n"]
+                case "dead": counts.dead = row["n"]
+                case "done": counts.done = row["n"]
+                default: break
+                }
+            }
+            return counts
+        }
+    }
+
+    static func list(_ seqs: [Int64]) -> String {
+        "(" + seqs.map(String.init).joined(separator: ",") + ")"
+    }
+
+    static func decodeEvent(_ row: Row) -> InboxEvent {
+        InboxEvent(
+            seq: row["seq"], webhookId: row["webhook_id"], contactId: row["contact_id"], eventType: row["event_type"],
+            source: row["source"], body: row["body"], receivedAt: Timestamp(milliseconds: row["received_at"]),
+            status: InboxEvent.Status(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]), lastError: row["last_error"])
+    }
+}

@@ -76,7 +76,8 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                         if busy.isEmpty { break loop }
                         if ContinuousClock.now >= deadline {
                             logger.warning(
-                                "shutdown: \(busy.count) contact(s) still in flight; cancelled, their events stay queued")
+                                "shutdown: \(busy.count) contact(s) still in flight; cancelled, their events stay queued"
+                            )
                             break loop
                         }
                         continue
@@ -134,13 +135,15 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 "applied",
                 metadata: [
                     "contact": .string(id), "events": .stringConvertible(events.count),
-                    "action": .string(outcome.action.rawValue), "calltools_calls": .stringConvertible(outcome.calltoolsCalls),
+                    "action": .string(outcome.action.rawValue),
+                    "calltools_calls": .stringConvertible(outcome.calltoolsCalls),
                 ])
         } catch {
             if Task.isCancelled { return }  // shutdown: the events stay pending, untouched
             let (message, transient) = Self.describe(error)
             let attempts = (events.map(\.attempts).max() ?? 0) + 1
-            let retryAt = now().milliseconds + Int64(configuration.retryDelay(afterAttempts: attempts) / .milliseconds(1))
+            let retryAt =
+                now().milliseconds + Int64(configuration.retryDelay(afterAttempts: attempts) / .milliseconds(1))
             do {
                 let died = try store.failInboxEvents(
                     seqs, error: message, permanent: !transient, retryAt: Timestamp(milliseconds: retryAt),
@@ -149,7 +152,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 if died > 0 {
                     logger.error(
                         "dead letter",
-                        metadata: ["contact": .string(id), "events": .stringConvertible(died), "error": .string(message)])
+                        metadata: [
+                            "contact": .string(id), "events": .stringConvertible(died), "error": .string(message),
+                        ])
                 } else {
                     logger.warning(
                         "will retry",

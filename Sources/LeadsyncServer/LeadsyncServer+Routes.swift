@@ -12,7 +12,8 @@ extension LeadsyncServer {
         let router = Router()
         router.post("/webhook/ghl") { request, context in await self.marketplaceWebhook(request, context) }
         router.post("/webhook/ghl-workflow") { request, context in await self.workflowWebhook(request, context) }
-        router.post("/sync/trigger") { request, context in await self.admin(request, context) { self.trigger(request) } }
+        router.post("/sync/trigger") { request, context in await self.admin(request, context) { self.trigger(request) }
+        }
         router.get("/sync/runs/{id}") { request, context in
             await self.admin(request, context) { self.syncRun(context.parameters.get("id") ?? "") }
         }
@@ -35,7 +36,8 @@ extension LeadsyncServer {
         var request = request
         guard let body = await readBody(&request) else { return tooLarge(context) }
         let verdict = WebhookIntake.marketplace(
-            body: body, ghlSignature: request.headers[Self.ghlSignature], whSignature: request.headers[Self.whSignature],
+            body: body, ghlSignature: request.headers[Self.ghlSignature],
+            whSignature: request.headers[Self.whSignature],
             verifier: verifier)
         return await answer(verdict, context)
     }
@@ -90,7 +92,8 @@ extension LeadsyncServer {
             case .accepted:
                 metrics.webhook("accepted")
                 context.logger.debug(
-                    "webhook accepted", metadata: ["type": .string(event.eventType), "contact": .string(event.contactId)])
+                    "webhook accepted",
+                    metadata: ["type": .string(event.eventType), "contact": .string(event.contactId)])
                 return Self.json(.ok, ["status": .string("accepted")])
             case .duplicate:
                 metrics.webhook("duplicate")
@@ -118,26 +121,33 @@ extension LeadsyncServer {
         let header = request.headers[.authorization]
         let presented = header.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard SharedSecret.matches(presented, token) else {
-            context.logger.info("admin request refused: wrong or missing bearer token", metadata: ["path": .string(request.uri.path)])
+            context.logger.info(
+                "admin request refused: wrong or missing bearer token", metadata: ["path": .string(request.uri.path)])
             return Self.error(.unauthorized, "missing or wrong bearer token")
         }
         let response = await body()
         context.logger.info(
-            "admin request", metadata: ["path": .string(request.uri.path), "status": .stringConvertible(response.status.code)])
+            "admin request",
+            metadata: ["path": .string(request.uri.path), "status": .stringConvertible(response.status.code)])
         return response
     }
 
     func trigger(_ request: Request) -> Response {
         guard let scheduler else { return Self.error(.serviceUnavailable, "no GHL connection configured") }
-        let full = request.uri.queryParameters.get("full").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        let full =
+            request.uri.queryParameters.get("full").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
         do {
             switch try scheduler.trigger(full: full) {
             case .started(let id):
                 return Self.json(
                     .accepted,
-                    ["run_id": .number(Double(id)), "mode": .string(full ? "full" : "incremental"), "status": .string("started")])
+                    [
+                        "run_id": .number(Double(id)), "mode": .string(full ? "full" : "incremental"),
+                        "status": .string("started"),
+                    ])
             case .alreadyRunning(let id):
-                return Self.json(.conflict, ["error": .string("a pass is already running"), "run_id": .number(Double(id))])
+                return Self.json(
+                    .conflict, ["error": .string("a pass is already running"), "run_id": .number(Double(id))])
             }
         } catch {
             return Self.error(.serviceUnavailable, error.description)
@@ -175,7 +185,8 @@ extension LeadsyncServer {
     func markCustomer(_ id: String, _ request: Request) async -> Response {
         let id = id.trimmedASCII
         guard !id.isEmpty else { return Self.error(.badRequest, "no contact id") }
-        let undo = request.uri.queryParameters.get("undo").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
+        let undo =
+            request.uri.queryParameters.get("undo").map { ["true", "1", "yes"].contains($0.lowercased()) } ?? false
         do {
             try store.setMarkedCustomer(id, !undo, at: now(), reason: undo ? "admin endpoint, undo" : "admin endpoint")
         } catch {
@@ -222,7 +233,8 @@ extension LeadsyncServer {
         do {
             _ = try store.inboxCounts()
         } catch {
-            return Self.json(.serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
+            return Self.json(
+                .serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
         }
         return Self.json(.ok, ["status": .string("ready"), "rules": .string(rules.current.hash)])
     }

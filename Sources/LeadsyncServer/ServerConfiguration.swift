@@ -49,7 +49,9 @@ public struct ServerConfiguration: Sendable {
         func int(_ name: String, _ range: ClosedRange<Int>) throws(Error) -> Int? {
             guard let text = nonEmpty(name) else { return nil }
             guard let n = Int(text), range.contains(n) else {
-                throw Error(description: "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound); got '\(text)'")
+                throw Error(
+                    description:
+                        "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound); got '\(text)'")
             }
             return n
         }
@@ -67,7 +69,8 @@ public struct ServerConfiguration: Sendable {
                 c.fullSyncHour = nil
             } else {
                 guard let h = Int(text), (0...23).contains(h) else {
-                    throw Error(description: "LEADSYNC_FULL_SYNC_HOUR must be an hour 0-23 (UTC) or 'off'; got '\(text)'")
+                    throw Error(
+                        description: "LEADSYNC_FULL_SYNC_HOUR must be an hour 0-23 (UTC) or 'off'; got '\(text)'")
                 }
                 c.fullSyncHour = h
             }

@@ -1,6 +1,6 @@
+import CoreMetrics
 import LeadsyncCore
 import LeadsyncUpstream
-import CoreMetrics
 import Prometheus
 
 /// The server's Prometheus metrics, through swift-metrics with an explicit factory: no global
@@ -33,7 +33,8 @@ public final class ServerMetrics: Sendable {
         factory = f
         var counters: [String: CoreMetrics.Counter] = [:]
         for o in Self.webhookOutcomes {
-            counters[o] = CoreMetrics.Counter(label: "leadsync_webhooks_total", dimensions: [("outcome", o)], factory: f)
+            counters[o] = CoreMetrics.Counter(
+                label: "leadsync_webhooks_total", dimensions: [("outcome", o)], factory: f)
         }
         webhookCounters = counters
         queueDepth = CoreMetrics.Gauge(label: "leadsync_queue_depth", factory: f)
@@ -61,16 +62,20 @@ public final class ServerMetrics: Sendable {
     func deadLettered(_ n: Int) { if n > 0 { deadLetterCounter.increment(by: n) } }
 
     func reload(ok: Bool) {
-        CoreMetrics.Counter(label: "leadsync_rules_reloads_total", dimensions: [("result", ok ? "ok" : "failed")], factory: factory)
-            .increment()
+        CoreMetrics.Counter(
+            label: "leadsync_rules_reloads_total", dimensions: [("result", ok ? "ok" : "failed")], factory: factory
+        )
+        .increment()
     }
 
     func decision(rules: [String], exclusions: [String]) {
         for r in rules.isEmpty ? ["none"] : rules {
-            CoreMetrics.Counter(label: "leadsync_decisions_total", dimensions: [("rule", r)], factory: factory).increment()
+            CoreMetrics.Counter(label: "leadsync_decisions_total", dimensions: [("rule", r)], factory: factory)
+                .increment()
         }
         for e in exclusions {
-            CoreMetrics.Counter(label: "leadsync_exclusions_total", dimensions: [("exclusion", e)], factory: factory).increment()
+            CoreMetrics.Counter(label: "leadsync_exclusions_total", dimensions: [("exclusion", e)], factory: factory)
+                .increment()
         }
     }
 
@@ -83,14 +88,19 @@ public final class ServerMetrics: Sendable {
             factory: factory
         ).increment()
         if r.attempt > 1 {
-            CoreMetrics.Counter(label: "leadsync_upstream_retries_total", dimensions: [("service", r.service.rawValue)], factory: factory)
-                .increment()
+            CoreMetrics.Counter(
+                label: "leadsync_upstream_retries_total", dimensions: [("service", r.service.rawValue)],
+                factory: factory
+            )
+            .increment()
         }
     }
 
     func syncRun(mode: String, result: String) {
-        CoreMetrics.Counter(label: "leadsync_sync_runs_total", dimensions: [("mode", mode), ("result", result)], factory: factory)
-            .increment()
+        CoreMetrics.Counter(
+            label: "leadsync_sync_runs_total", dimensions: [("mode", mode), ("result", result)], factory: factory
+        )
+        .increment()
     }
 
     /// The Prometheus text exposition.

@@ -31,9 +31,13 @@ enum WebhookIntake {
         } catch {
             return .badRequest("body is not JSON: \(error.message)")
         }
-        guard case .object(let o) = json else { return .badRequest("body must be a JSON object, found \(json.typeName)") }
+        guard case .object(let o) = json else {
+            return .badRequest("body must be a JSON object, found \(json.typeName)")
+        }
         guard let typeValue = o["type"] else { return .badRequest("no 'type' (the GHL event name)") }
-        guard let type = typeValue.stringValue, !type.isEmpty else { return .badRequest("'type' must be a non-empty string") }
+        guard let type = typeValue.stringValue, !type.isEmpty else {
+            return .badRequest("'type' must be a non-empty string")
+        }
         guard InboundContact.contactEventTypes.contains(type) else { return .ignored(type) }
         guard let id = o["id"]?.stringValue?.trimmedASCII ?? o["contactId"]?.stringValue?.trimmedASCII, !id.isEmpty
         else {
@@ -54,7 +58,9 @@ enum WebhookIntake {
         } catch {
             return .badRequest("body is not JSON: \(error.message)")
         }
-        guard case .object(let o) = json else { return .badRequest("body must be a JSON object, found \(json.typeName)") }
+        guard case .object(let o) = json else {
+            return .badRequest("body must be a JSON object, found \(json.typeName)")
+        }
         guard let id = o["contact_id"]?.stringValue?.trimmedASCII, !id.isEmpty else {
             return .badRequest("no 'contact_id'")
         }

@@ -79,7 +79,9 @@ extension LeadsyncDatabase {
     }
 
     /// Contacts with pending events due by `now`, oldest first, leaving out `busy` ones.
-    public func dueInboxContacts(now: Timestamp, excluding busy: Set<String>, limit: Int) throws(StoreError)
+    public func dueInboxContacts(
+        now: Timestamp, excluding busy: Set<String>, limit: Int
+    ) throws(StoreError)
         -> [String]
     {
         try read("read the inbox") { db in
@@ -126,8 +128,10 @@ extension LeadsyncDatabase {
     /// Dead letters, oldest first.
     public func deadLetters(limit: Int = 1000) throws(StoreError) -> [InboxEvent] {
         try read("read dead letters") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox WHERE status = 'dead' ORDER BY seq LIMIT ?", arguments: [limit])
-                .map(Self.decodeEvent)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM inbox WHERE status = 'dead' ORDER BY seq LIMIT ?", arguments: [limit]
+            )
+            .map(Self.decodeEvent)
         }
     }
 
@@ -142,7 +146,8 @@ extension LeadsyncDatabase {
         guard !seqs.isEmpty else { return }
         try run("complete inbox events") { db in
             try db.execute(
-                sql: "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(seqs))",
+                sql:
+                    "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(seqs))",
                 arguments: [at.milliseconds])
         }
     }

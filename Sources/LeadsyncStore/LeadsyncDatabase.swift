@@ -66,6 +66,15 @@ public final class LeadsyncDatabase: Sendable {
         }
     }
 
+    /// Closes the file (graceful shutdown): waits for running statements, checkpoints the WAL.
+    public func close() {
+        if let pool = writer as? DatabasePool {
+            try? pool.close()
+        } else if let queue = writer as? DatabaseQueue {
+            try? queue.close()
+        }
+    }
+
     /// Append-only: a released migration is never edited; changes come as new ones.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

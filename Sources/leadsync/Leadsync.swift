@@ -3,6 +3,7 @@ import LeadsyncCLI
 import LeadsyncCore
 import LeadsyncRuntime
 import LeadsyncStore
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,8 @@ struct Leadsync: AsyncParsableCommand {
         commandName: "leadsync",
         abstract: "Routes GoHighLevel contacts into CallTools buckets by a YAML rules file.",
         subcommands: [
-            Check.self, Test.self, DryRun.self, Sync.self, Stats.self, Explain.self, MarkCustomer.self, Sandbox.self,
+            Check.self, Test.self, DryRun.self, Serve.self, Demo.self, Sync.self, Stats.self, Explain.self,
+            MarkCustomer.self, Replay.self, Sandbox.self,
         ]
     )
 }
@@ -251,5 +253,91 @@ extension Leadsync {
                 console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The webhook server: intake, workers, scheduled reconcile, admin endpoints, metrics.",
+            discussion: """
+                Configured by the environment (GHL_*, CALLTOOLS_*, LEADSYNC_*; see docs/operations.md). \
+                SIGHUP reloads the rules; SIGTERM or SIGINT stops gracefully.
+                """)
+        @Option(help: "The rules file.") var rules: String
+        @Option(help: "Address to listen on (default: $LEADSYNC_HOST, else 127.0.0.1).") var host: String?
+        @Option(help: "Port (default: $LEADSYNC_PORT, else 8080; 0: any free port).") var port: Int?
+        @Flag(help: "Run against a built-in sandbox GHL and CallTools; its GHL sends this server signed webhooks.")
+        var sandbox = false
+        @Option(help: "GHL contacts to seed the sandbox with.") var sandboxContacts = 100
+        @OptionGroup var logging: LoggingOptions
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            logging.bootstrap()
+            let code = await ServeCommand.run(
+                .init(
+                    rulesPath: rules, dbPath: database.path, host: host, port: port, sandbox: sandbox,
+                    sandboxContacts: sandboxContacts),
+                environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "The whole pipeline on the built-in sandbox: tags contacts in sandbox GHL and shows them reach CallTools."
+        )
+        @Option(help: "A rules file to use instead of the built-in demo rules.") var rules: String?
+        @Option(help: "Keep the demo's database here (default: a temporary file, removed afterwards).") var db: String?
+        @OptionGroup var logging: LoggingOptions
+
+        func run() async throws {
+            logging.bootstrap(defaultLevel: .warning)
+            let code = await DemoCommand.run(rulesPath: rules, dbPath: db, console: .standard, now: { clockNow() })
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Requeue dead letters (all, --seq N, or --since T); --list shows them.")
+        @Option(help: "Only this event (its number in --list).") var seq: Int64?
+        @Option(help: "Only events received since this ISO-8601 time.") var since: String?
+        @Flag(help: "List dead letters instead.") var list = false
+        @OptionGroup var database: DatabaseOptions
+
+        func validate() throws {
+            if let since, Timestamp(iso8601: since) == nil {
+                throw ValidationError("--since '\(since)' is not an ISO-8601 time (e.g. 2026-01-31T12:00:00Z)")
+            }
+        }
+
+        func run() throws {
+            let code = StoreCommands.replay(
+                seq: seq, since: since.flatMap(Timestamp.init(iso8601:)), list: list, dbPath: database.path,
+                now: clockNow(), console: .standard)
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+}
+
+/// `--log-format json|text`, `--log-level`.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "json or text.") var logFormat: String = "json"
+    @Option(help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+
+    func validate() throws {
+        guard LogSetup.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be json or text, not '\(logFormat)'")
+        }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func bootstrap(defaultLevel: Logger.Level = .info) {
+        LogSetup.bootstrap(
+            format: LogSetup.Format(rawValue: logFormat) ?? .json,
+            level: logLevel.flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel)
     }
 }

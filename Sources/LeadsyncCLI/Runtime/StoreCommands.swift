@@ -52,7 +52,8 @@ public enum StoreCommands {
         do {
             let c = try db.contact(ghlId)
             let trail = try db.auditTrail(ghlId)
-            if trail.isEmpty && c.applied == .init() && !c.markedCustomer {
+            let hasEvents = !(try db.inboxEvents(contact: ghlId, limit: 1)).isEmpty
+            if trail.isEmpty && c.applied == .init() && !c.markedCustomer && !hasEvents {
                 console.err.line("leadsync: contact \(ghlId) is not in the local state")
                 return 1
             }
@@ -63,6 +64,16 @@ public enum StoreCommands {
             console.out.line(
                 "  buckets           \(c.applied.buckets.sorted().map(String.init).joined(separator: ", "))")
             console.out.line("  marked customer   \(c.markedCustomer ? "yes" : "no")")
+            let events = try db.inboxEvents(contact: ghlId, limit: 20)
+            if !events.isEmpty {
+                console.out.line("  webhook events (newest first)")
+                for e in events {
+                    var line = "    \(e.receivedAt.iso8601)  #\(e.seq) \(e.eventType) \(e.status.rawValue)"
+                    if e.attempts > 0 { line += ", \(e.attempts) failed attempt(s)" }
+                    if let err = e.lastError { line += ": \(err)" }
+                    console.out.line(line)
+                }
+            }
             console.out.line("  history")
             for e in trail {
                 console.out.line("    \(e.at.iso8601)  \(e.kind.rawValue.rightPadded(to: 8)) \(e.summary)")
@@ -87,6 +98,40 @@ public enum StoreCommands {
                 undo
                     ? "\(ghlId): customer mark removed"
                     : "\(ghlId): marked a customer; it leaves managed buckets when next processed")
+            return 0
+        } catch {
+            console.err.line("leadsync: \(error)")
+            return 1
+        }
+    }
+}
+
+extension StoreCommands {
+    /// `leadsync replay [--seq N] [--since T] [--list]`: requeues dead letters; a running server
+    /// picks them up within a second.
+    public static func replay(
+        seq: Int64?, since: Timestamp?, list: Bool, dbPath: String, now: Timestamp, console: Console
+    ) -> Int32 {
+        guard let db = open(dbPath, mustExist: true, console: console) else { return 1 }
+        do {
+            if list {
+                let dead = try db.deadLetters()
+                if dead.isEmpty { console.out.line("no dead letters") }
+                for e in dead {
+                    console.out.line(
+                        "\(e.seq)  \(e.receivedAt.iso8601)  \(e.contactId)  \(e.eventType)  \(e.attempts) attempt(s)  \(e.lastError ?? "")"
+                    )
+                }
+                console.out.flush()
+                return 0
+            }
+            if let seq, try db.inboxEvent(seq)?.status != .dead {
+                console.err.line("leadsync: event \(seq) is not a dead letter (see 'leadsync replay --list')")
+                return 1
+            }
+            let n = try db.replayDeadLetters(seq: seq, since: since, at: now)
+            console.out.line("requeued \(n) dead letter(s); a running server applies them within a second")
+            console.out.flush()
             return 0
         } catch {
             console.err.line("leadsync: \(error)")

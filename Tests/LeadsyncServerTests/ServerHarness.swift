@@ -1,0 +1,214 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncRuntime
+import LeadsyncSandbox
+import LeadsyncStore
+import LeadsyncUpstream
+import LeadsyncWebhooks
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+@testable import LeadsyncServer
+
+/// A server wired to an in-process sandbox, on a temporary database; the pieces tests poke.
+final class ServerHarness: @unchecked Sendable {
+    static let rules = """
+        version: 1
+        buckets:
+          cold: 11237
+          active: 11252
+        fields:
+          first_name: "{{ firstName }}"
+          mobile_phone_number: "{{ phone | e164 }}"
+          crm_id: "{{ id }}"
+        exclusions:
+          - name: customer
+            when: { tags: { has: customer } }
+        rules:
+          - name: cold
+            when: { tags: { has: cold lead } }
+            bucket: cold
+            ghl_tags: { add: [in-dialer] }
+        """
+
+    let dir: String
+    let rulesPath: String
+    let dbPath: String
+    let sandbox: SandboxServer
+    let http: HTTPClient
+    let store: LeadsyncDatabase
+    let server: LeadsyncServer
+    let key = Curve25519.Signing.PrivateKey()
+    let emitter: SandboxWebhookEmitter
+
+    var state: SandboxState { sandbox.state }
+
+    init(
+        rules: String = ServerHarness.rules, configure: (inout ServerConfiguration) -> Void = { _ in },
+        readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5))
+    ) async throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-server-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        rulesPath = dir + "/rules.yaml"
+        dbPath = dir + "/leadsync.sqlite"
+        try rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        let state = SandboxState()
+        await state.setLimits(ghl: nil, calltools: nil)
+        sandbox = try await SandboxServer.start(state: state)
+        http = UpstreamHTTP.makeClient()
+        if readOnlyStore {
+            try LeadsyncDatabase.open(path: dbPath).close()
+            store = try LeadsyncDatabase.openReadOnly(path: dbPath)
+        } else {
+            store = try LeadsyncDatabase.open(path: dbPath)
+        }
+        var config = ServerConfiguration()
+        config.port = 0
+        config.syncInterval = nil
+        config.fullSyncHour = nil
+        config.retryBase = .milliseconds(20)
+        configure(&config)
+        let metrics = ServerMetrics()
+        let ghl = GHLClient(
+            baseURL: sandbox.baseURL, token: state.ghlToken, locationId: state.locationId, client: http,
+            budget: TokenBucket(capacity: 1000, period: .seconds(1)), retry: retry, onCall: { metrics.upstream($0) })
+        let calltools = CallToolsClient(
+            baseURL: sandbox.baseURL, apiKey: state.calltoolsKey, client: http,
+            budget: TokenBucket(capacity: 1000, period: .seconds(1)), retry: retry, onCall: { metrics.upstream($0) })
+        let store = self.store
+        let path = rulesPath
+        let live = try LiveRules(
+            path: path,
+            load: { () throws(LiveRules.Rejected) -> LiveRules.Loaded in
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                let doc = RulesCompiler.compile(source: text, file: path)
+                guard let rules = doc.rules else {
+                    throw LiveRules.Rejected(message: "\(path): errors", diagnostics: doc.diagnostics)
+                }
+                return LiveRules.Loaded(rules: rules, diagnostics: doc.diagnostics)
+            },
+            makeExecutor: { rules in
+                try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: { Self.now() })
+            })
+        let pem = key.publicKey.pemRepresentation
+        server = LeadsyncServer(
+            configuration: config, store: store, rules: live, verifier: try WebhookVerifier(ed25519PEM: pem), ghl: ghl,
+            metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            now: { Self.now() })
+        emitter = SandboxWebhookEmitter(
+            client: http, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), key: key)
+    }
+
+    static func now() -> Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+
+    func shutdown() async {
+        store.close()
+        try? await http.shutdown()
+        await sandbox.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// The router alone, no workers: what intake stored stays in the inbox for the test to see.
+    func routerOnly() -> some ApplicationProtocol {
+        Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    func signed(_ body: String) -> HTTPFields {
+        var h = HTTPFields()
+        h[HTTPField.Name("x-ghl-signature")!] = emitter.sign(Array(body.utf8))
+        h[.contentType] = "application/json"
+        return h
+    }
+
+    static func event(
+        _ type: String = "ContactTagUpdate", id: String = "c1", webhookId: String = UUID().uuidString,
+        tags: [String] = ["cold lead"], phone: String? = "+14155550100"
+    ) -> String {
+        var o = JSONObject()
+        o["type"] = .string(type)
+        o["locationId"] = .string("sandboxLocation0001")
+        o["id"] = .string(id)
+        o["firstName"] = .string("Ana")
+        if let phone { o["phone"] = .string(phone) }
+        o["tags"] = .array(tags.map(JSON.string))
+        o["timestamp"] = .string(now().iso8601)
+        o["webhookId"] = .string(webhookId)
+        return JSONWriter.encode(.object(o))
+    }
+
+    /// Runs the whole server (HTTP, workers, emitter) until `body` returns.
+    func running<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let emitter = self.emitter
+        let app = server.application(extraServices: [emitter]) { port in
+            emitter.setTarget("http://127.0.0.1:\(port)/webhook/ghl")
+            sink.yield(port)
+            sink.finish()
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
+        return try await withThrowingTaskGroup(of: T?.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return nil
+            }
+            var port = 0
+            for await p in ports { port = p }
+            let result: T
+            do {
+                result = try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            while let r = try await tasks.next() { if r == nil { break } }
+            return result
+        }
+    }
+
+    /// Waits (with a deadline, not a fixed sleep) until `condition` holds.
+    func eventually(
+        _ what: String, timeout: Duration = .seconds(15), _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw Timeout(what: what)
+    }
+
+    struct Timeout: Error, CustomStringConvertible {
+        var what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
+    /// CallTools contacts by `crm_id`: their buckets.
+    func calltoolsBuckets() async -> [String: [Int]] {
+        var out: [String: [Int]] = [:]
+        for (_, c) in await state.calltoolsContacts() {
+            guard let crm = c["crm_id"]?.stringValue else { continue }
+            out[crm, default: []] +=
+                c["buckets"]?.arrayValue?.compactMap { v -> Int? in
+                    if case .number(let n) = v { return Int(n) }
+                    return nil
+                } ?? []
+        }
+        return out
+    }
+
+    func calltoolsCount(crm: String) async -> Int {
+        await state.calltoolsContacts().values.filter { $0["crm_id"]?.stringValue == crm }.count
+    }
+}
+
+extension ByteBuffer {
+    var text: String { String(buffer: self) }
+}

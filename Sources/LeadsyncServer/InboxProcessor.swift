@@ -64,13 +64,18 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 }
                 var busy = Set<String>()
                 var stopDeadline: ContinuousClock.Instant?
+                var lastPrune: ContinuousClock.Instant?
                 signal.yield(.wake)  // events left pending by the last run
                 loop: for await s in signals {
                     switch s {
                     case .finished(let id): busy.remove(id)
                     case .stop: stopDeadline = .now + configuration.shutdownGrace
                     case .wake: wakePending.store(false, ordering: .sequentiallyConsistent)
-                    case .tick: break
+                    case .tick:
+                        if lastPrune.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
+                            lastPrune = .now
+                            prune()
+                        }
                     }
                     if let deadline = stopDeadline {
                         if busy.isEmpty { break loop }
@@ -104,6 +109,17 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             }
         } onGracefulShutdown: {
             signal.yield(.stop)
+        }
+    }
+
+    /// Forgets applied events older than the retention (hourly): the inbox does not grow forever.
+    func prune() {
+        let cutoff = now().milliseconds - Int64(configuration.inboxRetention / .milliseconds(1))
+        do {
+            let n = try store.pruneInbox(before: Timestamp(milliseconds: cutoff))
+            if n > 0 { logger.info("inbox: forgot \(n) applied event(s) past the retention") }
+        } catch {
+            logger.error("inbox: \(error)")
         }
     }
 

@@ -74,7 +74,7 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await self.clock() }
+                group.addTask { await self.clock() }
                 for await request in requests.cancelOnGracefulShutdown() {
                     await pass(request)
                 }
@@ -86,12 +86,13 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
     }
 
     /// Sleeps until the next scheduled pass and asks for it (skipped if one is running).
-    func clock() async throws {
+    func clock() async {
         var lastIncremental = ContinuousClock.now
         var lastFullDay = Self.day(now())
         if let hour = configuration.fullSyncHour, Self.hour(now()) >= hour { lastFullDay = Self.day(now()) }
         while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(30))
+            // Cancelled at shutdown: that ends the loop, not the server, with an error.
+            do { try await Task.sleep(for: .seconds(30)) } catch { return }
             let t = now()
             var full = false
             if let hour = configuration.fullSyncHour, Self.day(t) != lastFullDay, Self.hour(t) >= hour {

@@ -43,9 +43,12 @@ final class ServerHarness: @unchecked Sendable {
     let sandbox: SandboxServer
     let http: HTTPClient
     let store: LeadsyncDatabase
-    let server: LeadsyncServer
+    private(set) var server: LeadsyncServer
+    /// Builds a server as a new process would (same store, rules, clients, configuration).
+    private let makeServer: @Sendable () -> LeadsyncServer
     let key = Curve25519.Signing.PrivateKey()
     let emitter: SandboxWebhookEmitter
+    let ghl: GHLClient
 
     var state: SandboxState { sandbox.state }
 
@@ -81,6 +84,7 @@ final class ServerHarness: @unchecked Sendable {
         let calltools = CallToolsClient(
             baseURL: sandbox.baseURL, apiKey: state.calltoolsKey, client: http,
             budget: TokenBucket(capacity: 1000, period: .seconds(1)), retry: retry, onCall: { metrics.upstream($0) })
+        self.ghl = ghl
         let store = self.store
         let path = rulesPath
         let live = try LiveRules(
@@ -97,13 +101,21 @@ final class ServerHarness: @unchecked Sendable {
                 try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: { Self.now() })
             })
         let pem = key.publicKey.pemRepresentation
-        server = LeadsyncServer(
-            configuration: config, store: store, rules: live, verifier: try WebhookVerifier(ed25519PEM: pem), ghl: ghl,
-            metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            now: { Self.now() })
+        let verifier = try WebhookVerifier(ed25519PEM: pem)
+        let configuration = config
+        makeServer = {
+            LeadsyncServer(
+                configuration: configuration, store: store, rules: live, verifier: verifier, ghl: ghl,
+                metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                now: { Self.now() })
+        }
+        server = makeServer()
         emitter = SandboxWebhookEmitter(
             client: http, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), key: key)
     }
+
+    /// A new server on the same database: what a restart does.
+    func restart() { server = makeServer() }
 
     static func now() -> Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
 
@@ -142,17 +154,33 @@ final class ServerHarness: @unchecked Sendable {
         return JSONWriter.encode(.object(o))
     }
 
-    /// Runs the whole server (HTTP, workers, emitter) until `body` returns.
-    func running<T: Sendable>(_ body: @Sendable (Int) async throws -> T) async throws -> T {
+    /// The contact in sandbox GHL too (write-backs go there; a missing one is a 404).
+    func seed(_ id: String, phone: String = "+14155550100") async {
+        var c = JSONObject()
+        c["id"] = .string(id)
+        c["firstName"] = .string("Ana")
+        c["phone"] = .string(phone)
+        c["tags"] = .array([])
+        await state.putGHLContact(c)
+    }
+
+    /// Runs the whole server (HTTP, workers, and the emitter unless `emitter` is false: it runs
+    /// once per harness) until `body` returns.
+    func running<T: Sendable>(
+        emitter withEmitter: Bool = true, _ body: @Sendable (Int) async throws -> T
+    ) async throws
+        -> T
+    {
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let emitter = self.emitter
-        let app = server.application(extraServices: [emitter]) { port in
+        let app = server.application(extraServices: withEmitter ? [emitter] : []) { port in
             emitter.setTarget("http://127.0.0.1:\(port)/webhook/ghl")
             sink.yield(port)
             sink.finish()
         }
         let group = ServiceGroup(
-            configuration: .init(services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
+            configuration: .init(
+                services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {
                 try await group.run()
@@ -188,6 +216,17 @@ final class ServerHarness: @unchecked Sendable {
     struct Timeout: Error, CustomStringConvertible {
         var what: String
         var description: String { "timed out waiting for \(what)" }
+    }
+
+    /// POSTs a signed marketplace webhook; returns the status.
+    func post(port: Int, _ body: String) async throws -> UInt {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")
+        request.method = .POST
+        request.headers.add(name: "x-ghl-signature", value: emitter.sign(Array(body.utf8)))
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await http.execute(request, timeout: .seconds(10))
+        _ = try await response.body.collect(upTo: 1 << 16)
+        return response.status.code
     }
 
     /// CallTools contacts by `crm_id`: their buckets.

@@ -1,0 +1,178 @@
+import Foundation
+import LeadsyncCore
+import LeadsyncSandbox
+import LeadsyncStore
+import Testing
+
+@testable import LeadsyncServer
+
+/// The whole pipeline on loopback: sandbox GHL emits signed webhooks → server → workers →
+/// sandbox CallTools (and GHL write-backs, which come back as webhooks).
+@Suite(.serialized) struct PipelineTests {
+    static func contact(_ id: String, phone: String? = nil, tags: [String] = []) -> JSONObject {
+        var c = JSONObject()
+        c["id"] = .string(id)
+        c["firstName"] = .string("Ana")
+        c["phone"] = .string(phone ?? "+1415555\(String(id.hashValue & 0xfff).leftPadded(to: 4, with: "0"))")
+        c["tags"] = .array(tags.map(JSON.string))
+        return c
+    }
+
+    @Test func taggedInGHLArrivesInCallToolsAndWriteBacksEndInZeroCalls() async throws {
+        let h = try await ServerHarness()
+        defer { Task { await h.shutdown() } }
+        await h.state.putGHLContact(Self.contact("c1", phone: "+14155550101"))
+        await h.state.putGHLContact(Self.contact("c2", phone: "+14155550102"))
+        await h.state.setWebhookSink(h.emitter.accept)
+        try await h.running { _ in
+            await h.state.clearRequests()
+            try await h.ghl.addTags("c1", ["cold lead"])
+            try await h.ghl.addTags("c2", ["newsletter"])
+            try await h.eventually("c1 in the cold bucket") { await h.calltoolsBuckets()["c1"] == [11237] }
+            // Our write-back ("in-dialer") reaches GHL and comes back as a webhook; wait for all to settle.
+            try await h.eventually("the write-back") {
+                await h.state.ghlContact("c1")?["tags"]?.arrayValue?.contains(.string("in-dialer")) == true
+            }
+            try await h.eventually("an empty inbox") {
+                let c = try h.store.inboxCounts()
+                return c.pending == 0 && c.done >= 3 && h.emitter.delivered.sent >= 3
+            }
+            let settled = await h.state.requests
+            // Exactly: resolve the tag? no tags here; one phone lookup, one create for c1; one GHL tag
+            // write; nothing for c2 (not routed, not in CallTools).
+            let ct = settled.filter { $0.path.hasPrefix("/api/") }.map { "\($0.method) \($0.path)" }
+            #expect(ct == ["GET /api/contacts/", "POST /api/contacts/"])
+            let ghlWrites = settled.filter { !$0.path.hasPrefix("/api/") }.map { "\($0.method) \($0.path)" }
+            #expect(ghlWrites == ["POST /contacts/c1/tags", "POST /contacts/c2/tags", "POST /contacts/c1/tags"])
+            // Loop safety: nothing more, however long we wait for the echo.
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(await h.state.requests.count == settled.count)
+            #expect(try h.store.inboxCounts().done == 3)  // c1 tag, c2 tag, c1 write-back echo
+            #expect(await h.calltoolsCount(crm: "c1") == 1)
+            #expect(await h.calltoolsCount(crm: "c2") == 0)
+        }
+    }
+
+    @Test func eventsForOneContactAreCoalescedAndAppliedInOrder() async throws {
+        let h = try await ServerHarness()
+        defer { Task { await h.shutdown() } }
+        await h.seed("c5")
+        // Ten events for one contact, newest last by timestamp: cold, then customer (excluded).
+        var bodies: [String] = []
+        for i in 0..<10 {
+            var o = JSONObject()
+            o["type"] = .string("ContactTagUpdate")
+            o["id"] = .string("c5")
+            o["phone"] = .string("+14155550105")
+            o["tags"] = .array(i == 9 ? [.string("cold lead"), .string("customer")] : [.string("cold lead")])
+            o["timestamp"] = .string(Timestamp(milliseconds: 1_800_000_000_000 + Int64(i) * 1000).iso8601)
+            o["webhookId"] = .string("co-\(i)")
+            bodies.append(JSONWriter.encode(.object(o)))
+        }
+        // Stored before the workers start, so they are all pending together.
+        for b in bodies {
+            _ = try await h.store.enqueue(
+                [
+                    NewInboxEvent(
+                        webhookId: nil, contactId: "c5", eventType: "ContactTagUpdate", source: "marketplace", body: b)
+                ],
+                at: ServerHarness.now())
+        }
+        try await h.running { _ in
+            try await h.eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+        }
+        // One decision on the newest event: a customer, so never created in CallTools.
+        #expect(await h.calltoolsCount(crm: "c5") == 0)
+        let trail = try h.store.auditTrail("c5").filter { $0.kind == .decision }
+        #expect(trail.count == 1)
+        #expect(trail.first?.summary.contains("excluded by customer") == true)
+    }
+
+    @Test func upstreamFaultsAreRetriedUntilEveryContactArrivesOnce() async throws {
+        let h = try await ServerHarness(configure: { $0.maxAttempts = 50 })
+        defer { Task { await h.shutdown() } }
+        var faults = Faults()
+        faults.errorRate = 0.3
+        faults.latency = .milliseconds(5)
+        faults.burst429 = 5
+        faults.retryAfterSeconds = 0.2
+        faults.pathPrefix = "/api/"
+        await h.state.setFaults(faults)
+        let n = 30
+        for i in 0..<n { await h.seed("f\(i)", phone: "+1415666\(String(i).leftPadded(to: 4, with: "0"))") }
+        try await h.running { port in
+            for i in 0..<n {
+                let body = ServerHarness.event(id: "f\(i)", phone: "+1415666\(String(i).leftPadded(to: 4, with: "0"))")
+                #expect(try await h.post(port: port, body) == 200)
+            }
+            try await h.eventually("every contact in its bucket", timeout: .seconds(60)) {
+                let buckets = await h.calltoolsBuckets()
+                return (0..<n).allSatisfy { buckets["f\($0)"] == [11237] }
+            }
+        }
+        for i in 0..<n { #expect(await h.calltoolsCount(crm: "f\(i)") == 1, "f\(i)") }
+        let deadErrors = try h.store.deadLetters().map { $0.lastError ?? "" }
+        #expect(deadErrors.isEmpty, "\(deadErrors)")
+        let errors = await h.state.requests.filter { $0.status >= 429 }.count
+        #expect(errors > 0)  // the faults did happen
+    }
+
+    @Test func permanentFailureIsADeadLetterAndReplayApplies() async throws {
+        let rules = ServerHarness.rules.replacingOccurrences(of: "cold: 11237", with: "cold: { name: \"Night Shift\" }")
+        let h = try await ServerHarness(rules: rules)
+        defer { Task { await h.shutdown() } }
+        await h.seed("d1")
+        let body = ServerHarness.event(id: "d1", webhookId: "dead-1")
+        _ = try await h.store.enqueue(
+            [
+                NewInboxEvent(
+                    webhookId: "dead-1", contactId: "d1", eventType: "ContactTagUpdate", source: "marketplace",
+                    body: body)
+            ],
+            at: ServerHarness.now())
+        try await h.running { _ in
+            try await h.eventually("a dead letter") { try h.store.inboxCounts().dead == 1 }
+            let dead = try h.store.deadLetters()
+            #expect(dead.first?.lastError?.contains("no bucket named 'Night Shift'") == true)
+            #expect(dead.first?.attempts == 1)  // not retried: a retry cannot create a bucket
+            // The operator creates the bucket, then replays.
+            await h.state.setBuckets([(11237, "Cold Leads"), (11400, "Night Shift")])
+            #expect(try h.store.replayDeadLetters(at: ServerHarness.now()) == 1)
+            try await h.eventually("the replayed event applied") { await h.calltoolsBuckets()["d1"] == [11400] }
+        }
+        let counts = try h.store.inboxCounts()
+        #expect(counts.done == 1 && counts.dead == 0 && counts.pending == 0, "\(counts)")
+    }
+
+    @Test func shutdownLeavesQueuedEventsForTheNextStart() async throws {
+        // A grace period shorter than CallTools' answer: the in-flight contact is cancelled.
+        let h = try await ServerHarness(configure: { $0.shutdownGrace = .milliseconds(50) })
+        defer { Task { await h.shutdown() } }
+        // CallTools answers slowly: shutdown comes while the contact is in flight.
+        var faults = Faults()
+        faults.latency = .milliseconds(600)
+        faults.pathPrefix = "/api/"
+        await h.state.setFaults(faults)
+        await h.seed("s1")
+        let body = ServerHarness.event(id: "s1", webhookId: "s-1")
+        _ = try await h.store.enqueue(
+            [
+                NewInboxEvent(
+                    webhookId: "s-1", contactId: "s1", eventType: "ContactTagUpdate", source: "marketplace", body: body)
+            ],
+            at: ServerHarness.now())
+        try await h.running(emitter: false) { _ in
+            try await h.eventually("a CallTools request") { await !h.state.requests.isEmpty }
+        }
+        // Cancelled mid-call: the event stays pending, untouched (no failed attempt counted).
+        let pending = try h.store.pendingInboxEvents(contact: "s1")
+        #expect(pending.count == 1)
+        #expect(pending.first?.attempts == 0)
+        await h.state.setFaults(Faults())
+        h.restart()
+        try await h.running(emitter: false) { _ in
+            try await h.eventually("applied after restart") { await h.calltoolsBuckets()["s1"] == [11237] }
+        }
+        #expect(await h.calltoolsCount(crm: "s1") == 1)
+    }
+}

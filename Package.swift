@@ -103,8 +103,12 @@ let package = Package(
             name: "leadsync-bench",
             dependencies: [
                 "LeadsyncCore", "LeadsyncRules", "LeadsyncCLI", "LeadsyncServer", "LeadsyncSandbox", "LeadsyncWebhooks",
+                "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),

@@ -96,6 +96,7 @@ public actor SandboxState {
     var rng = SplitMix(seed: 42)
     /// Where emitted webhooks go (see `SandboxState+Webhooks.swift`).
     var webhookSink: (@Sendable (JSONObject) -> Void)?
+    var observer: (@Sendable (RecordedRequest) -> Void)?
     let clock = ContinuousClock()
     let epoch = ContinuousClock.now
 
@@ -116,7 +117,12 @@ public actor SandboxState {
         calltoolsLimit = calltools
     }
     public func clearRequests() { requests.removeAll() }
-    public func record(_ r: RecordedRequest) { requests.append(r) }
+    public func record(_ r: RecordedRequest) {
+        requests.append(r)
+        observer?(r)
+    }
+    /// Sees every request as it is recorded (benchmarks time arrivals with it).
+    public func setObserver(_ o: (@Sendable (RecordedRequest) -> Void)?) { observer = o }
 
     /// Adds or replaces a GHL contact (a JSON object with at least `id`).
     public func putGHLContact(_ contact: JSONObject) {

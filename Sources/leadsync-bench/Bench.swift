@@ -12,8 +12,13 @@ import LeadsyncRules
 ///    on the same file, in the same run (bar: <= 3x jq).
 @main
 struct Bench {
-    static func main() throws {
+    static func main() async throws {
         var args = Array(CommandLine.arguments.dropFirst())
+        // Server benchmarks (scripts/bench-server.sh).
+        if args.first == "hello" || args.first == "latency" {
+            try await ServerBench.run(args)
+            return
+        }
         func option(_ name: String) -> String? {
             guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
             defer { args.removeSubrange(i...(i + 1)) }

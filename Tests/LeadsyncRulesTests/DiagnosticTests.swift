@@ -224,3 +224,16 @@ import Testing
         #expect(golden("- a\n- b\n") == ["wrong-type 1:1"])
     }
 }
+
+@Suite struct WebhookSettingsTests {
+    @Test func trustWorkflowPayloadCompilesAndUnknownKeysAreReported() {
+        let base = "version: 1\nbuckets: { cold: 1 }\nrules:\n  - { name: r, when: { tags: { has: x } }, bucket: cold }\n"
+        let ok = RulesCompiler.compile(source: base + "webhooks: { trust_workflow_payload: true }\n", file: "r.yaml")
+        #expect(ok.rules?.webhooks.trustWorkflowPayload == true)
+        #expect(RulesCompiler.compile(source: base, file: "r.yaml").rules?.webhooks.trustWorkflowPayload == false)
+        let bad = RulesCompiler.compile(source: base + "webhooks: { trust_workflow_payloads: true }\n", file: "r.yaml")
+        #expect(bad.rules == nil)
+        #expect(bad.diagnostics.first?.line == 5)
+        #expect(bad.diagnostics.first?.message.contains("did you mean 'trust_workflow_payload'") == true)
+    }
+}

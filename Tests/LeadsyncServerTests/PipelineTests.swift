@@ -175,4 +175,30 @@ import Testing
         }
         #expect(await h.calltoolsCount(crm: "s1") == 1)
     }
+
+    @Test func workflowEventsReReadTheContactFromGHL() async throws {
+        let h = try await ServerHarness(configure: { $0.workflowSecret = "s" })
+        defer { Task { await h.shutdown() } }
+        var c = Self.contact("w1", phone: "+14155550111", tags: ["cold lead"])
+        c["firstName"] = .string("FromGHL")
+        await h.state.putGHLContact(c)
+        // The payload says otherwise (no tag, another name): GHL's copy wins.
+        let payload = #"{"contact_id":"w1","first_name":"FromPayload","tags":"","phone":"+14155550111"}"#
+        let missing = #"{"contact_id":"gone1","tags":"cold lead"}"#
+        for (body, id) in [(payload, "w1"), (missing, "gone1")] {
+            _ = try await h.store.enqueue(
+                [NewInboxEvent(webhookId: nil, contactId: id, eventType: "workflow", source: "workflow", body: body)],
+                at: ServerHarness.now())
+        }
+        try await h.running(emitter: false) { _ in
+            try await h.eventually("both applied") { try h.store.inboxCounts().done == 2 }
+        }
+        #expect(await h.calltoolsBuckets()["w1"] == [11237])
+        let created = await h.state.requests.first { $0.method == "POST" && $0.path == "/api/contacts/" }
+        #expect(created?.body?["first_name"]?.stringValue == "FromGHL")
+        #expect(await h.state.requests.contains { $0.method == "GET" && $0.path == "/contacts/w1" })
+        // A contact GHL no longer has is treated as deleted: in no bucket, no call to CallTools.
+        #expect(await h.calltoolsCount(crm: "gone1") == 0)
+        #expect(try h.store.auditTrail("gone1").contains { $0.summary.contains("buckets []") })
+    }
 }

@@ -31,11 +31,15 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     private let signal: AsyncStream<Signal>.Continuation
     private let wakePending = Atomic<Bool>(false)
     private let catalog = Mutex<(hash: String, catalog: CustomFieldCatalog)?>(nil)
+    /// Where contacts are processed (see `WorkerExecutor`).
+    let workerExecutor: WorkerExecutor
 
     init(
         store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient?, configuration: ServerConfiguration,
-        metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+        metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor,
+        now: @escaping @Sendable () -> Timestamp
     ) {
+        self.workerExecutor = workerExecutor
         self.store = store
         self.rules = rules
         self.ghl = ghl
@@ -98,7 +102,7 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                     }
                     for id in due {
                         busy.insert(id)
-                        group.addTask {
+                        group.addTask(executorPreference: workerExecutor) {
                             await self.process(contact: id)
                             signal.yield(.finished(id))
                         }

@@ -38,14 +38,15 @@ public final class LeadsyncServer: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.now = now
+        let workerExecutor = WorkerExecutor()
         let processor = InboxProcessor(
             store: store, rules: rules, ghl: ghl, configuration: configuration, metrics: metrics, logger: logger,
-            now: now)
+            workerExecutor: workerExecutor, now: now)
         self.processor = processor
         self.scheduler = ghl.map {
             ReconcileScheduler(
                 store: store, rules: rules, ghl: $0, configuration: configuration, metrics: metrics, logger: logger,
-                now: now)
+                workerExecutor: workerExecutor, now: now)
         }
         self.writer = InboxWriter(store: store, now: now, onCommit: { processor.wake() })
     }

@@ -32,11 +32,14 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
     private let requestSink: AsyncStream<Request>.Continuation
     /// The run in progress (or accepted and about to start).
     private let running = Mutex<Int64?>(nil)
+    let workerExecutor: WorkerExecutor
 
     init(
         store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient, configuration: ServerConfiguration,
-        metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+        metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor,
+        now: @escaping @Sendable () -> Timestamp
     ) {
+        self.workerExecutor = workerExecutor
         self.store = store
         self.rules = rules
         self.ghl = ghl
@@ -76,7 +79,7 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await self.clock() }
                 for await request in requests.cancelOnGracefulShutdown() {
-                    await pass(request)
+                    await withTaskExecutorPreference(workerExecutor) { await pass(request) }
                 }
                 group.cancelAll()
             }

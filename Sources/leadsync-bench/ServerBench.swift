@@ -59,7 +59,8 @@ enum ServerBench {
         let store = try LeadsyncDatabase.open(path: dir + "/bench.sqlite")
         let budget = { TokenBucket(capacity: 1_000_000, period: .seconds(1)) }
         let ghl = GHLClient(
-            baseURL: sandbox.baseURL, token: state.ghlToken, locationId: state.locationId, client: http, budget: budget())
+            baseURL: sandbox.baseURL, token: state.ghlToken, locationId: state.locationId, client: http,
+            budget: budget())
         let calltools = CallToolsClient(
             baseURL: sandbox.baseURL, apiKey: state.calltoolsKey, client: http, budget: budget())
         let live = try LiveRules(
@@ -78,7 +79,9 @@ enum ServerBench {
         // Arrival of each contact's create, by crm_id.
         let arrivals = Times()
         await state.setObserver { r in
-            guard r.method == "POST", r.path == "/api/contacts/", let crm = r.body?["crm_id"]?.stringValue else { return }
+            guard r.method == "POST", r.path == "/api/contacts/", let crm = r.body?["crm_id"]?.stringValue else {
+                return
+            }
             let t = ContinuousClock.now
             arrivals.set(crm, t)
         }
@@ -130,7 +133,10 @@ enum ServerBench {
             print(
                 "  arrived \(ms.count)/\(total) (HTTP failures \(failures.all.count))  "
                     + "p50 \(pct(0.50))  p90 \(pct(0.90))  p99 \(pct(0.99))  max \(pct(1.0))")
-            print("  bar: p99 < 50 ms" + (ms.count == total && ms[min(ms.count - 1, Int(Double(ms.count) * 0.99))] < 50 ? "  MET" : "  NOT MET"))
+            print(
+                "  bar: p99 < 50 ms"
+                    + (ms.count == total && ms[min(ms.count - 1, Int(Double(ms.count) * 0.99))] < 50
+                        ? "  MET" : "  NOT MET"))
             print("  peak resident memory of this process (server, sandbox, load): \(peakRSSMiB()) MiB")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -140,7 +146,8 @@ enum ServerBench {
         await sandbox.stop()
     }
 
-    static func send(_ http: HTTPClient, port: Int, key: Curve25519.Signing.PrivateKey, index: Int) async throws -> UInt {
+    static func send(_ http: HTTPClient, port: Int, key: Curve25519.Signing.PrivateKey, index: Int) async throws -> UInt
+    {
         let n = index < 0 ? 9_999_999 : index
         let body = JSONWriter.encode(
             .object(
@@ -153,7 +160,8 @@ enum ServerBench {
                 ])))
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")
         request.method = .POST
-        request.headers.add(name: "x-ghl-signature", value: try key.signature(for: Array(body.utf8)).base64EncodedString())
+        request.headers.add(
+            name: "x-ghl-signature", value: try key.signature(for: Array(body.utf8)).base64EncodedString())
         request.body = .bytes(ByteBuffer(string: body))
         let response = try await http.execute(request, timeout: .seconds(10))
         _ = try await response.body.collect(upTo: 1 << 16)

@@ -227,7 +227,8 @@ import Testing
 
 @Suite struct WebhookSettingsTests {
     @Test func trustWorkflowPayloadCompilesAndUnknownKeysAreReported() {
-        let base = "version: 1\nbuckets: { cold: 1 }\nrules:\n  - { name: r, when: { tags: { has: x } }, bucket: cold }\n"
+        let base =
+            "version: 1\nbuckets: { cold: 1 }\nrules:\n  - { name: r, when: { tags: { has: x } }, bucket: cold }\n"
         let ok = RulesCompiler.compile(source: base + "webhooks: { trust_workflow_payload: true }\n", file: "r.yaml")
         #expect(ok.rules?.webhooks.trustWorkflowPayload == true)
         #expect(RulesCompiler.compile(source: base, file: "r.yaml").rules?.webhooks.trustWorkflowPayload == false)

@@ -86,13 +86,17 @@ public actor Executor {
 
     /// Evaluates `contact`, brings CallTools to the decision, writes GHL tags back, records all.
     @discardableResult
-    public func process(_ contact: Contact, deleted: Bool = false) async throws(Failure) -> Outcome {
+    /// `completing`: inbox events this processing applies; they are marked done in the same
+    /// transaction as the state they produced.
+    public func process(
+        _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = []
+    ) async throws(Failure) -> Outcome {
         await lock(contact.id)
         defer { unlock(contact.id) }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {
-                try await processLogged(contact, deleted: deleted, log: log)
+                try await processLogged(contact, deleted: deleted, completing: inboxEvents, log: log)
             }
         } catch let failure as Failure {
             throw failure
@@ -112,24 +116,32 @@ public actor Executor {
         }
     }
 
-    func processLogged(_ contact: Contact, deleted: Bool, log: CallLog) async throws(Failure) -> Outcome {
+    func processLogged(
+        _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], log: CallLog
+    ) async throws(Failure) -> Outcome {
         let id = contact.id
         func fail(_ message: String, transient: Bool) -> Failure {
             Failure(contactId: id, message: message, transient: transient)
         }
+        // What this processing leaves is written once, at the end (one transaction, one fsync),
+        // except the create intent, which must be on disk before the create is sent. A crash
+        // before the end loses nothing: the intent makes the next attempt look the contact up.
+        var audit: [AuditEntry] = []
+        var applied = AppliedState()
+        var dirty = false
         do {
             let stored = try store.contact(id)
             let state = ContactState(
                 markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
             let decision = engine.evaluate(contact, state: state, now: now(), deleted: deleted)
-            var audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
+            audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
             if decision.marksCustomer {
                 let rule =
                     decision.appliedRules.first { rules.rules[$0].markCustomer }.map { rules.rules[$0].name } ?? "?"
                 try store.setMarkedCustomer(id, true, at: now(), reason: "rule \(rule)")
             }
 
-            var applied = stored.applied
+            applied = stored.applied
             var lookup: LookupResult?
             var calls = 0
             var action = Outcome.Action.unchanged
@@ -150,7 +162,7 @@ public actor Executor {
                     }
                     if let existing = found.first {
                         // Adopt it: its id, and what it holds now, are our applied state from here on
-                        // (committed at once, so even "nothing to change" links the two for good).
+                        // (recorded even when nothing is left to change, linking the two for good).
                         let managed = Set(resolution.buckets.values)
                         applied = AppliedState(
                             calltoolsId: existing.id, fields: existing.fields,
@@ -162,8 +174,7 @@ public actor Executor {
                                 at: now(), kind: .call,
                                 summary: "found CallTools contact \(existing.id) by phone"
                                     + (found.count > 1 ? " (\(found.count) share it; using the first)" : "")))
-                        try store.recordApplied(id, state: applied, at: now(), audit: audit)
-                        audit = []
+                        dirty = true
                     } else {
                         lookup = .notFound
                         audit += callEntries(log)
@@ -190,8 +201,7 @@ public actor Executor {
                         AuditEntry(
                             at: now(), kind: .call, summary: "created CallTools contact \(newId)",
                             detail: JSONWriter.encode(body.json(forCreate: true))))
-                    try store.recordApplied(id, state: applied, at: now(), audit: audit)
-                    audit = []
+                    dirty = true
                     action = .created
                 case .update(let ctId, let body):
                     calls += 1
@@ -202,8 +212,7 @@ public actor Executor {
                         AuditEntry(
                             at: now(), kind: .call, summary: "updated CallTools contact \(ctId)",
                             detail: JSONWriter.encode(body.json(forCreate: false))))
-                    try store.recordApplied(id, state: applied, at: now(), audit: audit)
-                    audit = []
+                    dirty = true
                     if action != .created { action = .updated }
                 }
             }
@@ -233,12 +242,17 @@ public actor Executor {
             if !unchangedDecision {
                 audit.append(
                     AuditEntry(at: now(), kind: .outcome, summary: "\(action.rawValue) (\(calls) CallTools calls)"))
-                try store.appendAudit(id, audit)
             }
+            try store.recordOutcome(
+                id, state: dirty ? applied : nil, audit: unchangedDecision ? [] : audit, completing: inboxEvents,
+                at: now())
             return Outcome(contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls, decision: decision)
         } catch let error as UpstreamError {
-            try? store.appendAudit(
-                id, callEntries(log) + [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")])
+            // What did happen before the failure is kept (a create's new id above all).
+            try? store.recordOutcome(
+                id, state: dirty ? applied : nil,
+                audit: audit + callEntries(log) + [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")],
+                completing: [], at: now())
             throw fail(error.description, transient: error.isTransient)
         } catch let error as StoreError {
             throw fail(error.description, transient: error.isTransient)

@@ -141,8 +141,8 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         let live = rules.current
         do {
             let (contact, deleted) = try await resolve(Self.newest(events), rules: live.rules)
-            let outcome = try await live.executor.process(contact, deleted: deleted)
-            try store.completeInboxEvents(seqs, at: now())
+            // The events are marked done in the transaction that records what they produced.
+            let outcome = try await live.executor.process(contact, deleted: deleted, completing: seqs)
             let done = now()
             for e in events {
                 metrics.processed(after: .milliseconds(done.milliseconds - e.receivedAt.milliseconds))

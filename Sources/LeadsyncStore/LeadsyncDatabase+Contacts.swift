@@ -64,7 +64,7 @@ extension LeadsyncDatabase {
     }
 
     /// Records, durably, that a CallTools create is about to be sent. If the process dies before
-    /// `recordApplied`, the next plan sees `createPending` and looks the contact up by phone
+    /// `recordOutcome`, the next plan sees `createPending` and looks the contact up by phone
     /// instead of creating a second one.
     public func recordCreateIntent(_ ghlId: String, at: Timestamp) throws(StoreError) {
         try run("record create intent for \(ghlId)") { db in
@@ -76,6 +76,25 @@ extension LeadsyncDatabase {
         }
     }
 
+    /// Everything one processing of a contact leaves, in one transaction: the state CallTools now
+    /// holds (nil: unchanged), the audit entries that explain it, and the inbox events it
+    /// applied. Nothing to record writes nothing.
+    public func recordOutcome(
+        _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64], at: Timestamp
+    ) throws(StoreError) {
+        guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty else { return }
+        try run("record the outcome for \(ghlId)") { db in
+            if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
+            try Self.insertAudit(db, ghlId, audit)
+            if !inboxEvents.isEmpty {
+                try db.execute(
+                    sql:
+                        "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(inboxEvents))",
+                    arguments: [at.milliseconds])
+            }
+        }
+    }
+
     /// Records the state CallTools now holds for the contact, with the audit entries that
     /// explain it, in one transaction.
     public func recordApplied(
@@ -84,20 +103,24 @@ extension LeadsyncDatabase {
         throws(StoreError)
     {
         try run("record applied state for \(ghlId)") { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO contact (ghl_id, calltools_id, create_pending, fields, buckets, tags, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(ghl_id) DO UPDATE SET calltools_id = excluded.calltools_id,
-                        create_pending = excluded.create_pending, fields = excluded.fields,
-                        buckets = excluded.buckets, tags = excluded.tags, updated_at = excluded.updated_at
-                    """,
-                arguments: [
-                    ghlId, state.calltoolsId, state.createPending, Self.encodeFields(state.fields),
-                    Self.encodeBuckets(state.buckets), Self.encodeTags(state.tags), at.milliseconds,
-                ])
+            try Self.upsertApplied(db, ghlId, state, at: at)
             try Self.insertAudit(db, ghlId, audit)
         }
+    }
+
+    static func upsertApplied(_ db: Database, _ ghlId: String, _ state: AppliedState, at: Timestamp) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO contact (ghl_id, calltools_id, create_pending, fields, buckets, tags, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(ghl_id) DO UPDATE SET calltools_id = excluded.calltools_id,
+                    create_pending = excluded.create_pending, fields = excluded.fields,
+                    buckets = excluded.buckets, tags = excluded.tags, updated_at = excluded.updated_at
+                """,
+            arguments: [
+                ghlId, state.calltoolsId, state.createPending, Self.encodeFields(state.fields),
+                Self.encodeBuckets(state.buckets), Self.encodeTags(state.tags), at.milliseconds,
+            ])
     }
 
     /// Sets or clears the customer mark (`leadsync mark-customer [--undo]`, or a rule's

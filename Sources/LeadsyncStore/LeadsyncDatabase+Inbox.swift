@@ -78,20 +78,36 @@ extension LeadsyncDatabase {
         }
     }
 
-    /// Contacts with pending events due by `now`, oldest first, leaving out `busy` ones.
-    public func dueInboxContacts(
-        now: Timestamp, excluding busy: Set<String>, limit: Int
-    ) throws(StoreError)
+    /// Contacts with pending events due by `now`, oldest first, leaving out `busy` ones. Walks
+    /// pending events in arrival order (an index) and stops once it has `limit` contacts, so the
+    /// cost does not grow with the backlog.
+    public func dueInboxContacts(now: Timestamp, excluding busy: Set<String>, limit: Int) throws(StoreError)
         -> [String]
     {
         try read("read the inbox") { db in
-            let rows = try String.fetchAll(
-                db,
-                sql: """
-                    SELECT contact_id FROM inbox WHERE status = 'pending' AND next_attempt_at <= ?
-                    GROUP BY contact_id ORDER BY MIN(seq) LIMIT ?
-                    """, arguments: [now.milliseconds, limit + busy.count])
-            return Array(rows.lazy.filter { !busy.contains($0) }.prefix(limit))
+            var found: [String] = []
+            var seen = busy
+            var after: Int64 = 0
+            let chunk = 256
+            // Bounded: a contact with thousands of events in flight is skipped a chunk at a time.
+            for _ in 0..<16 {
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT seq, contact_id, next_attempt_at FROM inbox INDEXED BY inbox_status_seq
+                        WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT ?
+                        """, arguments: [after, chunk])
+                for row in rows {
+                    after = row["seq"]
+                    let contact: String = row["contact_id"]
+                    guard (row["next_attempt_at"] as Int64) <= now.milliseconds, seen.insert(contact).inserted
+                    else { continue }
+                    found.append(contact)
+                    if found.count == limit { return found }
+                }
+                if rows.count < chunk { break }
+            }
+            return found
         }
     }
 

@@ -137,6 +137,11 @@ public final class LeadsyncDatabase: Sendable {
             try db.create(index: "inbox_due", on: "inbox", columns: ["status", "next_attempt_at"])
             try db.create(index: "inbox_contact", on: "inbox", columns: ["contact_id", "status"])
         }
+        // Workers walk pending events in arrival order and stop early: with a backlog of 40,000
+        // events, grouping all of them per look cost more than applying them.
+        m.registerMigration("v3") { db in
+            try db.create(index: "inbox_status_seq", on: "inbox", columns: ["status", "seq"])
+        }
         return m
     }
 }

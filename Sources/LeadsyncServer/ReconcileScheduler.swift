@@ -90,22 +90,11 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
 
     /// Sleeps until the next scheduled pass and asks for it (skipped if one is running).
     func clock() async {
-        var lastIncremental = ContinuousClock.now
-        var lastFullDay = Self.day(now())
-        if let hour = configuration.fullSyncHour, Self.hour(now()) >= hour { lastFullDay = Self.day(now()) }
+        var schedule = ReconcileSchedule(configuration: configuration, startedAt: now())
         while !Task.isCancelled {
             // Cancelled at shutdown: that ends the loop, not the server, with an error.
             do { try await Task.sleep(for: .seconds(30)) } catch { return }
-            let t = now()
-            var full = false
-            if let hour = configuration.fullSyncHour, Self.day(t) != lastFullDay, Self.hour(t) >= hour {
-                full = true
-                lastFullDay = Self.day(t)
-            } else if let interval = configuration.syncInterval, ContinuousClock.now - lastIncremental >= interval {
-                lastIncremental = .now
-            } else {
-                continue
-            }
+            guard let full = schedule.due(at: now()) else { continue }
             do {
                 if case .alreadyRunning = try trigger(full: full) {
                     logger.info("scheduled \(full ? "full" : "incremental") pass skipped: a pass is running")
@@ -147,6 +136,40 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
             try? store.finishRun(request.runId, status: .failed, counts: [:], at: now())
             logger.error("sync pass failed: \(error)", metadata: ["run": .stringConvertible(request.runId)])
         }
+    }
+
+}
+
+/// When scheduled passes are due: a full pass daily at `fullSyncHour` (UTC), an incremental one
+/// every `syncInterval` after the last pass of either kind. Pure: the clock is an argument.
+struct ReconcileSchedule {
+    let fullHour: Int?
+    let interval: Duration?
+    private(set) var lastFullDay: Int64
+    private(set) var lastPass: Timestamp
+
+    init(configuration: ServerConfiguration, startedAt t: Timestamp) {
+        fullHour = configuration.fullSyncHour
+        interval = configuration.syncInterval
+        lastPass = t
+        // Started before today's hour: today's full pass is still to come.
+        let today = Self.day(t)
+        lastFullDay = fullHour.map { Self.hour(t) >= $0 ? today : today - 1 } ?? today
+    }
+
+    /// Whether a pass is due at `t`: `true` full, `false` incremental, nil none. A due pass
+    /// counts as started (whether or not it could run).
+    mutating func due(at t: Timestamp) -> Bool? {
+        if let hour = fullHour, Self.day(t) > lastFullDay, Self.hour(t) >= hour {
+            lastFullDay = Self.day(t)
+            lastPass = t
+            return true
+        }
+        if let interval, t.milliseconds - lastPass.milliseconds >= Int64(interval / .milliseconds(1)) {
+            lastPass = t
+            return false
+        }
+        return nil
     }
 
     static func day(_ t: Timestamp) -> Int64 { t.milliseconds / 86_400_000 }

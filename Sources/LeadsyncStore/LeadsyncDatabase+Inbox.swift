@@ -81,7 +81,9 @@ extension LeadsyncDatabase {
     /// Contacts with pending events due by `now`, oldest first, leaving out `busy` ones. Walks
     /// pending events in arrival order (an index) and stops once it has `limit` contacts, so the
     /// cost does not grow with the backlog.
-    public func dueInboxContacts(now: Timestamp, excluding busy: Set<String>, limit: Int) throws(StoreError)
+    public func dueInboxContacts(
+        now: Timestamp, excluding busy: Set<String>, limit: Int
+    ) throws(StoreError)
         -> [String]
     {
         try read("read the inbox") { db in

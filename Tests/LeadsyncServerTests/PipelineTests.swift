@@ -201,4 +201,28 @@ import Testing
         #expect(await h.calltoolsCount(crm: "gone1") == 0)
         #expect(try h.store.auditTrail("gone1").contains { $0.summary.contains("buckets []") })
     }
+
+    @Test func triggeredPassRunsInTheServerAndRefusesASecond() async throws {
+        let h = try await ServerHarness()
+        defer { Task { await h.shutdown() } }
+        for i in 0..<5 {
+            var c = Self.contact("p\(i)", phone: "+1415777000\(i)", tags: i < 3 ? ["cold lead"] : [])
+            c["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000 + Int64(i)).iso8601)
+            await h.state.putGHLContact(c)
+        }
+        let scheduler = try #require(h.server.scheduler)
+        try await h.running(emitter: false) { _ in
+            guard case .started(let id) = try scheduler.trigger(full: true) else {
+                Issue.record("the first trigger must start a pass")
+                return
+            }
+            try await h.eventually("the pass to finish") { try h.store.syncRun(id)?.status == .finished }
+            let run = try #require(try h.store.syncRun(id))
+            #expect(run.counts["created"] == 3)
+            #expect(run.counts["contacts"] == 5)
+            #expect(scheduler.runningId == nil)
+        }
+        let buckets = await h.calltoolsBuckets()
+        #expect(buckets.keys.sorted() == ["p0", "p1", "p2"])
+    }
 }

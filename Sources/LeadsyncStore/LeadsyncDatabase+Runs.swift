@@ -196,6 +196,13 @@ extension LeadsyncDatabase {
                 s.perBucket.sorted { $0.key < $1.key }.map {
                     .init(key: String($0.key), value: .number(Double($0.value)))
                 }))
+        let decisions = try decisionCounts()
+        func counts(_ d: [String: Int]) -> JSON {
+            .object(
+                JSONObject(d.sorted { $0.key < $1.key }.map { .init(key: $0.key, value: .number(Double($0.value))) }))
+        }
+        o["by_rule"] = counts(decisions.byRule)
+        o["by_exclusion"] = counts(decisions.byExclusion)
         o["queue_depth"] = .number(Double(inbox.pending))
         o["dead_letters"] = .number(Double(inbox.dead))
         o["events_applied"] = .number(Double(inbox.done))
@@ -208,5 +215,31 @@ extension LeadsyncDatabase {
                     ]))
             } ?? .null
         return .object(o)
+    }
+}
+
+extension LeadsyncDatabase {
+    /// Contacts by the rules and exclusions of their latest recorded decision (`stats`): what
+    /// the current state of the dialer is made of. Each decision's JSON (`audit.detail`) names them.
+    public func decisionCounts() throws(StoreError) -> (byRule: [String: Int], byExclusion: [String: Int]) {
+        try read("count decisions") { db in
+            var byRule: [String: Int] = [:]
+            var byExclusion: [String: Int] = [:]
+            let cursor = try String.fetchCursor(
+                db,
+                sql: """
+                    SELECT detail FROM audit WHERE id IN
+                        (SELECT MAX(id) FROM audit WHERE kind = 'decision' GROUP BY ghl_id) AND detail IS NOT NULL
+                    """)
+            while let detail = try cursor.next() {
+                guard case .object(let o)? = try? JSONParser.parse(detail) else { continue }
+                let rules = o["rules"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                for r in rules.isEmpty ? ["(none)"] : rules { byRule[r, default: 0] += 1 }
+                for e in o["excluded_by"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
+                    byExclusion[e, default: 0] += 1
+                }
+            }
+            return (byRule, byExclusion)
+        }
     }
 }

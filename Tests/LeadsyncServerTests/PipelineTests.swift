@@ -224,5 +224,8 @@ import Testing
         }
         let buckets = await h.calltoolsBuckets()
         #expect(buckets.keys.sorted() == ["p0", "p1", "p2"])
+        // stats: contacts by the rule (and exclusion) of their latest decision.
+        let report = JSONWriter.encode(try h.store.statsReport())
+        #expect(report.contains(#""by_rule":{"(none)":2,"cold":3},"by_exclusion":{}"#), "\(report)")
     }
 }

@@ -29,6 +29,13 @@ public enum StoreCommands {
                 console.out.line("in CallTools          \(s.inCallTools)")
                 console.out.line("create pending        \(s.createPending)")
                 console.out.line("marked customers      \(s.markedCustomers)")
+                let decisions = try db.decisionCounts()
+                for (rule, n) in decisions.byRule.sorted(by: { $0.key < $1.key }) {
+                    console.out.line("rule \(rule.rightPadded(to: 16)) \(n)")
+                }
+                for (exclusion, n) in decisions.byExclusion.sorted(by: { $0.key < $1.key }) {
+                    console.out.line("excluded by \(exclusion.rightPadded(to: 10)) \(n)")
+                }
                 let inbox = try db.inboxCounts()
                 console.out.line("queue depth           \(inbox.pending)")
                 console.out.line("dead letters          \(inbox.dead)")

@@ -33,9 +33,18 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     let label: String
+    let write: @Sendable (String) -> Void
     static let lock = Mutex(())
 
-    public init(label: String) { self.label = label }
+    /// `write` receives each line (with its newline); standard error by default.
+    public init(label: String, write: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+        self.label = label
+        self.write = write
+    }
+
+    public static let standardError: @Sendable (String) -> Void = { line in
+        lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+    }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
@@ -49,11 +58,9 @@ public struct JSONLogHandler: LogHandler {
         o["logger"] = .string(label)
         o["msg"] = .string(event.message.description)
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (k, v) in merged.sorted(by: { $0.key < $1.key }) {
-            o[k == "hb.request.id" ? "request_id" : k] = Self.json(v)
-        }
-        let line = JSONWriter.encode(.object(o)) + "\n"
-        Self.lock.withLock { _ in FileHandle.standardError.write(Data(line.utf8)) }
+        let named = merged.map { (key: $0.key == "hb.request.id" ? "request_id" : $0.key, value: $0.value) }
+        for (k, v) in named.sorted(by: { $0.key < $1.key }) { o[k] = Self.json(v) }
+        write(JSONWriter.encode(.object(o)) + "\n")
     }
 
     static func json(_ v: Logger.MetadataValue) -> JSON {

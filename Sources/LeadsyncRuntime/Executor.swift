@@ -154,7 +154,9 @@ public actor Executor {
                     try await resolve(buckets: buckets, tagsToAdd: add, tagsToRemove: remove)
                 case .lookup(let phone):
                     let found: [CallToolsContact]
-                    if let directory {
+                    // A pending create intent means our own create may have happened after the
+                    // directory was read: only CallTools itself can say (crash safety).
+                    if let directory, !applied.createPending {
                         found = directory[phone].map { [$0] } ?? []
                     } else {
                         calls += 1

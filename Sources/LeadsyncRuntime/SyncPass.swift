@@ -112,6 +112,20 @@ public struct SyncPass: Sendable {
         _ options: Options, plan: inout Plan, onPage: (Progress) -> Void = { _ in },
         onError: (Executor.Failure) -> Void = { _ in }
     ) async throws -> Progress {
+        // The directory read for an import lives for this pass only, however it ends.
+        do {
+            let progress = try await pass(options, plan: &plan, onPage: onPage, onError: onError)
+            await executor.dropDirectory()
+            return progress
+        } catch {
+            await executor.dropDirectory()
+            throw error
+        }
+    }
+
+    private func pass(
+        _ options: Options, plan: inout Plan, onPage: (Progress) -> Void, onError: (Executor.Failure) -> Void
+    ) async throws -> Progress {
         var progress = Progress()
         var cursor: JSON?
         var filters: [JSON] = []
@@ -187,6 +201,9 @@ public struct SyncPass: Sendable {
                     }
                 }
             }
+            // Interrupted (shutdown): contacts of this page may have failed only because they
+            // were cancelled. No checkpoint, so the page is done again on resume.
+            try Task.checkCancellation()
             progress.pages += 1
             // A full last page has a cursor too; GHL's total says whether anything follows, which
             // saves a call that would return nothing when N is a multiple of the page size.
@@ -241,6 +258,10 @@ extension Executor {
     /// calls than one phone lookup per new contact, read it once and answer lookups from it
     /// (product.md §3: under a 1,000-per-hour budget every call counts). Returns the pages read,
     /// or nil when the list was not worth reading (one call spent finding out).
+    /// Forgets the directory: it describes CallTools as the pass that read it found it, and
+    /// must not answer lookups after that pass (webhook workers, later passes).
+    public func dropDirectory() { directory = nil }
+
     public func prefetchDirectory(expectedLookups: Int) async throws -> Int? {
         guard rules.calltools.lookupExisting, directory == nil, expectedLookups > 1 else { return nil }
         let first = try await calltools.contactsPage(1)

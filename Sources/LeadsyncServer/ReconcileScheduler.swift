@@ -79,7 +79,11 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await self.clock() }
                 for await request in requests.cancelOnGracefulShutdown() {
-                    await withTaskExecutorPreference(workerExecutor) { await pass(request) }
+                    // Shutdown cancels a pass in progress (it keeps its checkpoint and resumes on the
+                    // next start) instead of waiting for it: a full pass can take hours.
+                    await withTaskExecutorPreference(workerExecutor) {
+                        try? await cancelWhenGracefulShutdown { await self.pass(request) }
+                    }
                 }
                 group.cancelAll()
             }

@@ -64,13 +64,19 @@ public actor TokenBucket {
                 continue
             }
             refill()
-            let needed = live ? 1 : 1 + liveReserve
-            if tokens >= needed && (live || liveWaiting == 0) {
+            if Self.admits(live: live, tokens: tokens, liveWaiting: liveWaiting, reserve: liveReserve) {
                 tokens -= 1
                 return
             }
+            let needed = live ? 1 : 1 + liveReserve
             try await clock.sleep(for: perToken * max(0.05, min(needed - tokens, needed)))
         }
+    }
+
+    /// Whether a caller may take a token now: live callers need one; batch callers need one more
+    /// than the live reserve, and no live caller waiting.
+    static func admits(live: Bool, tokens: Double, liveWaiting: Int, reserve: Double) -> Bool {
+        live ? tokens >= 1 : tokens >= 1 + reserve && liveWaiting == 0
     }
 
     /// No request before `instant` (a `Retry-After`, or the reset of an exhausted window).

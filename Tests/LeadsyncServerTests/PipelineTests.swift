@@ -228,4 +228,48 @@ import Testing
         let report = JSONWriter.encode(try h.store.statsReport())
         #expect(report.contains(#""by_rule":{"(none)":2,"cold":3},"by_exclusion":{}"#), "\(report)")
     }
+
+    @Test func shutdownInterruptsAPassWhichResumesOnTheNextStart() async throws {
+        let h = try await ServerHarness()
+        defer { Task { await h.shutdown() } }
+        for i in 0..<600 {
+            var c = Self.contact(
+                "q\(i)", phone: "+1415888\(String(i).leftPadded(to: 4, with: "0"))", tags: ["cold lead"])
+            c["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000 + Int64(i)).iso8601)
+            await h.state.putGHLContact(c)
+        }
+        var slow = Faults()
+        slow.latency = .milliseconds(20)
+        slow.pathPrefix = "/api/contacts/"
+        await h.state.setFaults(slow)
+        let scheduler = try #require(h.server.scheduler)
+        let started = ContinuousClock.now
+        let runId: Int64 = try await h.running(emitter: false) { _ in
+            guard case .started(let id) = try scheduler.trigger(full: true) else {
+                throw ServerHarness.Timeout(what: "a start")
+            }
+            try await h.eventually("some contacts created") { await h.calltoolsBuckets().count >= 10 }
+            return id
+        }
+        // Shutdown did not wait for the 600 contacts (about 12 s of CallTools latency alone).
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(try h.store.syncRun(runId)?.status == .running)
+        await h.state.setFaults(Faults())
+        h.restart()
+        let scheduler2 = try #require(h.server.scheduler)
+        try await h.running(emitter: false) { _ in
+            #expect(try scheduler2.trigger(full: true) == .started(runId))  // the same run, resumed
+            try await h.eventually("the pass to finish", timeout: .seconds(60)) {
+                try h.store.syncRun(runId)?.status == .finished
+            }
+        }
+        let buckets = await h.calltoolsBuckets()
+        #expect(buckets.count == 600)
+        var twice: [String] = []
+        for i in 0..<600 where await h.calltoolsCount(crm: "q\(i)") != 1 { twice.append("q\(i)") }
+        if let first = twice.first {
+            let trail = try h.store.auditTrail(first).map { "\($0.kind) \($0.summary)" }.joined(separator: "\n")
+            Issue.record("\(twice.count) contacts not exactly once in CallTools, e.g. \(first):\n\(trail)")
+        }
+    }
 }

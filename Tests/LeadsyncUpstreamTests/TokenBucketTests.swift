@@ -1,43 +1,34 @@
-import Synchronization
 import Testing
 
 @testable import LeadsyncUpstream
 
 /// Live work goes ahead of batch work on a shared budget (product.md §3).
 @Suite struct TokenBucketTests {
-    final class Order: Sendable {
-        let names = Mutex<[String]>([])
-        func add(_ n: String) { names.withLock { $0.append(n) } }
-        var all: [String] { names.withLock { $0 } }
+    @Test(arguments: [
+        // live, tokens, live callers waiting, reserve → admitted
+        (true, 1.0, 0, 10.0, true), (true, 0.9, 0, 10.0, false), (true, 1.0, 3, 10.0, true),
+        (false, 11.0, 0, 10.0, true), (false, 10.9, 0, 10.0, false),  // batch never takes the reserve
+        (false, 50.0, 1, 10.0, false),  // batch stands aside while a live caller waits
+    ])
+    func admission(live: Bool, tokens: Double, waiting: Int, reserve: Double, admitted: Bool) {
+        #expect(TokenBucket.admits(live: live, tokens: tokens, liveWaiting: waiting, reserve: reserve) == admitted)
     }
 
-    @Test func batchLeavesTheReserveAndLiveGoesFirst() async throws {
-        // 10 per 2 s: one token every 200 ms (a wide margin for a busy machine); a live reserve of 1.
-        let bucket = TokenBucket(capacity: 10, period: .seconds(2))
-        #expect(await bucket.liveReserve == 1)
-        // Batch takes 9 of the 10 at once and then has to wait: it never takes the last one.
+    @Test func theReserveIsATenthOfTheBudget() async {
+        #expect(await TokenBucket(capacity: 100, period: .seconds(10)).liveReserve == 10)
+        #expect(await TokenBucket(capacity: 1000, period: .seconds(3600)).liveReserve == 100)
+        #expect(await TokenBucket(capacity: 5, period: .seconds(1)).liveReserve == 1)
+    }
+
+    @Test func batchCallersStopShortOfTheReserve() async throws {
+        // 10 tokens, refilled one per 100 s: nothing refills during the test.
+        let bucket = TokenBucket(capacity: 10, period: .seconds(1000))
         for _ in 0..<9 { try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() } }
-        let order = Order()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // Three batch callers start waiting first...
-            for i in 0..<3 {
-                group.addTask {
-                    try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() }
-                    order.add("batch\(i)")
-                }
-            }
-            try await Task.sleep(for: .milliseconds(5))
-            // ...then three live callers: the reserved token, then every refill, goes to them.
-            for i in 0..<3 {
-                group.addTask {
-                    try await bucket.acquire()
-                    order.add("live\(i)")
-                }
-            }
-            try await group.waitForAll()
-        }
-        let all = order.all
-        #expect(all.count == 6)
-        #expect(Set(all.prefix(3)) == ["live0", "live1", "live2"], "\(all)")
+        // The tenth token is the live reserve: a batch caller would wait, a live one takes it.
+        try await bucket.acquire()
+        let waiting = Task { try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() } }
+        try await Task.sleep(for: .milliseconds(50))
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
     }
 }

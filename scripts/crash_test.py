@@ -55,7 +55,9 @@ def main():
                CALLTOOLS_BASE_URL=base, CALLTOOLS_API_KEY="sandbox-calltools-key", GHL_RATE_LIMIT="100000/1",
                CALLTOOLS_RATE_LIMIT="100000/1", GHL_WEBHOOK_ED25519_PUBLIC_KEY=f"{work}/ed25519.pem",
                LEADSYNC_PORT=str(port), LEADSYNC_ADMIN_TOKEN="crash", LEADSYNC_SYNC_INTERVAL_MINUTES="0",
-               LEADSYNC_FULL_SYNC_HOUR="off", LEADSYNC_DB=f"{work}/leadsync.sqlite")
+               LEADSYNC_FULL_SYNC_HOUR="off", LEADSYNC_DB=f"{work}/leadsync.sqlite",
+               # A create cut off by a kill is looked up 2 s later (the sandbox answers at once).
+               LEADSYNC_CREATE_SETTLE_SECONDS="2")
     log = open(f"{work}/server.log", "ab")
 
     def start():

@@ -25,10 +25,18 @@ public actor Executor {
     /// About 40 MiB of directory at most (roughly 250 bytes an entry).
     public static let maxDirectoryEntries = 150_000
 
+    /// How long after a create intent a lookup can be trusted to see that create: a create sent
+    /// just before a crash may still be in flight at the upstream when the process is back. Until
+    /// then the contact waits (a transient failure: retried later) instead of risking a second
+    /// contact. About twice the CallTools request deadline in production; zero in tests that
+    /// control their upstream.
+    let createSettle: Duration
+
     public init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: CallToolsClient, ghl: GHLClient?,
-        now: @escaping @Sendable () -> Timestamp
+        now: @escaping @Sendable () -> Timestamp, createSettle: Duration = .zero
     ) throws(StoreError) {
+        self.createSettle = createSettle
         self.rules = rules
         self.engine = Engine(rules: rules)
         self.planner = Planner(rules: rules)
@@ -153,6 +161,15 @@ public actor Executor {
                 case .resolve(let buckets, let add, let remove):
                     try await resolve(buckets: buckets, tagsToAdd: add, tagsToRemove: remove)
                 case .lookup(let phone):
+                    if let since = stored.pendingSince,
+                        now().milliseconds - since.milliseconds < Int64(createSettle / .milliseconds(1))
+                    {
+                        throw Failure(
+                            contactId: id,
+                            message:
+                                "an earlier create for this contact may still be in flight; it is looked up once \(createSettle) have passed since \(since.iso8601)",
+                            transient: true)
+                    }
                     let found: [CallToolsContact]
                     // A pending create intent means our own create may have happened after the
                     // directory was read: only CallTools itself can say (crash safety).

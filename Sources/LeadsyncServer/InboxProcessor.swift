@@ -73,7 +73,14 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 loop: for await s in signals {
                     switch s {
                     case .finished(let id): busy.remove(id)
-                    case .stop: stopDeadline = .now + configuration.shutdownGrace
+                    case .stop:
+                        stopDeadline = .now + configuration.shutdownGrace
+                        // Wake up when the grace period ends, not at the next tick.
+                        let grace = configuration.shutdownGrace
+                        group.addTask {
+                            try? await Task.sleep(for: grace)
+                            signal.yield(.tick)
+                        }
                     case .wake: wakePending.store(false, ordering: .sequentiallyConsistent)
                     case .tick:
                         if lastPrune.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {

@@ -7,6 +7,15 @@ public struct StoredContact: Sendable, Equatable {
     public var ghlId: String
     public var applied: AppliedState
     public var markedCustomer: Bool
+    /// When the pending create intent was recorded (`applied.createPending`), else nil.
+    public var pendingSince: Timestamp?
+
+    public init(ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil) {
+        self.ghlId = ghlId
+        self.applied = applied
+        self.markedCustomer = markedCustomer
+        self.pendingSince = pendingSince
+    }
 }
 
 /// One line of a contact's audit trail.
@@ -193,7 +202,11 @@ extension LeadsyncDatabase {
         if case .object(let o)? = try? JSONParser.parse(row["tags"] as String) {
             for e in o.entries { if let id = Int(e.key), case .bool(let b) = e.value { applied.tags[id] = b } }
         }
-        return StoredContact(ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"])
+        // While a create is pending only the intent and the mark touch the row: updated_at is the
+        // intent's time, or later (which only makes the executor wait longer).
+        return StoredContact(
+            ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"],
+            pendingSince: applied.createPending ? Timestamp(milliseconds: row["updated_at"]) : nil)
     }
 
     static func encodeFields(_ fields: [String: String]) -> String {

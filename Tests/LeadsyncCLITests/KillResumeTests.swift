@@ -34,6 +34,8 @@ import Testing
         env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
         env["GHL_RATE_LIMIT"] = "100000/1"
         env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+        // The sandbox here answers at once: nothing is left in flight after a kill to wait for.
+        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
 
         func launch() throws -> Process {
             let p = Process()

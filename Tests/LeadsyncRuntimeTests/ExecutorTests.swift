@@ -202,6 +202,44 @@ import Testing
         #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
     }
 
+    @Test func aRecentCreateIntentWaitsForTheCreateToSettleBeforeLookingUp() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
+        let ct = CallToolsClient(
+            baseURL: h.server.baseURL, apiKey: "sandbox-calltools-key", client: h.http,
+            budget: TokenBucket(capacity: 1000, period: .seconds(1)))
+        let compiled = try #require(RulesCompiler.compile(source: Self.rules, file: "e.yaml").rules)
+        let clock = Clock(now)
+        let executor = try Executor(
+            rules: compiled, store: h.store, calltools: ct, ghl: nil, now: { clock.now }, createSettle: .seconds(30))
+        // The create was sent 10 s ago and its outcome is unknown: it may still be in flight.
+        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: now.milliseconds - 10_000))
+        let contact = try await h.contact(Self.ana)
+        await #expect {
+            try await executor.process(contact)
+        } throws: { error in
+            guard let failure = error as? Executor.Failure else { return false }
+            return failure.transient && failure.message.contains("may still be in flight")
+        }
+        #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.isEmpty)  // no lookup, no create
+        // 30 s after the intent, the lookup runs (and finds nothing: the create never arrived).
+        clock.now = Timestamp(milliseconds: now.milliseconds + 20_001)
+        let outcome = try await executor.process(contact)
+        #expect(outcome.action == .created)
+        #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.map(\.method) == ["GET", "POST"])
+    }
+
+    final class Clock: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: Timestamp
+        init(_ t: Timestamp) { value = t }
+        var now: Timestamp {
+            get { lock.withLock { value } }
+            set { lock.withLock { value = newValue } }
+        }
+    }
+
     @Test func rateLimitsAndServerErrorsEndInTheRightState() async throws {
         let h = try await Self.harness()
         defer { Task { await h.shutdown() } }

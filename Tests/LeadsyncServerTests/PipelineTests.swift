@@ -146,7 +146,10 @@ import Testing
 
     @Test func shutdownLeavesQueuedEventsForTheNextStart() async throws {
         // A grace period shorter than CallTools' answer: the in-flight contact is cancelled.
-        let h = try await ServerHarness(configure: { $0.shutdownGrace = .milliseconds(50) })
+        // The create may still be in flight at the sandbox (600 ms) when the server is back: the
+        // executor waits for it to settle (1 s after the intent) before looking the contact up.
+        let h = try await ServerHarness(
+            configure: { $0.shutdownGrace = .milliseconds(50) }, createSettle: .seconds(1))
         defer { Task { await h.shutdown() } }
         // CallTools answers slowly: shutdown comes while the contact is in flight.
         var faults = Faults()

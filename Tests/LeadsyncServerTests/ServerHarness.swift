@@ -54,7 +54,8 @@ final class ServerHarness: @unchecked Sendable {
 
     init(
         rules: String = ServerHarness.rules, configure: (inout ServerConfiguration) -> Void = { _ in },
-        readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5))
+        readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)),
+        createSettle: Duration = .zero
     ) async throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-server-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -98,7 +99,9 @@ final class ServerHarness: @unchecked Sendable {
                 return LiveRules.Loaded(rules: rules, diagnostics: doc.diagnostics)
             },
             makeExecutor: { rules in
-                try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: { Self.now() })
+                try Executor(
+                    rules: rules, store: store, calltools: calltools, ghl: ghl, now: { Self.now() },
+                    createSettle: createSettle)
             })
         let pem = key.publicKey.pemRepresentation
         let verifier = try WebhookVerifier(ed25519PEM: pem)

@@ -68,7 +68,9 @@ public enum SyncCommand {
         let started = ContinuousClock.now
         let tty = isatty(2) == 1
         do {
-            let executor = try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: now)
+            let executor = try Executor(
+                rules: rules, store: store, calltools: calltools, ghl: ghl, now: now,
+                createSettle: settings.createSettle)
             let pass = SyncPass(rules: rules, ghl: ghl, executor: executor, store: store, now: now)
             var passOptions = SyncPass.Options()
             passOptions.mode = options.mode

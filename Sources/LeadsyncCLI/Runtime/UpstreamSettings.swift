@@ -11,6 +11,8 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     public var calltoolsBaseURL: String
     public var ghlRate: (Int, Double)
     public var calltoolsRate: (Int, Double)
+    /// `LEADSYNC_CREATE_SETTLE_SECONDS` (default 30): see `Executor.createSettle`.
+    public var createSettle: Duration = .seconds(30)
 
     /// Reads the variables; a missing or malformed one is a one-line `CLIError`.
     public static func fromEnvironment(_ env: [String: String]) throws(CLIError) -> UpstreamSettings {
@@ -26,7 +28,15 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             }
             return (n, s)
         }
-        return UpstreamSettings(
+        var settle = Duration.seconds(30)
+        if let text = env["LEADSYNC_CREATE_SETTLE_SECONDS"]?.trimmedASCII, !text.isEmpty {
+            guard let n = Int(text), (0...3600).contains(n) else {
+                throw CLIError(
+                    "LEADSYNC_CREATE_SETTLE_SECONDS must be a whole number of seconds, 0 to 3600; got '\(text)'")
+            }
+            settle = .seconds(n)
+        }
+        var settings = UpstreamSettings(
             ghlToken: try required("GHL_API_KEY", "the GHL Private Integration or OAuth access token"),
             ghlLocationId: try required("GHL_LOCATION_ID", "the GHL sub-account id"),
             ghlBaseURL: env["GHL_BASE_URL"] ?? GHLClient.defaultBaseURL,
@@ -34,6 +44,8 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             calltoolsBaseURL: env["CALLTOOLS_BASE_URL"] ?? CallToolsClient.defaultBaseURL,
             ghlRate: try rate("GHL_RATE_LIMIT", "100/10"),
             calltoolsRate: try rate("CALLTOOLS_RATE_LIMIT", "1000/3600"))
+        settings.createSettle = settle
+        return settings
     }
 
     public var description: String {

@@ -114,7 +114,9 @@ public enum ServeCommand {
             live = try LiveRules(
                 path: options.rulesPath, load: ServeCommand.loader(options.rulesPath),
                 makeExecutor: { rules in
-                    try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: now)
+                    try Executor(
+                        rules: rules, store: store, calltools: calltools, ghl: ghl, now: now,
+                        createSettle: settings.createSettle)
                 })
         } catch {
             return fail("\(error)")

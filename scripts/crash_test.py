@@ -110,8 +110,9 @@ def main():
         except Exception:
             refused += 1; conn = None
         target = t0 + (sent + refused) / a.rate
-        if target > time.time():
-            time.sleep(target - time.time())
+        delay = target - time.time()
+        if delay > 0:
+            time.sleep(delay)
     k.join()
     server, kills = holder["server"], holder["kills"]
     elapsed = time.time() - t0

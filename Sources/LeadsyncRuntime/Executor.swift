@@ -153,8 +153,13 @@ public actor Executor {
             var lookup: LookupResult?
             var calls = 0
             var action = Outcome.Action.unchanged
+            let pendingPhone =
+                applied.createPending && decision.fields.isEmpty
+                ? rules.fields.first { $0.slug == rules.calltools.phoneField }?.template.render(
+                    contact, region: rules.calltools.defaultRegion, note: { _ in }) : nil
             steps: for _ in 0..<8 {
-                let step = planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup)
+                let step = planner.calltoolsStep(
+                    decision, applied: applied, resolution: resolution, lookup: lookup, pendingPhone: pendingPhone)
                 switch step {
                 case .nothing:
                     break steps
@@ -234,6 +239,12 @@ public actor Executor {
                     dirty = true
                     if action != .created { action = .updated }
                 }
+            }
+
+            if lookup == .notFound && applied.createPending && applied.calltoolsId == nil {
+                // The create the intent announced never happened (and no rule routes it now).
+                applied.createPending = false
+                dirty = true
             }
 
             // GHL write-backs, only when the contact lacks or has the tags.

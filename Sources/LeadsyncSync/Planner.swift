@@ -28,16 +28,20 @@ public struct Planner: Sendable {
 
     /// The next CallTools step for `decision`.
     ///
-    /// - Parameter lookup: the result of a `.lookup` step, once the executor has one.
+    /// - Parameters:
+    ///   - lookup: the result of a `.lookup` step, once the executor has one.
+    ///   - pendingPhone: the contact's phone by the default mapping, for a contact with a pending
+    ///     create that no rule routes now (its decision renders no fields): that create may have
+    ///     happened, so the contact is looked up and taken out of its buckets.
     public func calltoolsStep(
         _ decision: Decision, applied: AppliedState, resolution: Resolution,
-        lookup: LookupResult? = nil
+        lookup: LookupResult? = nil, pendingPhone: String? = nil
     ) -> Step {
         // 1. Names that still need ids.
         // One `GET /api/buckets/` resolves every named bucket, so ask for all of them whenever
         // buckets matter at all (the full managed set is needed to compute removals).
         let desiredNames = decision.buckets.map { rules.buckets[$0].name }
-        let bucketsMatter = !desiredNames.isEmpty || !applied.buckets.isEmpty
+        let bucketsMatter = !desiredNames.isEmpty || !applied.buckets.isEmpty || applied.createPending
         let missingBuckets = bucketsMatter ? rules.buckets.map(\.name).filter { resolution.buckets[$0] == nil } : []
         let missingAdd = decision.calltoolsTags.add.filter { resolution.tags[$0.foldedForComparison] == nil }
         let missingRemove = decision.calltoolsTags.remove.filter { resolution.tags[$0.foldedForComparison] == nil }
@@ -52,15 +56,19 @@ public struct Planner: Sendable {
 
         // 2. A contact CallTools does not have yet (as far as we know).
         guard let id = applied.calltoolsId else {
-            // Never create a contact only to have it in no bucket.
-            if decision.deleted || desiredBuckets.isEmpty { return .nothing }
-            let phone = decision.fields.first { $0.slug == rules.calltools.phoneField }?.value
+            // Never create a contact only to have it in no bucket; but a create that may have
+            // happened (an intent) is looked up, so that contact can leave its buckets.
+            let nowhere = decision.deleted || desiredBuckets.isEmpty
+            if nowhere && !applied.createPending { return .nothing }
+            let phone =
+                decision.fields.first { $0.slug == rules.calltools.phoneField }?.value ?? (nowhere ? pendingPhone : nil)
             let mustLookUp = rules.calltools.lookupExisting || applied.createPending
             if mustLookUp, let phone, lookup == nil { return .lookup(phone: phone) }
             if case .found(let existing, let buckets, let fields)? = lookup {
                 let state = AppliedState(calltoolsId: existing, fields: fields, buckets: buckets.intersection(managed))
                 return update(decision, existing, state, desiredBuckets, managed, tagsToAdd, tagsToRemove)
             }
+            if nowhere { return .nothing }
             // `removeTags` is not sent on a create (json(forCreate:) leaves it out), but recording
             // it makes `applying` mark those tags absent: a new contact has only the tags it was
             // created with, so no follow-up PATCH is needed to remove the others.

@@ -202,6 +202,29 @@ import Testing
         #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
     }
 
+    @Test func aPendingCreateForAContactNoLongerRoutedLeavesItsBucket() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        // The create happened before a crash; by the restart, Ana asked not to be called.
+        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
+        let existing = await h.server.state.putCallToolsContact(
+            JSONObject([
+                "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"), "crm_id": .string("g1"),
+                "buckets": .array([.number(11237)]),
+            ]))
+        let dnd = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"],"dnd":true}"#
+        _ = try await h.executor.process(try await h.contact(dnd))
+        let stored = try h.store.contact("g1")
+        #expect(stored.applied.calltoolsId == existing && !stored.applied.createPending)
+        #expect(await h.server.state.calltoolsContacts()[existing]?["buckets"] == .array([]))
+        // A pending create that never happened is simply forgotten.
+        try h.store.recordCreateIntent("g2", at: Timestamp(milliseconds: 0))
+        let other = #"{"id":"g2","firstName":"Bo","phone":"(415) 555-0199","tags":[],"dnd":true}"#
+        _ = try await h.executor.process(try await h.contact(other))
+        #expect(try h.store.contact("g2").applied == AppliedState())
+        #expect(await h.server.state.calltoolsContacts().count == 1)
+    }
+
     @Test func aRecentCreateIntentWaitsForTheCreateToSettleBeforeLookingUp() async throws {
         let h = try await Self.harness()
         defer { Task { await h.shutdown() } }

@@ -91,6 +91,33 @@ import Testing
         #expect(step == .lookup(phone: "+14155550132"))
     }
 
+    @Test func aPendingCreateForAContactRoutedNowhereIsFoundAndTakenOutOfItsBuckets() throws {
+        // Ana's create was sent before a crash; now she is DND: no rule routes her, no fields.
+        let d = try decide(#"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold"],"dnd":true}"#)
+        #expect(d.buckets.isEmpty && d.fields.isEmpty)
+        let pending = AppliedState(createPending: true)
+        // Without a phone to look her up by, nothing can be done (as before).
+        #expect(planner.calltoolsStep(d, applied: pending, resolution: resolved) == .nothing)
+        let phone = "+14155550132"
+        #expect(
+            planner.calltoolsStep(d, applied: pending, resolution: resolved, pendingPhone: phone)
+                == .lookup(phone: phone))
+        // The create had happened: she leaves the cold bucket.
+        let found = LookupResult.found(id: 501, buckets: [11237], fields: ["first_name": "Ana"])
+        guard
+            case .update(501, let body) = planner.calltoolsStep(
+                d, applied: pending, resolution: resolved, lookup: found, pendingPhone: phone)
+        else {
+            Issue.record("expected a PATCH")
+            return
+        }
+        #expect(body.removeBuckets == [11237] && body.addBuckets.isEmpty)
+        // It had not: nothing to create for a contact routed nowhere.
+        #expect(
+            planner.calltoolsStep(d, applied: pending, resolution: resolved, lookup: .notFound, pendingPhone: phone)
+                == .nothing)
+    }
+
     @Test func aContactFoundByPhoneIsPatchedWithOnlyTheDifferences() throws {
         let d = try decide(Self.ana)
         let found = LookupResult.found(id: 501, buckets: [11237, 42], fields: ["first_name": "Ana"])

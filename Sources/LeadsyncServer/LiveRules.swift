@@ -61,16 +61,16 @@ public final class LiveRules: Sendable {
     /// Compiles the file again; on success the new rules are live and their hash returned.
     public func reload() throws(Rejected) -> (hash: String, changed: Bool) {
         let loaded = try load()
+        let live = current
+        // The same file: nothing to build or swap.
+        if live.rules.sourceHash == loaded.rules.sourceHash { return (live.hash, false) }
         let executor: Executor
         do {
             executor = try makeExecutor(loaded.rules)
         } catch {
             throw Rejected(message: "cannot start the executor: \(error)", diagnostics: [])
         }
-        return state.withLock { current in
-            let changed = current.rules.sourceHash != loaded.rules.sourceHash
-            if changed { current = Current(rules: loaded.rules, executor: executor) }
-            return (current.rules.sourceHash, changed)
-        }
+        state.withLock { $0 = Current(rules: loaded.rules, executor: executor) }
+        return (loaded.rules.sourceHash, true)
     }
 }

@@ -25,14 +25,10 @@ enum WebhookIntake {
         case .missingSignature: return .unauthorized("no x-ghl-signature or x-wh-signature header")
         case .invalid(_, let reason): return .unauthorized(reason)
         }
-        let json: JSON
-        do {
-            json = try JSONParser.parse(body)
-        } catch {
-            return .badRequest("body is not JSON: \(error.message)")
-        }
-        guard case .object(let o) = json else {
-            return .badRequest("body must be a JSON object, found \(json.typeName)")
+        let o: JSONObject
+        switch object(body) {
+        case .success(let parsed): o = parsed
+        case .failure(let refusal): return refusal.verdict
         }
         guard let typeValue = o["type"] else { return .badRequest("no 'type' (the GHL event name)") }
         guard let type = typeValue.stringValue, !type.isEmpty else {
@@ -50,16 +46,30 @@ enum WebhookIntake {
                 body: String(decoding: body, as: UTF8.self)))
     }
 
-    /// A workflow webhook (the shared secret was checked by the caller).
-    static func workflow(body: [UInt8]) -> IntakeVerdict {
+    struct Refusal: Error {
+        var verdict: IntakeVerdict
+    }
+
+    /// The body as a JSON object, or the 400 that says why it is not one.
+    static func object(_ body: [UInt8]) -> Result<JSONObject, Refusal> {
         let json: JSON
         do {
             json = try JSONParser.parse(body)
         } catch {
-            return .badRequest("body is not JSON: \(error.message)")
+            return .failure(Refusal(verdict: .badRequest("body is not JSON: \(error.message)")))
         }
         guard case .object(let o) = json else {
-            return .badRequest("body must be a JSON object, found \(json.typeName)")
+            return .failure(Refusal(verdict: .badRequest("body must be a JSON object, found \(json.typeName)")))
+        }
+        return .success(o)
+    }
+
+    /// A workflow webhook (the shared secret was checked by the caller).
+    static func workflow(body: [UInt8]) -> IntakeVerdict {
+        let o: JSONObject
+        switch object(body) {
+        case .success(let parsed): o = parsed
+        case .failure(let refusal): return refusal.verdict
         }
         guard let id = o["contact_id"]?.stringValue?.trimmedASCII, !id.isEmpty else {
             return .badRequest("no 'contact_id'")

@@ -95,12 +95,7 @@ extension LeadsyncDatabase {
         try run("record the outcome for \(ghlId)") { db in
             if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
             try Self.insertAudit(db, ghlId, audit)
-            if !inboxEvents.isEmpty {
-                try db.execute(
-                    sql:
-                        "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(inboxEvents))",
-                    arguments: [at.milliseconds])
-            }
+            if !inboxEvents.isEmpty { try Self.markInboxDone(db, inboxEvents, at: at) }
         }
     }
 

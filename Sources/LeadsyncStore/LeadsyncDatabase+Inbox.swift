@@ -162,12 +162,7 @@ extension LeadsyncDatabase {
     /// Marks events applied.
     public func completeInboxEvents(_ seqs: [Int64], at: Timestamp) throws(StoreError) {
         guard !seqs.isEmpty else { return }
-        try run("complete inbox events") { db in
-            try db.execute(
-                sql:
-                    "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(Self.list(seqs))",
-                arguments: [at.milliseconds])
-        }
+        try run("complete inbox events") { db in try Self.markInboxDone(db, seqs, at: at) }
     }
 
     /// Counts one more failed attempt for `seqs`. Those that reached `maxAttempts`, or all of them
@@ -236,6 +231,13 @@ extension LeadsyncDatabase {
             }
             return counts
         }
+    }
+
+    /// Marks events applied, inside the caller's transaction.
+    static func markInboxDone(_ db: Database, _ seqs: [Int64], at: Timestamp) throws {
+        try db.execute(
+            sql: "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(list(seqs))",
+            arguments: [at.milliseconds])
     }
 
     static func list(_ seqs: [Int64]) -> String {

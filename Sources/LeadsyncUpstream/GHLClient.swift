@@ -73,7 +73,9 @@ public struct GHLClient: Sendable {
                 attempts: 1)
         }
         let total: Int? = {
-            if case .number(let n)? = r.body["total"] ?? r.body["count"] { return Int(n) } else { return nil }
+            // Checked: a total past Int's range (or NaN) is no total, never a trap.
+            if case .number(let n)? = r.body["total"] ?? r.body["count"], n >= 0, n < 1e15 { return Int(n) }
+            return nil
         }()
         let next = contacts.count < min(pageLimit, Self.maxPageLimit) ? nil : contacts.last?["searchAfter"]
         return SearchPage(contacts: contacts, total: total, next: next)
@@ -105,5 +107,18 @@ public struct GHLClient: Sendable {
                 service: .ghl, call: "GET /locations/{id}/customFields", kind: .invalidResponse(error.message),
                 attempts: 1)
         }
+    }
+}
+
+extension UpstreamError {
+    /// A GHL answer that means the contact no longer exists: 404, or the 400 / 422 "not found"
+    /// shapes GHL also uses (`{"statusCode": 400, "message": "Contact not found"}`, or a list of
+    /// messages for 422). Handled as a deletion, never retried.
+    public var meansContactGone: Bool {
+        guard service == .ghl, case .status(let status, let message) = kind else { return false }
+        if status == 404 { return true }
+        let text = message.lowercased()
+        return (status == 400 || status == 422)
+            && (text.contains("not found") || text.contains("does not exist") || text.contains("deleted"))
     }
 }

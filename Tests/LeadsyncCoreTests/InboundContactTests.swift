@@ -53,6 +53,41 @@ import Testing
         #expect(c.contact.value(at: FieldPath("event.type")) == .string(type))
     }
 
+    /// Every GHL contact carries its own `type` (the contact type): it is data, never an event.
+    @Test(arguments: ["lead", "customer", "", "Lead"])
+    func contactTypeIsData(type: String) throws {
+        let c = try decode(#"{"id":"c9","type":"\#(type)","tags":["cold lead"],"locationId":"loc"}"#)
+        #expect(c.shape == .api)
+        #expect(c.contact.eventType == "manual")
+        #expect(c.contact.value(at: FieldPath("type")) == .string(type))
+    }
+
+    @Test func aContactTypeThatIsNotAStringIsDataToo() throws {
+        let c = try decode(#"{"id":"x","type":5}"#)
+        #expect(c.shape == .api)
+        #expect(c.contact.value(at: FieldPath("type")) == .number(5))
+    }
+
+    /// A webhook envelope (`webhookId`, `timestamp`, `appId`) makes `type` an event name.
+    @Test func anEnvelopeMakesTypeAnEvent() {
+        #expect(throws: PayloadError("event type 'lead' does not concern contacts", ignorable: true)) {
+            try decode(#"{"type":"lead","id":"c1","webhookId":"w1"}"#)
+        }
+        #expect(throws: PayloadError("event type 'INSTALL' does not concern contacts", ignorable: true)) {
+            try decode(#"{"type":"INSTALL","appId":"a","locationId":"l","id":"x"}"#)
+        }
+    }
+
+    /// Search results, re-reads: `.api` whatever the keys.
+    @Test func expectingAnAPIContactNeverReadsAnEnvelope() throws {
+        let c = try InboundContact.decode(
+            try JSONParser.parse(#"{"id":"c1","type":"ContactCreate","timestamp":"x"}"#), defaultEventType: "batch",
+            expecting: .api)
+        #expect(c.shape == .api)
+        #expect(c.contact.eventType == "batch")
+        #expect(c.contact.value(at: FieldPath("type")) == .string("ContactCreate"))
+    }
+
     @Test func otherEventTypesAreIgnorable() {
         #expect(throws: PayloadError("event type 'OpportunityCreate' does not concern contacts", ignorable: true)) {
             try decode(#"{"type":"OpportunityCreate","id":"o1","locationId":"l"}"#)
@@ -98,7 +133,10 @@ import Testing
         (#"{"id":"  "}"#, "'id' must be a non-empty string"),
         (#"{"contact_id":null}"#, "no contact id ('contact_id')"),
         (#"{"type":"ContactCreate","locationId":"l"}"#, "no contact id ('id')"),
-        (#"{"type":5,"id":"x"}"#, "'type' must be a string"),
+        (
+            #"{"contacts":[{"id":"a"}],"total":1}"#,
+            "a list of contacts ('contacts'), not one contact: give its items one by one"
+        ),
         (#"{"id":"x","tags":5}"#, "'tags' must be an array or a comma-separated string, found number"),
         (#"{"id":"x","tags":[1]}"#, "'tags' must hold strings, found number"),
         (#"{"id":"x","customFields":[1]}"#, "'customFields' entries must be objects, found number"),

@@ -25,12 +25,21 @@ public struct InboundContact: Sendable {
 
     /// Recognises the shape of `json` and normalises it.
     ///
-    /// - Parameter defaultEventType: `event.type` for shapes that carry none (`manual` for the CLI,
-    ///   `batch` for a sync pass).
+    /// A contact from GHL's API (search, `GET /contacts/{id}`, an export) carries its own `type`,
+    /// the contact type (`lead`, `customer`): that is data, never an event. A marketplace webhook
+    /// is recognised by its envelope: an event name in `type` (`ContactTagUpdate`, ...), or a
+    /// `webhookId` / `timestamp` / `appId` beside it.
+    ///
+    /// - Parameters:
+    ///   - defaultEventType: `event.type` for shapes that carry none (`manual` for the CLI,
+    ///     `batch` for a sync pass).
+    ///   - expecting: `.api` where the caller knows it holds a contact from the API (a search page,
+    ///     a re-read): no key is then taken for an envelope.
     /// - Throws: `PayloadError` with a one-line reason; `isIgnorableEvent` is set for well-formed
     ///   marketplace events of other types (e.g. `OpportunityCreate`).
     public static func decode(
-        _ json: JSON, catalog: CustomFieldCatalog = .empty, defaultEventType: String = "manual"
+        _ json: JSON, catalog: CustomFieldCatalog = .empty, defaultEventType: String = "manual",
+        expecting: Shape? = nil
     )
         throws(PayloadError) -> InboundContact
     {
@@ -40,17 +49,52 @@ public struct InboundContact: Sendable {
         if case .object(let inner)? = object["contact"], object["contact_id"] == nil {
             return try decodeAPI(inner, catalog: catalog, eventType: defaultEventType)
         }
+        if expecting == .api { return try decodeAPI(object, catalog: catalog, eventType: defaultEventType) }
         if object["contact_id"] != nil {
             return try decodeWorkflow(object, catalog: catalog)
         }
-        if let type = object["type"] {
-            guard let type = type.stringValue else { throw PayloadError("'type' must be a string") }
+        if let typeValue = object["type"], case .event(let type) = classifyType(typeValue, in: object) {
             guard contactEventTypes.contains(type) else {
                 throw PayloadError("event type '\(type)' does not concern contacts", ignorable: true)
             }
             return try decodeMarketplace(object, type: type, catalog: catalog)
         }
+        if object["id"] == nil, object["contacts"] != nil {
+            throw PayloadError("a list of contacts ('contacts'), not one contact: give its items one by one")
+        }
         return try decodeAPI(object, catalog: catalog, eventType: defaultEventType)
+    }
+
+    enum TypeMeaning: Equatable {
+        /// A webhook's event name.
+        case event(String)
+        /// The contact's own type (`lead`, `customer`): data.
+        case contactType
+    }
+
+    /// What a top-level `type` means: an event name when the object has a webhook envelope
+    /// (`webhookId`, `timestamp`, `appId`) or the value is one of GHL's event names (PascalCase
+    /// like `ContactTagUpdate`, or upper case like `INSTALL`); otherwise the contact type.
+    static func classifyType(_ value: JSON, in object: JSONObject) -> TypeMeaning {
+        guard case .string(let type) = value else { return .contactType }
+        if contactEventTypes.contains(type) { return .event(type) }
+        let envelope = object["webhookId"] != nil || object["timestamp"] != nil || object["appId"] != nil
+        if envelope && !type.isEmpty { return .event(type) }
+        return looksLikeEventName(type) ? .event(type) : .contactType
+    }
+
+    /// `OpportunityCreate`, `InboundMessage`, `INSTALL`: ASCII letters only, starting upper case,
+    /// with at least two upper-case letters. Contact types (`lead`, `customer`) are lower case.
+    static func looksLikeEventName(_ s: String) -> Bool {
+        var uppers = 0
+        for (i, b) in s.utf8.enumerated() {
+            let upper = b >= 0x41 && b <= 0x5A
+            let lower = b >= 0x61 && b <= 0x7A
+            guard upper || lower else { return false }
+            if i == 0 && !upper { return false }
+            if upper { uppers += 1 }
+        }
+        return uppers >= 2
     }
 
     static func requireId(_ value: JSON?, key: String) throws(PayloadError) -> String {

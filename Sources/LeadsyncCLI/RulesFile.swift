@@ -35,8 +35,11 @@ public struct RulesFile {
     }
 
     /// Writes every diagnostic with its caret snippet.
-    public func printDiagnostics(to sink: OutputSink) {
-        for d in diagnostics { sink.line(d.rendered(sourceLines: sources[d.file] ?? [])) }
+    /// Errors and warnings; notes too when `notes` (only `check` shows them).
+    public func printDiagnostics(to sink: OutputSink, notes: Bool = false) {
+        for d in diagnostics where notes || d.severity != .note {
+            sink.line(d.rendered(sourceLines: sources[d.file] ?? []))
+        }
     }
 
     /// Loads and insists on a usable file: diagnostics go to `err`, errors become a `CLIError`.

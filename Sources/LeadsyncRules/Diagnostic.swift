@@ -5,6 +5,9 @@ public struct Diagnostic: Sendable, Equatable, Comparable {
     public enum Severity: String, Sendable {
         case error
         case warning
+        /// How the file will be run, worth knowing but not a problem (`check` shows notes; the
+        /// commands that only load the file do not).
+        case note
     }
 
     /// Stable identifiers, documented in docs/rules.md; tests assert on them.
@@ -34,6 +37,7 @@ public struct Diagnostic: Sendable, Equatable, Comparable {
         case badTest = "bad-test"
         case unreachableRule = "unreachable-rule"
         case unusedBucket = "unused-bucket"
+        case incompleteSource = "incomplete-source"
     }
 
     public var severity: Severity
@@ -75,6 +79,7 @@ extension Array where Element == Diagnostic {
     public var hasErrors: Bool { contains { $0.severity == .error } }
     public var errorCount: Int { count { $0.severity == .error } }
     public var warningCount: Int { count { $0.severity == .warning } }
+    public var noteCount: Int { count { $0.severity == .note } }
 }
 
 /// A 1-based line and column (Unicode scalars), as libyaml reports them.

@@ -218,7 +218,8 @@ struct Compiler {
     // MARK: The file
 
     static let topLevelKeys = [
-        "version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "webhooks", "tests",
+        "version", "buckets", "calltools", "fields", "exclusions", "rules", "on_no_match", "webhooks", "completeness",
+        "tests",
     ]
 
     mutating func compileRoot(_ root: Node) -> CompiledRules? {
@@ -280,7 +281,25 @@ struct Compiler {
             }
         }
 
+        var completeness = CompletenessSettings()
+        if let node = value("completeness"), let entries = mapping(node, "completeness") {
+            checkKeys(entries, allowed: ["trust_when_absent"], context: "completeness")
+            for e in entries where e.key == "trust_when_absent" {
+                for key in stringList(e.value, "trust_when_absent") ?? [] {
+                    if Compiler.omissibleKeys.contains(key) {
+                        completeness.trustedWhenAbsent.insert(key)
+                    } else {
+                        error(
+                            .badValue,
+                            "trust_when_absent: no source leaves out '\(key)'; the keys a source may omit are "
+                                + Compiler.omissibleKeys.sorted().joined(separator: ", "), at: e.value)
+                    }
+                }
+            }
+        }
+
         // Warnings.
+        warnIncompleteSources(exclusions, webhooks: webhooks, completeness: completeness)
         for (i, b) in buckets.enumerated() where !referencedBuckets.contains(b.name) {
             warning(.unusedBucket, "bucket '\(b.name)' is declared but no rule routes to it", at: bucketNodes[i])
         }
@@ -290,7 +309,50 @@ struct Compiler {
 
         return CompiledRules(
             buckets: buckets, calltools: settings, fields: fields, exclusions: exclusions, rules: rules,
-            onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source), webhooks: webhooks)
+            onNoMatch: onNoMatch, conditions: conditions, sourceHash: Compiler.hash(source), webhooks: webhooks,
+            completeness: completeness)
+    }
+
+    /// Every key some source may leave out (`ContactSource.mayOmit`).
+    static let omissibleKeys: Set<String> = [ContactSource.search, .webhook("ContactTagUpdate"), .workflowPayload]
+        .reduce(into: Set<String>()) { $0.formUnion($1.mayOmit) }
+
+    /// An exclusion that reads a field some source may omit: say how such a contact is completed
+    /// before it is dialled, or the risk when the rules trust the field when absent.
+    mutating func warnIncompleteSources(
+        _ exclusions: [Exclusion], webhooks: WebhookSettings, completeness: CompletenessSettings
+    ) {
+        var sources: [ContactSource] = [.search, .webhook("ContactTagUpdate")]
+        if webhooks.trustWorkflowPayload { sources.append(.workflowPayload) }
+        for exclusion in exclusions where !exclusion.builtIn {
+            var reported: Set<String> = []
+            func walk(_ c: Condition) {
+                switch c {
+                case .all(let list, _), .any(let list, _): for x in list { walk(x) }
+                case .not(let x, _): walk(x)
+                case .field(.field(let key, _), _, let id):
+                    let omitting = sources.filter { $0.mayOmit.contains(key) }
+                    guard !omitting.isEmpty, reported.insert(key).inserted, Int(id) < conditions.count else { return }
+                    let info = conditions[Int(id)]
+                    let who = omitting.map { "\($0)" }.joined(separator: ", ")
+                    let message =
+                        completeness.trustedWhenAbsent.contains(key)
+                        ? "exclusion '\(exclusion.name)' reads \(key), which \(who) may leave out, and "
+                            + "completeness.trust_when_absent trusts it: such a contact can be dialled on a "
+                            + "\(key) that was never sent"
+                        : "exclusion '\(exclusion.name)' reads \(key), which \(who) may leave out: a contact "
+                            + "without it is re-read with GET /contacts/{id} before it is put in a bucket"
+                    // Trusting an omitted field is a risk (a warning); completing it is how the
+                    // file runs (a note, shown by `check`).
+                    let severity: Diagnostic.Severity = completeness.trustedWhenAbsent.contains(key) ? .warning : .note
+                    diagnostics.append(
+                        Diagnostic(
+                            severity, .incompleteSource, message, file: file, line: info.line, column: info.column))
+                case .field, .tags, .markedCustomer: break
+                }
+            }
+            walk(exclusion.condition)
+        }
     }
 
     static func hash(_ text: String) -> String {

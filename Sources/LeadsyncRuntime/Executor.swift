@@ -58,6 +58,9 @@ public actor Executor {
         public var calltoolsCalls: Int
         public var ghlCalls: Int
         public var decision: Decision
+        /// The contact was re-read from GHL before dialing (its source may omit a field the
+        /// rules read).
+        public var reread = false
     }
 
     /// A failure processing one contact, naming the contact and the step.
@@ -96,15 +99,18 @@ public actor Executor {
     @discardableResult
     /// `completing`: inbox events this processing applies; they are marked done in the same
     /// transaction as the state they produced.
+    /// `source`: where the contact's data came from; a decision to dial on data that source may
+    /// have left out (`ContactSource.mayOmit`) first re-reads the contact from GHL.
     public func process(
-        _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = []
+        _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = [],
+        source: ContactSource = .given
     ) async throws(Failure) -> Outcome {
         await lock(contact.id)
         defer { unlock(contact.id) }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {
-                try await processLogged(contact, deleted: deleted, completing: inboxEvents, log: log)
+                try await processLogged(contact, deleted: deleted, completing: inboxEvents, source: source, log: log)
             }
         } catch let failure as Failure {
             throw failure
@@ -125,8 +131,10 @@ public actor Executor {
     }
 
     func processLogged(
-        _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], log: CallLog
+        _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource, log: CallLog
     ) async throws(Failure) -> Outcome {
+        var contact = contact
+        var deleted = deleted
         let id = contact.id
         func fail(_ message: String, transient: Bool) -> Failure {
             Failure(contactId: id, message: message, transient: transient)
@@ -141,8 +149,20 @@ public actor Executor {
             let stored = try store.contact(id)
             let state = ContactState(
                 markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
-            let decision = engine.evaluate(contact, state: state, now: now(), deleted: deleted)
+            var decision = engine.evaluate(contact, state: state, now: now(), deleted: deleted)
+            var completion: AuditEntry?
+            let missing = rules.fieldsToComplete(contact, source: source, decision: decision)
+            if !missing.isEmpty {
+                // Never dial on data that cannot show a do-not-call: read the whole contact first.
+                // A failed read leaves the contact waiting (transient), never dialled.
+                let read = try await complete(contact, missing: missing, source: source)
+                contact = read.contact
+                deleted = deleted || read.deleted
+                decision = engine.evaluate(contact, state: state, now: now(), deleted: deleted)
+                completion = read.entry
+            }
             audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
+            if let completion { audit.append(completion) }
             if decision.marksCustomer {
                 let rule =
                     decision.appliedRules.first { rules.rules[$0].markCustomer }.map { rules.rules[$0].name } ?? "?"
@@ -276,7 +296,9 @@ public actor Executor {
             try store.recordOutcome(
                 id, state: dirty ? applied : nil, audit: unchangedDecision ? [] : audit, completing: inboxEvents,
                 at: now())
-            return Outcome(contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls, decision: decision)
+            return Outcome(
+                contactId: id, action: action, calltoolsCalls: calls, ghlCalls: ghlCalls + (completion == nil ? 0 : 1),
+                decision: decision, reread: completion != nil)
         } catch let error as UpstreamError {
             // What did happen before the failure is kept (a create's new id above all).
             try? store.recordOutcome(
@@ -291,6 +313,54 @@ public actor Executor {
         } catch {
             throw fail("\(error)", transient: false)
         }
+    }
+
+    /// Custom field definitions for decoding re-read contacts, fetched once per executor (once
+    /// per rules version) and only when the rules read custom fields.
+    var catalog: CustomFieldCatalog?
+
+    /// Re-reads a contact whose source may have left out `missing`, before it is dialled.
+    func complete(
+        _ contact: Contact, missing: [String], source: ContactSource
+    ) async throws -> (contact: Contact, deleted: Bool, entry: AuditEntry) {
+        let why = "\(source) may leave out \(missing.joined(separator: ", "))"
+        guard let ghl else {
+            throw Failure(
+                contactId: contact.id,
+                message: "not dialled: \(why), and there is no GHL client to re-read the contact", transient: true)
+        }
+        let fresh: JSON
+        do {
+            fresh = try await ghl.contact(contact.id)
+        } catch let error where error.meansContactGone {
+            return (
+                Contact(id: contact.id, eventType: contact.eventType), true,
+                AuditEntry(at: now(), kind: .reread, summary: "re-read before dialing (\(why)): gone from GHL")
+            )
+        } catch {
+            throw Failure(
+                contactId: contact.id,
+                message: "not dialled yet: \(why), and re-reading it failed: \(error.description)",
+                transient: true)
+        }
+        if rules.usesCustomFields && catalog == nil { catalog = try await ghl.customFields() }
+        let read: Contact
+        do {
+            read = try InboundContact.decode(
+                fresh, catalog: catalog ?? .empty, defaultEventType: contact.eventType, expecting: .api
+            ).contact
+        } catch {
+            throw Failure(contactId: contact.id, message: "re-read contact: \(error.message)", transient: false)
+        }
+        let found = missing.map { key in
+            "\(key) " + (read.field(key).map { JSONWriter.encode($0) } ?? "absent there too")
+        }
+        return (
+            read, false,
+            AuditEntry(
+                at: now(), kind: .reread,
+                summary: "re-read before dialing (\(why)): " + found.joined(separator: "; "))
+        )
     }
 
     /// Fetches ids for bucket names (one `GET /api/buckets/`) and tags (created when missing and
@@ -319,11 +389,9 @@ public actor Executor {
         }
         var tagIds: [String: Int?] = [:]
         for name in tagsToAdd {
-            if let existing = try await calltools.tag(named: name) {
-                tagIds[name.foldedForComparison] = existing
-            } else {
-                tagIds[name.foldedForComparison] = try await calltools.createTag(name)
-            }
+            // One request in flight per name across every worker and pass; "already exists"
+            // from a concurrent create becomes a look-up inside the client.
+            tagIds[name.foldedForComparison] = try await calltools.ensureTag(name)
         }
         for name in tagsToRemove where tagIds[name.foldedForComparison] == nil {
             tagIds[name.foldedForComparison] = .some(try await calltools.tag(named: name))

@@ -46,6 +46,8 @@ public struct SyncPass: Sendable {
         public var unchanged = 0
         public var skipped = 0
         public var failed = 0
+        /// Contacts re-read with `GET /contacts/{id}` before dialing (search may omit dndSettings).
+        public var rereads = 0
         public var resumed = false
         /// CallTools contact-list pages read to answer phone lookups (0: lookups were made).
         public var directoryPages = 0
@@ -81,6 +83,8 @@ public struct SyncPass: Sendable {
         public var unchanged = 0
         public var byRule: [String: Int] = [:]
         public var resolutions = 0
+        /// Contacts a real pass would re-read from GHL before dialing.
+        public var rereads = 0
         public init() {}
     }
 
@@ -179,18 +183,36 @@ public struct SyncPass: Sendable {
                     progress.directoryPages = pages
                 }
             }
-            let contacts = page.contacts.compactMap {
-                try? InboundContact.decode($0, catalog: catalog, defaultEventType: "batch").contact
+            // Every search result is a contact (its own `type` is the contact type). One that
+            // cannot be used is reported and counted as failed, never dropped silently.
+            var contacts: [Contact] = []
+            contacts.reserveCapacity(page.contacts.count)
+            var unusable = 0
+            for (i, item) in page.contacts.enumerated() {
+                do {
+                    contacts.append(
+                        try InboundContact.decode(item, catalog: catalog, defaultEventType: "batch", expecting: .api)
+                            .contact)
+                } catch {
+                    unusable += 1
+                    let id = item["id"]?.stringValue ?? "#\(progress.contacts + i + 1)"
+                    onError(
+                        Executor.Failure(contactId: id, message: "unusable contact: \(error.message)", transient: false)
+                    )
+                }
             }
             if options.dryRun {
                 try await executor.plan(contacts, into: &plan)
                 progress.contacts += contacts.count
+                progress.failed += unusable
             } else {
                 let outcomes = await process(contacts, concurrency: options.concurrency, onError: onError)
-                progress.contacts += contacts.count
+                progress.contacts += contacts.count + unusable
+                progress.failed += unusable
                 for o in outcomes {
                     switch o {
                     case .success(let outcome):
+                        if outcome.reread { progress.rereads += 1 }
                         switch outcome.action {
                         case .created: progress.created += 1
                         case .updated: progress.updated += 1
@@ -205,9 +227,9 @@ public struct SyncPass: Sendable {
             // were cancelled. No checkpoint, so the page is done again on resume.
             try Task.checkCancellation()
             progress.pages += 1
-            // A full last page has a cursor too; GHL's total says whether anything follows, which
-            // saves a call that would return nothing when N is a multiple of the page size.
-            cursor = page.total.map { progress.contacts >= $0 } == true ? nil : page.next
+            // A pass ends on a short or empty page, never on GHL's `total`: the total is an
+            // estimate of a lagging index, and a contact added during the pass would be missed.
+            cursor = page.next
             if let id = progress.runId {
                 try store.checkpoint(run: id, cursor: cursor.map(JSONWriter.encode) ?? "null", counts: progress.counts)
             }
@@ -234,7 +256,8 @@ public struct SyncPass: Sendable {
                 next += 1
                 group.addTask {
                     do {
-                        return .success(try await executor.process(contact))
+                        // Search results may lack fields a full read has (dndSettings).
+                        return .success(try await executor.process(contact, source: .search))
                     } catch let failure as Executor.Failure {
                         return .failure(failure)
                     } catch {
@@ -314,6 +337,9 @@ extension Executor {
                     markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets)),
                 now: now())
             for r in decision.appliedRules { plan.byRule[rules.rules[r].name, default: 0] += 1 }
+            // A real pass re-reads these before dialing (search may omit dndSettings); the dry run
+            // plans them on the search data and counts them.
+            if !rules.fieldsToComplete(contact, source: .search, decision: decision).isEmpty { plan.rereads += 1 }
             var resolution = self.resolution
             // Ids not known yet are planned as if resolved, with placeholders per name.
             for (i, b) in rules.buckets.enumerated() where resolution.buckets[b.name] == nil {

@@ -147,9 +147,10 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         let seqs = events.map(\.seq)
         let live = rules.current
         do {
-            let (contact, deleted) = try await resolve(Self.newest(events), rules: live.rules)
+            let (contact, deleted, source) = try await resolve(Self.newest(events), rules: live.rules)
             // The events are marked done in the transaction that records what they produced.
-            let outcome = try await live.executor.process(contact, deleted: deleted, completing: seqs)
+            let outcome = try await live.executor.process(
+                contact, deleted: deleted, completing: seqs, source: source)
             let done = now()
             for e in events {
                 metrics.processed(after: .milliseconds(done.milliseconds - e.receivedAt.milliseconds))
@@ -212,7 +213,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
 
     /// The contact to evaluate: the marketplace payload itself; for a workflow event, the contact
     /// re-read from GHL unless the rules trust the payload.
-    func resolve(_ event: InboxEvent, rules: CompiledRules) async throws -> (Contact, deleted: Bool) {
+    func resolve(
+        _ event: InboxEvent, rules: CompiledRules
+    ) async throws -> (Contact, deleted: Bool, source: ContactSource) {
         let catalog = try await customFields(rules)
         let json: JSON
         do {
@@ -224,19 +227,22 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             guard let ghl else { throw Unusable(description: "workflow event needs GHL to re-read the contact") }
             do {
                 let fresh = try await ghl.contact(event.contactId)
-                let inbound = try InboundContact.decode(fresh, catalog: catalog, defaultEventType: "workflow")
-                return (inbound.contact, false)
+                let inbound = try InboundContact.decode(
+                    fresh, catalog: catalog, defaultEventType: "workflow", expecting: .api)
+                return (inbound.contact, false, .read)
             } catch let error as UpstreamError {
-                if case .status(404, _) = error.kind {
+                if error.meansContactGone {
                     // Gone from GHL: out of every managed bucket.
-                    return (Contact(id: event.contactId, eventType: "workflow"), true)
+                    return (Contact(id: event.contactId, eventType: "workflow"), true, .read)
                 }
                 throw error
             }
         }
         do {
             let inbound = try InboundContact.decode(json, catalog: catalog, defaultEventType: event.eventType)
-            return (inbound.contact, inbound.deleted)
+            let source: ContactSource =
+                inbound.shape == .workflow ? .workflowPayload : .webhook(inbound.contact.eventType)
+            return (inbound.contact, inbound.deleted, source)
         } catch {
             throw Unusable(description: "payload: \(error)")
         }

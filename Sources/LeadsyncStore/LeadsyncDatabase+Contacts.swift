@@ -29,6 +29,9 @@ public struct AuditEntry: Sendable, Equatable {
         case outcome
         /// The customer mark changed.
         case mark
+        /// The contact was read again from GHL before dialing: its source may have left out a
+        /// field the rules read (`ContactSource.mayOmit`), and what the read found.
+        case reread
     }
     public var at: Timestamp
     public var kind: Kind

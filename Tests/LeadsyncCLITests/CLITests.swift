@@ -36,8 +36,36 @@ final class TempDir {
     @Test func theShippedRulesAreClean() {
         let r = capture { CheckCommand.run(files: [coldLeads], console: $0) }
         #expect(r.code == 0)
-        #expect(r.err == "")
-        #expect(r.out == "\(coldLeads): ok (3 rules, 3 exclusions, 2 buckets, 21 tests)\n")
+        // No error, no warning; one note: how the do-not-call exclusion is completed.
+        #expect(
+            r.err == """
+                \(coldLeads):48:13: note: exclusion 'do-not-call' reads dndSettings, which GHL search, a ContactTagUpdate webhook may leave out: a contact without it is re-read with GET /contacts/{id} before it is put in a bucket
+                        - { field: dndSettings.Call.status, in: [active, permanent] }
+                            ^
+
+                """)
+        #expect(r.out == "\(coldLeads): ok (3 rules, 3 exclusions, 2 buckets, 21 tests, 1 note)\n")
+    }
+
+    /// Trusting an omitted field is a risk: a warning that says which.
+    @Test func trustingAnOmittedFieldIsAWarning() throws {
+        let dir = try TempDir()
+        let text = try String(contentsOfFile: coldLeads, encoding: .utf8)
+        let file = try dir.write("trust.yaml", text + "\ncompleteness: { trust_when_absent: [dndSettings] }\n")
+        let r = capture { CheckCommand.run(files: [file], console: $0) }
+        #expect(r.code == 0)
+        #expect(
+            r.err.contains(
+                "warning: exclusion 'do-not-call' reads dndSettings, which GHL search, a ContactTagUpdate webhook may leave out, and completeness.trust_when_absent trusts it"
+            ))
+        #expect(r.out.hasSuffix("tests, 1 warning)\n"))
+        let bad = try dir.write("bad.yaml", text + "\ncompleteness: { trust_when_absent: [phone] }\n")
+        let b = capture { CheckCommand.run(files: [bad], console: $0) }
+        #expect(b.code == 1)
+        #expect(
+            b.err.contains(
+                "error: trust_when_absent: no source leaves out 'phone'; the keys a source may omit are dnd, dndSettings, inboundDndSettings"
+            ))
     }
 
     @Test func errorsPrintCompilerStyleAndExitOne() throws {
@@ -157,7 +185,7 @@ final class TempDir {
         let file = root + "/Tests/Fixtures/spec-example.yaml"
         let check = capture { CheckCommand.run(files: [file], console: $0) }
         #expect(check.code == 0)
-        #expect(check.out == "\(file): ok (3 rules, 3 exclusions, 3 buckets, 2 tests)\n")
+        #expect(check.out == "\(file): ok (3 rules, 3 exclusions, 3 buckets, 2 tests, 1 note)\n")
         let test = capture { TestCommand.run(files: [file], now: fixedNow, console: $0) }
         #expect(test.code == 0)
         #expect(test.out == "2 passed, 0 failed\n")

@@ -48,9 +48,51 @@ import Testing
         #expect(r.code == 0)
         #expect(
             r.out == #"""
-                {"contact_id":"c1","name":"Ana","event":"manual","buckets":["cold_leads"],"rules":["cold-lead"],"excluded_by":[],"fields":{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"c1"},"calltools_tags":{"add":["ACA Cold lead"],"remove":[]},"ghl_tags":{"add":[],"remove":[]},"marked_customer":false,"kept_current_buckets":false,"deleted":false,"trace":{"exclusions":[{"name":"marked-customer","matched":false},{"name":"customer","matched":false},{"name":"no-phone","matched":false},{"name":"do-not-call","matched":false}],"rules":[{"name":"active-client","outcome":"not_matched","reason":"not matched: tags any_of [\"ACA Active 2025\", \"ACA Active 2026\"] does not hold (line 53:13)"},{"name":"customer-tag","outcome":"not_matched","reason":"not matched: tags any_matches /\\b(customers?|clients?|purchased)\\b|\\bwon($|[^\\w'])/ does not hold (line 64:13)"},{"name":"cold-lead","outcome":"applied"}],"notes":[]}}
+                {"contact_id":"c1","name":"Ana","event":"manual","buckets":["cold_leads"],"rules":["cold-lead"],"excluded_by":[],"fields":{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"c1"},"calltools_tags":{"add":["ACA Cold lead"],"remove":[]},"ghl_tags":{"add":[],"remove":[]},"marked_customer":false,"kept_current_buckets":false,"deleted":false,"trace":{"exclusions":[{"name":"marked-customer","matched":false},{"name":"customer","matched":false},{"name":"no-phone","matched":false},{"name":"do-not-call","matched":false}],"rules":[{"name":"active-client","outcome":"not_matched","reason":"not matched: tags any_of [\"ACA Active 2025\", \"ACA Active 2026\"] does not hold (line 53:13)"},{"name":"customer-tag","outcome":"not_matched","reason":"not matched: tags any_matches /\\b(customers?|clients?|purchased)\\b|\\bwon($|[^\\w'])/ does not hold (line 64:13)"},{"name":"cold-lead","outcome":"applied"}],"notes":[]},"reread":"no dndSettings here, and GHL search may leave it out: sync and serve re-read this contact with GET /contacts/c1 before dialing, and decide again on what it says"}
 
                 """#)
+    }
+
+    /// GHL's search response as it comes (`{"contacts": [...], "total": N}`), every contact with
+    /// its own `type`: each is evaluated, none is taken for an event.
+    @Test func aSearchResponseIsEvaluatedContactByContact() throws {
+        let dir = try TempDir()
+        let file = try dir.write(
+            "search.json",
+            #"""
+            {"contacts":[
+              {"id":"s1","type":"lead","phone":"+14155550132","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"inactive"}},"searchAfter":[1,"s1"]},
+              {"id":"s2","type":"customer","phone":"+14155550133","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"active"}}},
+              {"id":"s3","type":"lead","firstName":null,"phone":null,"tags":[]}
+            ],"total":3}
+            """#)
+        let r = run([file], json: false)
+        #expect(r.code == 0)
+        #expect(r.out.contains("3 contacts evaluated, 0 ignored, 0 errors"))
+        #expect(r.out.contains("s1  (manual)"))
+        #expect(r.out.contains("excluded by      do-not-call"))
+        #expect(!r.out.contains("completeness"))
+        let j = run([file])
+        #expect(j.out.split(separator: "\n").count == 3)
+        #expect(j.out.hasPrefix(#"{"contact_id":"s1""#))
+    }
+
+    /// Nothing evaluated is a failure with one line that says why.
+    @Test func nothingEvaluatedExitsOneWithAReason() throws {
+        let dir = try TempDir()
+        let file = try dir.write(
+            "events.jsonl",
+            #"{"type":"OpportunityCreate","id":"o1","locationId":"l","webhookId":"w1"}"# + "\n")
+        let r = run([file], json: false)
+        #expect(r.code == 1)
+        #expect(r.out.contains("ignored: event type 'OpportunityCreate' does not concern contacts"))
+        #expect(
+            r.err.hasSuffix(
+                "leadsync: no contact was evaluated: every input was ignored or invalid (1 ignored, 0 errors)\n"))
+        let empty = try dir.write("empty.json", "  \n")
+        let e = run([empty], json: false)
+        #expect(e.code == 1)
+        #expect(e.err.hasSuffix("leadsync: no contact was evaluated: the input held no contact\n"))
     }
 
     @Test func goldenHumanOutput() throws {

@@ -72,7 +72,9 @@ import Testing
         var count: Int { lock.withLock { value } }
     }
 
-    static func harness(store: LeadsyncDatabase? = nil, server: SandboxServer? = nil) async throws -> Harness {
+    static func harness(
+        store: LeadsyncDatabase? = nil, server: SandboxServer? = nil, rules: String = ExecutorTests.rules
+    ) async throws -> Harness {
         let server = try await { () async throws -> SandboxServer in
             if let server { return server }
             return try await SandboxServer.start()

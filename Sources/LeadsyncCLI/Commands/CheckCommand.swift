@@ -14,7 +14,7 @@ public enum CheckCommand {
                 failed = true
                 continue
             }
-            file.printDiagnostics(to: console.err)
+            file.printDiagnostics(to: console.err, notes: true)
             let errors = file.diagnostics.errorCount, warnings = file.diagnostics.warningCount
             if errors > 0 {
                 failed = true
@@ -26,6 +26,8 @@ public enum CheckCommand {
                     "\(path): ok (\(rules.rules.count) rules, \(userExclusions) exclusions, "
                     + "\(rules.buckets.count) buckets, \(file.tests.count) tests"
                 if warnings > 0 { summary += ", \(warnings) warning\(warnings == 1 ? "" : "s")" }
+                let notes = file.diagnostics.noteCount
+                if notes > 0 { summary += ", \(notes) note\(notes == 1 ? "" : "s")" }
                 console.out.line(summary + ")")
             }
         }

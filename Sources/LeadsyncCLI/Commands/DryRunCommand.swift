@@ -72,6 +72,16 @@ public struct DryRunCommand {
                     + "\(command.ignored) ignored, \(command.errors) error\(command.errors == 1 ? "" : "s")")
         }
         console.out.flush()
+        if command.contacts == 0 {
+            // Nothing evaluated is never a success: say why in one line.
+            let why =
+                command.ignored + command.errors == 0
+                ? "the input held no contact"
+                : "every input was ignored or invalid (\(command.ignored) ignored, \(command.errors) errors)"
+            console.err.line("leadsync: no contact was evaluated: \(why)")
+            console.err.flush()
+            return 1
+        }
         console.err.flush()
         return command.errors > 0 ? 1 : 0
     }
@@ -166,10 +176,17 @@ public struct DryRunCommand {
         return true
     }
 
-    enum Location {
+    indirect enum Location {
         case line(Int)
         case index(Int)
         case document
+        /// Item `Int` of a `{"contacts": [...]}` list found at a location.
+        case item(Location, Int)
+
+        func item(_ i: Int) -> Location {
+            if case .document = self { return .index(i) }
+            return .item(self, i)
+        }
     }
 
     mutating func processDocument(_ bytes: [UInt8], name: String, arrayMode: Bool) {
@@ -222,6 +239,14 @@ public struct DryRunCommand {
     }
 
     mutating func evaluate(_ json: JSON, location: Location, name: String) {
+        // GHL's search response and the v1 list response (`{"contacts": [...], ...}`) as they
+        // come: each item is a contact.
+        if case .object(let object) = json, object["id"] == nil, object["contact_id"] == nil,
+            case .array(let items)? = object["contacts"]
+        {
+            for (i, item) in items.enumerated() { evaluate(item, location: location.item(i), name: name) }
+            return
+        }
         let inbound: InboundContact
         do {
             inbound = try InboundContact.decode(json, catalog: options.catalog, defaultEventType: "manual")
@@ -263,18 +288,40 @@ public struct DryRunCommand {
         }
         let decision = engine.evaluate(inbound.contact, state: state, now: options.now, deleted: inbound.deleted)
         let calls = options.database == nil ? nil : plannedCalls(decision, applied: applied, contact: inbound.contact)
+        // Where this input would come from in production, and what that source may leave out: a
+        // contact shaped like an API contact is taken as a search result (the source that omits
+        // dndSettings), a webhook as its event.
+        let source: ContactSource =
+            switch inbound.shape {
+            case .api: .search
+            case .marketplace: .webhook(inbound.contact.eventType)
+            case .workflow: rules.webhooks.trustWorkflowPayload ? .workflowPayload : .read
+            }
+        let missing = rules.fieldsToComplete(inbound.contact, source: source, decision: decision)
+        let reread =
+            missing.isEmpty
+            ? nil
+            : "no \(missing.joined(separator: ", ")) here, and \(source) may leave it out: sync and serve re-read "
+                + "this contact with GET /contacts/\(inbound.contact.id) before dialing, and decide again on what it says"
         if options.json {
             decision.writeJSON(into: &writer, rules: rules, name: inbound.contact.displayName)
-            if let calls {
-                writer.bytes.removeLast()  // reopen the object to add "calls"
-                writer.key("calls")
-                writer.strings(calls)
+            if calls != nil || reread != nil {
+                writer.bytes.removeLast()  // reopen the object to add "calls" / "reread"
+                if let reread {
+                    writer.key("reread")
+                    writer.string(reread)
+                }
+                if let calls {
+                    writer.key("calls")
+                    writer.strings(calls)
+                }
                 writer.raw("}")
             }
             writer.raw("\n")
             if writer.bytes.count >= 1 << 18 { flushWriter() }
         } else {
             var text = decision.report(rules: rules, name: inbound.contact.displayName)
+            if let reread { text += "  completeness\n    \(reread)\n" }
             if let calls { text += "  calls\n" + (calls.isEmpty ? "    none\n" : calls.map { "    \($0)\n" }.joined()) }
             console.out.write(text)
             console.out.write("\n")
@@ -323,6 +370,7 @@ public struct DryRunCommand {
         case .line(let n): return "\(name):\(n)"
         case .index(let i): return "\(name)[\(i)]"
         case .document: return name
+        case .item(let outer, let i): return "\(describe(outer, name))[\(i)]"
         }
     }
 
@@ -337,6 +385,16 @@ public struct DryRunCommand {
             writer.key("index")
             writer.number(Double(i))
         case .document: break
+        case .item(let outer, let i):
+            if case .line(let n) = outer {
+                writer.key("line")
+                writer.number(Double(n))
+            } else if case .index(let n) = outer {
+                writer.key("index")
+                writer.number(Double(n))
+            }
+            writer.key("item")
+            writer.number(Double(i))
         }
     }
 

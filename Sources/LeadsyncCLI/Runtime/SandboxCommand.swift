@@ -6,28 +6,20 @@ import Synchronization
 /// `leadsync sandbox`: the emulated GHL and CallTools on a local port, seeded with contacts,
 /// until interrupted. Prints the environment that points leadsync at it.
 public enum SandboxCommand {
-    /// Deterministic GHL contacts: every third a cold lead, every tenth an active client, every
-    /// seventeenth without a phone.
+    /// Deterministic GHL contacts, shaped as GHL's API returns them (`SandboxPopulation`): every
+    /// third a cold lead, every tenth an active client, every seventeenth without a phone, every
+    /// eleventh with Call DND set per channel.
     public static func seed(_ state: SandboxState, count: Int) async {
-        for i in 0..<count {
-            var c = JSONObject()
-            c["id"] = .string("sbx" + String(i).leftPadded(to: 7, with: "0"))
-            c["firstName"] = .string(["Ana", "Ben", "Cleo", "Dev", "Eve", "Fay"][i % 6])
-            c["lastName"] = .string("Sandbox\(i)")
-            if i % 17 != 0 { c["phone"] = .string("+1415" + String(2_000_000 + i).leftPadded(to: 7, with: "0")) }
-            var tags: [JSON] = []
-            if i % 3 == 0 { tags.append(.string("cold lead")) }
-            if i % 10 == 0 { tags.append(.string("ACA Active 2026")) }
-            if i % 5 == 1 { tags.append(.string("newsletter")) }
-            c["tags"] = .array(tags)
-            c["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000 + Int64(i) * 60_000).iso8601)
-            await state.putGHLContact(c)
-        }
+        await SandboxPopulation.seed(state, count: count)
     }
 
-    public static func run(host: String, port: Int, contacts: Int, liftLimits: Bool, console: Console) async -> Int32 {
+    public static func run(
+        host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false, console: Console
+    ) async -> Int32 {
         let state = SandboxState()
-        if liftLimits { await state.setLimits(ghl: nil, calltools: nil) }
+        await state.setSearchOmitsDndSettings(searchOmitsDnd)
+        // GHL's 100 per 10 s and CallTools' reported 1,000 per hour, unless lifted.
+        await state.setLimits(ghl: liftLimits ? nil : (100, 10_000), calltools: liftLimits ? nil : (1000, 3_600_000))
         await seed(state, count: contacts)
         let server: SandboxServer
         do {

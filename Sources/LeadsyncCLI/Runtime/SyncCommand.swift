@@ -143,10 +143,15 @@ public enum SyncCommand {
             for (name, n) in plan.adds.sorted(by: { $0.key < $1.key }) { out += row("add → \(name)", n) }
             for (name, n) in plan.removals.sorted(by: { $0.key < $1.key }) { out += row("remove ← \(name)", n) }
             for (name, n) in plan.byRule.sorted(by: { $0.key < $1.key }) { out += row("rule \(name)", n) }
+            if plan.rereads > 0 {
+                out +=
+                    "  \(plan.rereads) contacts would be re-read from GHL before dialing (search may omit dndSettings)\n"
+            }
         } else {
             out +=
                 row("created", p.created) + row("updated", p.updated) + row("unchanged", p.unchanged)
                 + row("skipped", p.skipped) + row("failed", p.failed)
+            if p.rereads > 0 { out += row("re-read", p.rereads) }
         }
         out +=
             "upstream calls: GHL \(calls.count(.ghl)), CallTools \(calls.count(.calltools))"

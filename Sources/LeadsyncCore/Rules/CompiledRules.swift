@@ -14,13 +14,16 @@ public struct CompiledRules: Sendable {
     public var sourceHash: String
     /// How webhooks are read (`webhooks:`).
     public var webhooks = WebhookSettings()
+    /// Which omitted fields are trusted as absent (`completeness:`).
+    public var completeness = CompletenessSettings()
 
     public init(
         buckets: [Bucket], calltools: CallToolsSettings, fields: [FieldTemplate], exclusions: [Exclusion],
         rules: [Rule], onNoMatch: OnNoMatch, conditions: [ConditionInfo], sourceHash: String,
-        webhooks: WebhookSettings = WebhookSettings()
+        webhooks: WebhookSettings = WebhookSettings(), completeness: CompletenessSettings = CompletenessSettings()
     ) {
         self.webhooks = webhooks
+        self.completeness = completeness
         self.buckets = buckets
         self.calltools = calltools
         self.fields = fields

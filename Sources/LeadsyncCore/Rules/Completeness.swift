@@ -1,0 +1,84 @@
+/// Where a contact's data came from, and which of its fields that source may leave out although
+/// the contact has them in GHL. The one list of what each GHL source may omit
+/// (`docs/upstreams.md`, "Search results are not full contacts").
+///
+/// A missing value makes a condition on it false, as the rules language documents; that is right
+/// for data that is truly absent, and wrong for data the source did not send. So a decision that
+/// would put a contact into a bucket (or keep it there) on such data is not acted on until the
+/// contact is completed (see `CompiledRules.fieldsToComplete`).
+public enum ContactSource: Sendable, Equatable, CustomStringConvertible {
+    /// A `POST /contacts/search` result: users report it answers without `dndSettings`.
+    case search
+    /// `GET /contacts/{id}`: the whole contact.
+    case read
+    /// A marketplace webhook of this event type: by GHL's schemas only `ContactDndUpdate`
+    /// carries `dndSettings`.
+    case webhook(String)
+    /// A workflow step's own payload (`trust_workflow_payload`): snake_case fields, no DND
+    /// settings at all.
+    case workflowPayload
+    /// A contact given by hand (a file, a rule test): taken as it is.
+    case given
+
+    /// Top-level contact keys this source may omit.
+    public var mayOmit: Set<String> {
+        switch self {
+        case .search: return Self.dndKeys
+        case .webhook(let type): return type == "ContactDndUpdate" ? ["inboundDndSettings"] : Self.dndKeys
+        case .workflowPayload: return Self.dndKeys.union(["dnd"])
+        case .read, .given: return []
+        }
+    }
+
+    /// The per-channel do-not-disturb settings, which only a full read is sure to carry.
+    public static let dndKeys: Set<String> = ["dndSettings", "inboundDndSettings"]
+
+    public var description: String {
+        switch self {
+        case .search: return "GHL search"
+        case .read: return "GET /contacts/{id}"
+        case .webhook(let type): return "a \(type) webhook"
+        case .workflowPayload: return "a workflow payload"
+        case .given: return "the input"
+        }
+    }
+}
+
+extension CompiledRules {
+    /// The top-level contact keys a condition reads (`dndSettings` for
+    /// `dndSettings.Call.status`), with the names of the exclusions and rules that read them.
+    public var fieldsRead: [String: [String]] {
+        var out: [String: [String]] = [:]
+        func walk(_ c: Condition, _ owner: String) {
+            switch c {
+            case .all(let list, _), .any(let list, _): for x in list { walk(x, owner) }
+            case .not(let x, _): walk(x, owner)
+            case .field(.field(let first, _), _, _):
+                if !(out[first]?.contains(owner) ?? false) { out[first, default: []].append(owner) }
+            case .field, .tags, .markedCustomer: break
+            }
+        }
+        for e in exclusions where !e.builtIn { walk(e.condition, "exclusion \(e.name)") }
+        for r in rules { walk(r.condition, "rule \(r.name)") }
+        return out
+    }
+
+    /// The keys to read again before acting on `decision` for `contact` from `source`: only when
+    /// the decision puts the contact in a bucket (or keeps it in one), and only keys that a
+    /// condition reads, that the source may omit, that the contact lacks, and that the rules do
+    /// not trust when absent (`completeness: trust_when_absent`). Empty: act on the data as it is.
+    public func fieldsToComplete(_ contact: Contact, source: ContactSource, decision: Decision) -> [String] {
+        guard !decision.buckets.isEmpty, !decision.deleted else { return [] }
+        let omissible = source.mayOmit.subtracting(completeness.trustedWhenAbsent)
+        guard !omissible.isEmpty else { return [] }
+        return fieldsRead.keys.sorted().filter { omissible.contains($0) && contact.field($0) == nil }
+    }
+}
+
+/// `completeness:` in the rules file.
+public struct CompletenessSettings: Sendable, Equatable {
+    /// Top-level keys taken as absent when a source leaves them out, instead of re-reading the
+    /// contact: fewer GHL calls, at the risk of dialling on a DND setting the source did not send.
+    public var trustedWhenAbsent: Set<String> = []
+    public init(trustedWhenAbsent: Set<String> = []) { self.trustedWhenAbsent = trustedWhenAbsent }
+}

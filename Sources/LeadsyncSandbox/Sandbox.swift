@@ -32,11 +32,24 @@ public struct SandboxResponder: HTTPResponder {
         let bytes = try await request.collectBody(upTo: 4 << 20)
         var body: JSON?
         if bytes.readableBytes > 0 {
+            let isCallTools = path.hasPrefix("/api/")
+            let contentType = headers["content-type"] ?? ""
+            if isCallTools && !contentType.lowercased().hasPrefix("application/json") {
+                // DRF's parser negotiation: a body in a media type it has no parser for.
+                return try await answer(
+                    SandboxState.drf(415, "Unsupported media type \"\(contentType)\" in request."),
+                    request, path, query, headers, nil)
+            }
             body = try? JSONParser.parse(Array(bytes.readableBytesView))
             if body == nil {
-                return try await answer(
-                    SandboxResponse.json(400, .object(JSONObject(["message": .string("body is not JSON")]))),
-                    request, path, query, headers, nil)
+                let refusal =
+                    isCallTools
+                    ? SandboxState.drf(400, "JSON parse error - Expecting value: line 1 column 1 (char 0)")
+                    : SandboxResponse.json(
+                        400,
+                        .object(
+                            JSONObject(["statusCode": .number(400), "message": .string("Unexpected token in JSON")])))
+                return try await answer(refusal, request, path, query, headers, nil)
             }
         }
         let fault = await state.fault(for: path, method: request.method.rawValue)

@@ -70,6 +70,11 @@ extension SandboxState {
             guard let name = body?["name"]?.stringValue, !name.isEmpty else {
                 return .json(400, .object(JSONObject(["name": .array([.string("This field is required.")])])))
             }
+            // Tag names are unique (a Django unique field; DRF answers 400 in its field shape).
+            if tags.contains(where: { $0.name == name }) {
+                return .json(
+                    400, .object(JSONObject(["name": .array([.string("contact tag with this name already exists.")])])))
+            }
             let id = nextTagId
             nextTagId += 1
             tags.append((id, name))
@@ -82,8 +87,12 @@ extension SandboxState {
     /// DRF paging: `page`, `page_size` (default 25, max 250), `{count, next, previous, results}`.
     private func page(_ items: [JSON], query: [String: String], path: String) -> SandboxResponse {
         let size = min(250, max(1, Int(query["page_size"] ?? "") ?? 25))
-        let page = max(1, Int(query["page"] ?? "") ?? 1)
+        guard let page = query["page"].map({ Int($0) }) ?? 1, page >= 1, page <= 1_000_000 else {
+            return Self.drf(404, "Invalid page.")
+        }
         let start = (page - 1) * size
+        // DRF's PageNumberPagination: a page past the end (except the first) is a 404.
+        if page > 1 && start >= items.count { return Self.drf(404, "Invalid page.") }
         let slice = start < items.count ? Array(items[start..<min(items.count, start + size)]) : []
         let next: JSON =
             start + size < items.count ? .string("http://sandbox\(path)?page=\(page + 1)&page_size=\(size)") : .null
@@ -117,7 +126,11 @@ extension SandboxState {
         for e in body.entries where fieldSlugs.contains(e.key) { c[e.key] = e.value }
         c["buckets"] = .array(bucketSet.sorted().map { .number(Double($0)) })
         c["tags"] = .array(tagSet.sorted().map { .number(Double($0)) })
+        // CallTools normalises the numbers it stores to E.164 (`_phone_numbers`); one it cannot
+        // read is kept as given.
         c["_phone_numbers"] = .array(
-            phoneSlugs.sorted().compactMap { c[$0]?.stringValue }.filter { !$0.isEmpty }.map(JSON.string))
+            phoneSlugs.sorted().compactMap { c[$0]?.stringValue }.filter { !$0.isEmpty }.map {
+                .string(PhoneNumber.e164($0) ?? $0)
+            })
     }
 }

@@ -38,11 +38,13 @@ extension SandboxState {
         let budget = spend(ghl: true)
         var rateHeaders: [(String, String)] = [
             ("X-RateLimit-Limit-Daily", "200000"), ("X-RateLimit-Daily-Remaining", "199000"),
-            ("X-RateLimit-Interval-Milliseconds", "10000"), ("X-RateLimit-Max", String(ghlLimit?.count ?? 100)),
+            ("X-RateLimit-Interval-Milliseconds", String(ghlLimit?.periodMs ?? 10_000)),
+            ("X-RateLimit-Max", String(ghlLimit?.count ?? 100)),
             ("X-RateLimit-Remaining", String(budget.remaining)),
         ]
         if budget.over {
-            rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up)))))
+            // GHL documents no Retry-After; the sandbox sends one only when told to.
+            if ghlSendsRetryAfter { rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up))))) }
             var r = Self.ghlError(429, "Too Many Requests")
             r.headers = rateHeaders
             return r
@@ -90,9 +92,37 @@ extension SandboxState {
         guard b["locationId"]?.stringValue == locationId else {
             return Self.ghlError(422, "locationId must be \(locationId)")
         }
-        guard case .number(let limit)? = b["pageLimit"] else { return Self.ghlError(422, "pageLimit must be a number") }
+        guard case .number(let limit)? = b["pageLimit"], limit == limit.rounded() else {
+            return Self.ghlError(422, "pageLimit must be an integer number")
+        }
         guard limit >= 1, limit <= 500 else { return Self.ghlError(422, "pageLimit must not be greater than 500") }
         if b["page"] != nil && b["searchAfter"] != nil { return Self.ghlError(422, "use either page or searchAfter") }
+        if let page = b["page"] {
+            guard case .number(let n) = page, n == n.rounded(), n >= 1 else {
+                return Self.ghlError(422, "page must be an integer number not less than 1")
+            }
+        }
+        if let after = b["searchAfter"] {
+            guard case .array(let parts) = after, parts.count == 2, case .number = parts[0], case .string = parts[1]
+            else {
+                return Self.ghlError(422, "searchAfter must be the searchAfter array of a contact of the previous page")
+            }
+        }
+        if let sort = b["sort"] {
+            guard case .array(let sorts) = sort, sorts.count <= 2 else {
+                return Self.ghlError(422, "sort must be an array of at most 2 items")
+            }
+            for item in sorts {
+                guard let field = item["field"]?.stringValue, Self.sortableFields.contains(field) else {
+                    return Self.ghlError(
+                        422, "sort.field must be one of: " + Self.sortableFields.sorted().joined(separator: ", "))
+                }
+                guard let dir = item["direction"]?.stringValue, dir == "asc" || dir == "desc" else {
+                    return Self.ghlError(422, "sort.direction must be one of: asc, desc")
+                }
+            }
+        }
+        if let problem = Self.filterProblem(b["filters"] ?? .array([])) { return Self.ghlError(422, problem) }
 
         // Sort: one field (dateUpdated or dateAdded), ties broken by id; searchAfter = [millis, id].
         let sortField = b["sort"]?.arrayValue?.first?["field"]?.stringValue ?? "dateAdded"
@@ -118,29 +148,10 @@ extension SandboxState {
             }
             ordered = ordered[lo...]
         }
-        // Filters: tags eq, dateUpdated/dateAdded range; others are accepted and ignored here.
+        // Filters (validated above): tags, dates, DND and plain fields are evaluated; a group is
+        // an AND or OR of its filters.
         var predicates: [(JSONObject) -> Bool] = []
-        for f in b["filters"]?.arrayValue ?? [] {
-            guard let field = f["field"]?.stringValue, f["operator"]?.stringValue != nil else {
-                return Self.ghlError(422, "each filter needs field and operator")
-            }
-            switch (field, f["operator"]?.stringValue) {
-            case ("tags", "eq"):
-                let want = f["value"]?.stringValue?.foldedForComparison ?? ""
-                predicates.append {
-                    ($0["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want }
-                }
-            case ("dateUpdated", "range"), ("dateAdded", "range"):
-                let gte = f["value"]?["gte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
-                let lte = f["value"]?["lte"]?.stringValue.flatMap(Timestamp.init(iso8601:))
-                predicates.append { c in
-                    guard let t = c[field]?.stringValue.flatMap(Timestamp.init(iso8601:)) else { return false }
-                    return (gte.map { t >= $0 } ?? true) && (lte.map { t <= $0 } ?? true)
-                }
-            default:
-                continue
-            }
-        }
+        for f in b["filters"]?.arrayValue ?? [] { predicates.append(Self.predicate(f)) }
         func matches(_ c: JSONObject) -> Bool { predicates.allSatisfy { $0(c) } }
         let total = predicates.isEmpty ? ghlContacts.count : ghlContacts.values.filter(matches).count
         var list: [JSONObject] = []
@@ -159,11 +170,130 @@ extension SandboxState {
         }
         let pageItems = list.map { c -> JSON in
             var out = c
+            if searchOmitsDndSettings {
+                // As GHL users report: search results without the per-channel DND settings.
+                out["dndSettings"] = nil
+                out["inboundDndSettings"] = nil
+            }
             let k = key(c)
             out["searchAfter"] = .array([.number(Double(k.0)), .string(k.1)])
             return .object(out)
         }
         return .json(200, .object(JSONObject(["contacts": .array(Array(pageItems)), "total": .number(Double(total))])))
+    }
+
+    /// `UpdateContactDto`'s properties (`PUT /contacts/{id}`); anything else is a 422.
+    static let updatableProperties: Set<String> = [
+        "firstName", "lastName", "name", "email", "phone", "address1", "city", "state", "postalCode", "website",
+        "timezone", "dnd", "dndSettings", "inboundDndSettings", "tags", "customFields", "source", "dateOfBirth",
+        "country", "assignedTo",
+    ]
+
+    /// Fields `POST /contacts/search` sorts on (upstreams.md).
+    static let sortableFields: Set<String> = [
+        "dateAdded", "dateUpdated", "firstNameLowerCase", "lastNameLowerCase", "businessName", "email",
+    ]
+
+    /// Fields it filters on; `customFields.<id>` too.
+    static let filterableFields: Set<String> = [
+        "id", "tags", "dateAdded", "dateUpdated", "dnd", "phone", "email", "type", "source", "firstNameLowerCase",
+        "lastNameLowerCase", "businessName", "companyName", "address", "city", "state", "country", "postalCode",
+        "timezone", "assignedTo", "followers", "dateOfBirth", "lastActivity", "validEmail", "website",
+        "dndSettings.Call.status", "dndSettings.SMS.status", "dndSettings.Email.status",
+        "inboundDndSettings.all.status",
+    ]
+
+    static let filterOperators: Set<String> = [
+        "eq", "not_eq", "contains", "not_contains", "exists", "not_exists", "range",
+    ]
+
+    /// What is wrong with a filter list, in GHL's words, or nil.
+    static func filterProblem(_ filters: JSON, depth: Int = 0) -> String? {
+        guard case .array(let list) = filters else { return "filters must be an array" }
+        guard depth < 3 else { return "filters are nested too deep" }
+        for f in list {
+            guard case .object(let o) = f else { return "each value in filters must be an object" }
+            if let group = o["group"] {
+                guard let g = group.stringValue, g == "AND" || g == "OR" else { return "group must be one of: AND, OR" }
+                if let problem = filterProblem(o["filters"] ?? .null, depth: depth + 1) { return problem }
+                continue
+            }
+            guard let field = o["field"]?.stringValue else { return "filters.field must be a string" }
+            guard filterableFields.contains(field) || field.hasPrefix("customFields.") else {
+                return "filters.field '\(field)' is not supported"
+            }
+            guard let op = o["operator"]?.stringValue, filterOperators.contains(op) else {
+                return "filters.operator must be one of: " + filterOperators.sorted().joined(separator: ", ")
+            }
+            if op == "range" {
+                guard case .object(let r)? = o["value"],
+                    r["gte"] != nil || r["lte"] != nil || r["gt"] != nil
+                        || r["lt"] != nil
+                else { return "filters.value of a range must be an object with gte / lte" }
+            } else if op != "exists" && op != "not_exists" && o["value"] == nil {
+                return "filters.value is required for operator \(op)"
+            }
+        }
+        return nil
+    }
+
+    /// A validated filter as a predicate on a stored contact.
+    static func predicate(_ f: JSON) -> (JSONObject) -> Bool {
+        if let group = f["group"]?.stringValue {
+            let parts = (f["filters"]?.arrayValue ?? []).map(predicate)
+            return group == "OR" ? { c in parts.contains { $0(c) } } : { c in parts.allSatisfy { $0(c) } }
+        }
+        let field = f["field"]?.stringValue ?? ""
+        let op = f["operator"]?.stringValue ?? ""
+        let value = f["value"] ?? .null
+        func read(_ c: JSONObject) -> JSON? {
+            var current: JSON? = .object(c)
+            for part in field.split(separator: ".") { current = current?[String(part)] }
+            if case .null? = current { return nil }
+            return current
+        }
+        if field == "tags" {
+            let want = value.stringValue?.foldedForComparison ?? ""
+            let has = { (c: JSONObject) in
+                (c["tags"]?.arrayValue ?? []).contains { $0.stringValue?.foldedForComparison == want }
+            }
+            switch op {
+            case "eq", "contains": return has
+            case "not_eq", "not_contains": return { !has($0) }
+            case "exists": return { !($0["tags"]?.arrayValue ?? []).isEmpty }
+            default: return { ($0["tags"]?.arrayValue ?? []).isEmpty }
+            }
+        }
+        switch op {
+        case "range":
+            func instant(_ v: JSON?) -> Int64? {
+                switch v {
+                case .string(let s)?: return Timestamp(iso8601: s)?.milliseconds
+                case .number(let n)?: return n.isFinite && abs(n) < 1e15 ? Int64(n) : nil
+                default: return nil
+                }
+            }
+            let gte = instant(value["gte"]), lte = instant(value["lte"])
+            return { c in
+                guard let t = instant(read(c)) else { return false }
+                return (gte.map { t >= $0 } ?? true) && (lte.map { t <= $0 } ?? true)
+            }
+        case "exists": return { read($0) != nil }
+        case "not_exists": return { read($0) == nil }
+        default:
+            let want = value.scalarText?.foldedForComparison
+            let equal = { (c: JSONObject) in read(c)?.scalarText?.foldedForComparison == want }
+            let contains = { (c: JSONObject) in
+                guard let w = want, let v = read(c)?.scalarText?.foldedForComparison else { return false }
+                return v.contains(w)
+            }
+            switch op {
+            case "eq": return equal
+            case "not_eq": return { !equal($0) }
+            case "contains": return contains
+            default: return { !contains($0) }
+            }
+        }
     }
 
     private func changeTags(id: String, add: Bool, body: JSON?) -> SandboxResponse {
@@ -194,7 +324,9 @@ extension SandboxState {
 
     private func update(id: String, body: JSON?) -> SandboxResponse {
         guard case .object(let b)? = body else { return Self.ghlError(422, "body must be an object") }
-        if b["locationId"] != nil { return Self.ghlError(422, "property locationId should not exist") }
+        if let bad = b.keys.first(where: { !Self.updatableProperties.contains($0) }) {
+            return Self.ghlError(422, "property \(bad) should not exist")
+        }
         guard var c = ghlContacts[id] else { return Self.ghlError(404, "Contact not found") }
         let tagsBefore = c["tags"]
         for e in b.entries { c[e.key] = e.value }  // `tags` replaces every tag, as the real API does

@@ -8,14 +8,25 @@ extension SandboxState {
     /// Receives every emitted event body; nil (the default) emits nothing.
     public func setWebhookSink(_ sink: (@Sendable (JSONObject) -> Void)?) { webhookSink = sink }
 
-    /// Emits `type` for the contact as it is now.
+    /// The contact properties GHL's webhook schemas list (`upstream/apps/webhook-Contact*.md`).
+    /// Everything else the contact has (`dndSettings` above all, `dateUpdated`, the contact
+    /// `type`) is absent from the event.
+    static let webhookContactKeys: Set<String> = [
+        "address1", "city", "companyName", "country", "source", "dateAdded", "dateOfBirth", "dnd", "email", "name",
+        "firstName", "lastName", "phone", "postalCode", "state", "tags", "website", "attachments", "assignedTo",
+        "customFields",
+    ]
+
+    /// Emits `type` for the contact as it is now, with only the properties its schema lists:
+    /// `dndSettings` comes with `ContactDndUpdate` alone.
     func emit(_ type: String, contact: JSONObject) {
         guard let webhookSink, let id = contact["id"] else { return }
         var event = JSONObject()
         event["type"] = .string(type)
         event["locationId"] = .string(locationId)
         event["id"] = id
-        for e in contact.entries where !["id", "locationId", "dateUpdated", "searchAfter"].contains(e.key) {
+        for e in contact.entries
+        where Self.webhookContactKeys.contains(e.key) || (type == "ContactDndUpdate" && e.key == "dndSettings") {
             // GHL omits empty fields from webhooks.
             if case .null = e.value { continue }
             if case .string(let s) = e.value, s.isEmpty { continue }
@@ -24,6 +35,11 @@ extension SandboxState {
         event["timestamp"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
         event["webhookId"] = .string(Self.uuid())
         webhookSink(event)
+    }
+
+    /// Emits a `ContactDndUpdate` for a contact whose DND settings a test changed directly.
+    public func emitDndUpdate(_ id: String) {
+        if let c = ghlContacts[id] { emit("ContactDndUpdate", contact: c) }
     }
 
     /// Emits a `ContactTagUpdate` for a contact whose tags a test or the demo changed directly.

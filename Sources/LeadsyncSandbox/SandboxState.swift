@@ -47,6 +47,15 @@ public actor SandboxState {
     /// over 100,000 contacts does not re-sort them for every page.
     var sortCache: (field: String, descending: Bool, keys: [(Int64, String)])?
     public var customFieldDefinitions: [CustomFieldCatalog.Definition] = []
+    public func setCustomFields(_ list: [CustomFieldCatalog.Definition]) { customFieldDefinitions = list }
+    /// Whether `POST /contacts/search` leaves `dndSettings` (and `inboundDndSettings`) out of its
+    /// results, as GHL users report, while `GET /contacts/{id}` has them. Unconfirmed either way
+    /// (upstreams.md), so the product is tested both ways.
+    public var searchOmitsDndSettings = false
+    public func setSearchOmitsDndSettings(_ omit: Bool) { searchOmitsDndSettings = omit }
+    /// Whether GHL's 429 carries a `Retry-After` (GHL documents none: off by default).
+    public var ghlSendsRetryAfter = false
+    public func setGHLSendsRetryAfter(_ on: Bool) { ghlSendsRetryAfter = on }
     /// GHL's per-location budget (100 per 10 s); nil lifts it.
     public var ghlLimit: (count: Int, periodMs: Int64)? = (100, 10_000)
     var ghlWindow: (start: Int64, used: Int) = (0, 0)

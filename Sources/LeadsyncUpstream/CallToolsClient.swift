@@ -19,15 +19,13 @@ public struct CallToolsContact: Sendable, Equatable {
     }
 
     init?(_ json: JSON) {
-        guard case .number(let n)? = json["id"] else { return nil }
-        id = Int(n)
+        guard let id = CallToolsClient.intId(json["id"]) else { return nil }
+        self.id = id
         phoneNumbers = json["_phone_numbers"]?.arrayValue?.compactMap(\.stringValue) ?? []
         func ids(_ key: String) -> Set<Int> {
             Set(
                 json[key]?.arrayValue?.compactMap { item -> Int? in
-                    if case .number(let n) = item { return Int(n) }
-                    if case .number(let n)? = item["id"] { return Int(n) }
-                    return nil
+                    CallToolsClient.intId(item) ?? CallToolsClient.intId(item["id"])
                 } ?? [])
         }
         buckets = ids("buckets")
@@ -51,6 +49,9 @@ public struct CallToolsClient: Sendable {
     public static let maxPageSize = 250
 
     public let http: UpstreamHTTP
+    /// Tag ids by name, shared by every copy of this client (every worker, pass and executor,
+    /// across rules reloads): one request in flight per name.
+    let tagIds = SingleFlight<Int>()
 
     public init(
         baseURL: String = defaultBaseURL, apiKey: String, client: HTTPClient, budget: TokenBucket,
@@ -65,11 +66,43 @@ public struct CallToolsClient: Sendable {
             client: client, budget: budget, onCall: onCall)
     }
 
-    /// Contacts whose phone numbers include `e164`, verified client-side.
+    /// Contacts whose phone numbers include `e164`, verified client-side. Every page of the
+    /// answer is read (`page_size=250`, following `next`): a filter CallTools ignores returns
+    /// everyone, and "not found" is never concluded from part of a list. Numbers stored in
+    /// another form (`(415) 555-0132`, `14155550132`) match by their digits.
     public func findByPhone(_ e164: String) async throws(UpstreamError) -> [CallToolsContact] {
-        let r = try await http.send(.GET, "/api/contacts/", query: [("phone_number", e164)])
-        let results = try Self.results(r.body, call: "GET /api/contacts/")
-        return results.compactMap(CallToolsContact.init).filter { $0.phoneNumbers.contains(e164) }
+        let wanted = Self.phoneDigits(e164)
+        return try await allPages("/api/contacts/", query: [("phone_number", e164)]) { item in
+            CallToolsContact(item).flatMap { c in
+                c.phoneNumbers.contains { $0 == e164 || (!wanted.isEmpty && Self.phoneDigits($0) == wanted) } ? c : nil
+            }
+        }
+    }
+
+    /// The digits of a phone number, with a leading country code 1 dropped from 11-digit NANP
+    /// numbers, so `+1 (415) 555-0132`, `415.555.0132` and `+14155550132` compare equal.
+    static func phoneDigits(_ s: String) -> String {
+        var digits = s.unicodeScalars.filter { $0.value >= 0x30 && $0.value <= 0x39 }.map(Character.init)
+        if digits.count == 11 && digits.first == "1" { digits.removeFirst() }
+        return String(digits)
+    }
+
+    /// Reads every page of a DRF list (`page`, `page_size=250`, until `next` is null), keeping
+    /// what `keep` returns. At most 10,000 pages: a list that never ends is an error.
+    func allPages<T>(
+        _ path: String, query: [(String, String)] = [], keep: (JSON) -> T?
+    ) async throws(UpstreamError) -> [T] {
+        var out: [T] = []
+        var page = 1
+        while page <= 10_000 {
+            let r = try await http.send(
+                .GET, path, query: query + [("page", String(page)), ("page_size", String(Self.maxPageSize))])
+            for item in try Self.results(r.body, call: "GET \(path)") { if let v = keep(item) { out.append(v) } }
+            guard case .string? = r.body["next"] else { return out }
+            page += 1
+        }
+        throw UpstreamError(
+            service: .calltools, call: "GET \(path)", kind: .invalidResponse("more than 10,000 pages"), attempts: 1)
     }
 
     /// One page of the contact list (`GET /api/contacts/?page=N&page_size=250`): the contacts,
@@ -81,7 +114,7 @@ public struct CallToolsClient: Sendable {
             .GET, "/api/contacts/",
             query: [("page", String(page)), ("page_size", String(Self.maxPageSize))])
         let results = try Self.results(r.body, call: "GET /api/contacts/")
-        let count: Int = { if case .number(let n)? = r.body["count"] { return Int(n) } else { return results.count } }()
+        let count = Self.intId(r.body["count"]) ?? results.count
         let more: Bool = { if case .string? = r.body["next"] { return true } else { return false } }()
         return (results.compactMap(CallToolsContact.init), count, more)
     }
@@ -90,12 +123,12 @@ public struct CallToolsClient: Sendable {
     /// caller looks the contact up by phone instead (CallTools does not de-duplicate).
     public func create(_ body: JSON) async throws(UpstreamError) -> Int {
         let r = try await http.send(.POST, "/api/contacts/", body: body, idempotent: false)
-        guard case .number(let n)? = r.body["id"] else {
+        guard let id = Self.intId(r.body["id"]) else {
             throw UpstreamError(
                 service: .calltools, call: "POST /api/contacts/", kind: .invalidResponse("no integer 'id'"),
                 attempts: 1)
         }
-        return Int(n)
+        return id
     }
 
     /// `PATCH /api/contacts/{id}/` with only the changes.
@@ -105,30 +138,55 @@ public struct CallToolsClient: Sendable {
 
     /// Every bucket (`GET /api/buckets/`, all pages): name → id.
     public func buckets() async throws(UpstreamError) -> [String: Int] {
+        let pairs: [(String, Int)] = try await allPages("/api/buckets/") { item in
+            guard let id = Self.intId(item["id"]), let name = item["name"]?.stringValue else { return nil }
+            return (name, id)
+        }
         var out: [String: Int] = [:]
-        var page = 1
-        while true {
-            let r = try await http.send(
-                .GET, "/api/buckets/",
-                query: [("page", String(page)), ("page_size", String(Self.maxPageSize))])
-            for item in try Self.results(r.body, call: "GET /api/buckets/") {
-                if case .number(let id)? = item["id"], let name = item["name"]?.stringValue { out[name] = Int(id) }
+        for (name, id) in pairs where out[name] == nil { out[name] = id }
+        return out
+    }
+
+    /// The id of the tag named exactly `name` (case-insensitively), or nil. Every page is read
+    /// and matched here: the `name` filter may be ignored, or match by substring.
+    public func tag(named name: String) async throws(UpstreamError) -> Int? {
+        let wanted = name.foldedForComparison
+        let ids: [Int] = try await allPages("/api/alltags/", query: [("name", name)]) { item in
+            item["name"]?.stringValue?.foldedForComparison == wanted ? Self.intId(item["id"]) : nil
+        }
+        return ids.min()
+    }
+
+    /// The id of the tag `name`, created when CallTools has none. One request in flight per name
+    /// for this client, whoever asks; a create answered "already exists" (another writer got
+    /// there first) is followed by a look-up, never by a failure.
+    public func ensureTag(_ name: String) async throws(UpstreamError) -> Int {
+        do {
+            return try await tagIds.value(for: name.foldedForComparison) { () async throws -> Int in
+                if let id = try await self.tag(named: name) { return id }
+                do {
+                    return try await self.createTag(name)
+                } catch let error as UpstreamError where error.isAlreadyExists {
+                    if let id = try await self.tag(named: name) { return id }
+                    throw error
+                }
             }
-            guard case .string? = r.body["next"] else { return out }
-            page += 1
+        } catch let error as UpstreamError {
+            throw error
+        } catch {
+            throw UpstreamError(
+                service: .calltools, call: "POST /api/alltags/", kind: .connection("\(error)", sent: false), attempts: 1
+            )
         }
     }
 
-    /// The id of the tag named exactly `name` (case-insensitively), or nil.
-    public func tag(named name: String) async throws(UpstreamError) -> Int? {
-        let r = try await http.send(.GET, "/api/alltags/", query: [("name", name)])
-        let wanted = name.foldedForComparison
-        for item in try Self.results(r.body, call: "GET /api/alltags/") {
-            if item["name"]?.stringValue?.foldedForComparison == wanted, case .number(let id)? = item["id"] {
-                return Int(id)
-            }
-        }
-        return nil
+    /// Forgets a tag id (the tag was deleted in CallTools); the next `ensureTag` asks again.
+    public func forgetTag(_ name: String) async { await tagIds.forget(name.foldedForComparison) }
+
+    /// An integer id, checked: a value past Int's range, fractional or negative is no id.
+    static func intId(_ value: JSON?) -> Int? {
+        guard case .number(let n)? = value, n >= 0, n < 9.0e15, n.rounded() == n else { return nil }
+        return Int(n)
     }
 
     /// `POST /api/alltags/` → the new tag's id.
@@ -136,12 +194,12 @@ public struct CallToolsClient: Sendable {
         let r = try await http.send(
             .POST, "/api/alltags/", body: .object(JSONObject(["name": .string(name)])),
             idempotent: false)
-        guard case .number(let id)? = r.body["id"] else {
+        guard let id = Self.intId(r.body["id"]) else {
             throw UpstreamError(
                 service: .calltools, call: "POST /api/alltags/", kind: .invalidResponse("no integer 'id'"),
                 attempts: 1)
         }
-        return Int(id)
+        return id
     }
 
     static func results(_ body: JSON, call: String) throws(UpstreamError) -> [JSON] {

@@ -197,7 +197,11 @@ public struct UpstreamHTTP: Sendable {
                 }
                 if (200..<300).contains(response.status) { return response }
                 if response.status == 429 {
-                    let wait = Self.retryAfter(response.headers) ?? configuration.retry.delay(after: attempt)
+                    // Retry-After when given (seconds or an HTTP date); GHL documents none, and
+                    // its window is X-RateLimit-Interval-Milliseconds: wait that out.
+                    let wait =
+                        Self.retryAfter(response.headers) ?? Self.rateLimitInterval(response.headers)
+                        ?? configuration.retry.delay(after: attempt)
                     await budget.pause(until: ContinuousClock.now + wait)
                 }
                 failure = .status(response.status, message: Self.message(response.body))
@@ -280,13 +284,29 @@ public struct UpstreamHTTP: Sendable {
         return text
     }
 
-    /// `Retry-After` in seconds (DRF and GHL send seconds).
-    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let value = headers.first(name: "Retry-After"), let seconds = Double(value.trimmedASCII), seconds >= 0
-        else {
+    /// `Retry-After`: delay seconds (what DRF sends), or an HTTP date (RFC 9110's IMF-fixdate,
+    /// `Wed, 21 Oct 2026 07:28:00 GMT`) turned into a delay from `now`. Capped at an hour: a
+    /// hostile or broken value never parks a client for days.
+    static func retryAfter(_ headers: HTTPHeaders, now: Timestamp = .now()) -> Duration? {
+        guard let raw = headers.first(name: "Retry-After") else { return nil }
+        let value = raw.trimmedASCII
+        let ms: Double
+        if let seconds = Double(value), seconds.isFinite, seconds >= 0 {
+            ms = seconds * 1000
+        } else if let at = Timestamp(httpDate: value) {
+            ms = Double(max(0, at.milliseconds - now.milliseconds))
+        } else {
             return nil
         }
-        return .milliseconds(Int64(seconds * 1000))
+        return .milliseconds(Int64(min(ms, 3_600_000)))
+    }
+
+    /// GHL's `X-RateLimit-Interval-Milliseconds` (its rate window), capped at a minute.
+    static func rateLimitInterval(_ headers: HTTPHeaders) -> Duration? {
+        guard let value = headers.first(name: "X-RateLimit-Interval-Milliseconds").flatMap({ Int64($0.trimmedASCII) }),
+            value > 0
+        else { return nil }
+        return .milliseconds(min(value, 60_000))
     }
 
     /// GHL `{"message": ...}` (a string, or a list for 422), DRF `{"detail": ...}` or
@@ -320,4 +340,19 @@ public struct UpstreamHTTP: Sendable {
 
 extension Duration {
     var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Timestamp {
+    /// The wall clock (the core reads none; the shell does).
+    static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
 }

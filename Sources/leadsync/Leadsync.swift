@@ -247,9 +247,13 @@ extension Leadsync {
         @Option(help: "Port (0: any free port).") var port = 8090
         @Option(help: "GHL contacts to seed.") var contacts = 100
         @Flag(name: .customLong("lift-limits"), help: "No rate limits (benchmarks).") var liftLimits = false
+        @Flag(
+            name: .customLong("search-omits-dnd"),
+            help: "Answer contact searches without dndSettings, as GHL users report (GET still has them).")
+        var searchOmitsDnd = false
         func run() async throws {
             let code = await SandboxCommand.run(
-                host: host, port: port, contacts: contacts, liftLimits: liftLimits,
+                host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
                 console: .standard)
             if code != 0 { throw ExitCode(code) }
         }

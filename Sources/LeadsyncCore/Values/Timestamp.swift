@@ -168,3 +168,25 @@ public struct RuleDuration: Sendable, Hashable {
         self.text = t
     }
 }
+
+extension Timestamp {
+    static let monthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+    /// Parses an HTTP date in RFC 9110's preferred form, IMF-fixdate
+    /// (`Sun, 06 Nov 1994 08:49:37 GMT`), as a `Retry-After` may carry. Nil for anything else.
+    public init?(httpDate text: String) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
+            let day = Int(parts[1]), parts[1].count == 2,
+            let month = Timestamp.monthNames.firstIndex(of: parts[2].lowercased()).map({ $0 + 1 }),
+            let year = Int(parts[3]), parts[3].count == 4
+        else { return nil }
+        let clock = parts[4].split(separator: ":")
+        guard clock.count == 3, clock.allSatisfy({ $0.count == 2 }), let h = Int(clock[0]), let m = Int(clock[1]),
+            let s = Int(clock[2]), h < 24, m < 60, s < 61, day >= 1,
+            day <= Timestamp.daysInMonth(year: year, month: month)
+        else { return nil }
+        let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
+        self.init(milliseconds: (Int64(days) * 86_400 + Int64(h * 3600 + m * 60 + s)) * 1000)
+    }
+}

@@ -199,6 +199,16 @@ public struct SyncPass: Sendable {
                     onError(
                         Executor.Failure(contactId: id, message: "unusable contact: \(error.message)", transient: false)
                     )
+                    // `explain` shows why, when the item has an id to look it up by.
+                    if !options.dryRun, let realId = item["id"]?.stringValue, !realId.isEmpty {
+                        try? store.recordOutcome(
+                            realId, state: nil,
+                            audit: [
+                                AuditEntry(
+                                    at: now(), kind: .outcome,
+                                    summary: "not evaluated: GHL search returned an unusable contact: \(error.message)")
+                            ], completing: [], at: now())
+                    }
                 }
             }
             if options.dryRun {

@@ -70,7 +70,10 @@ public enum SandboxPopulation {
         c["additionalEmails"] = .array(i % 20 == 0 ? [.string("alt\(i)@example.com")] : [])
         c["additionalPhones"] = .array([])
         c["attributionSource"] = .object(
-            JSONObject(["medium": .string(i % 2 == 0 ? "form" : "manual"), "sessionSource": .string("CRM UI")]))
+            JSONObject([
+                "url": .string(i % 2 == 0 ? "https://example.com/form" : "Trigger Link"),
+                "medium": .string(i % 2 == 0 ? "form" : "manual"), "sessionSource": .string("CRM UI"),
+            ]))
         c["lastActivity"] = i % 3 == 0 ? .null : .number(Double(1_700_000_000_000 + Int64(i) * 1000))
 
         var tags: [JSON] = []

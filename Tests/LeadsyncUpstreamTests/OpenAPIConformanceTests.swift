@@ -99,6 +99,11 @@ import Testing
                     {
                         #expect(r.headers["version"] == example)
                     }
+                    if let options = p["schema"]?["enum"]?.arrayValue?.compactMap(\.stringValue) {
+                        #expect(
+                            options.contains(r.headers[name.lowercased()] ?? ""),
+                            "\(r.method) \(r.path): header \(name) must be one of \(options)")
+                    }
                 case "query":
                     #expect(r.query[name] != nil, "\(r.method) \(r.path) lacks query parameter \(name)")
                 default: continue
@@ -110,6 +115,11 @@ import Testing
             }
             let schema = spec.resolve(schemaRef)
             let body = try #require(r.body, "\(r.method) \(r.path) needs a body")
+            // Closed: GHL rejects unknown body properties with 422. Enums and nested types too.
+            var validator = SchemaValidator(schemas: spec.components)
+            validator.closed = schema["properties"]?.objectValue.map { !$0.entries.isEmpty } ?? false
+            let problems = validator.validate(body, schema)
+            #expect(problems.isEmpty, "\(r.method) \(r.path): \(problems)")
             for key in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] {
                 #expect(body[key] != nil, "\(r.method) \(r.path): missing required '\(key)'")
             }

@@ -170,6 +170,14 @@ public struct SyncPass: Sendable {
         // Custom field definitions cost a call; only rules that read custom fields need them.
         let catalog = rules.usesCustomFields ? try await ghl.customFields() : .empty
         while true {
+            // GHL's daily budget spent: a server pass (batch priority) waits in the budget until
+            // the day turns; a command-line pass stops at its checkpoint and says when to rerun.
+            if TokenBucket.priority == .live, let until = await ghl.http.budget.dailyExhaustedUntil {
+                throw Failure(
+                    message:
+                        "GHL's daily request budget is spent until \(until.iso8601) (X-RateLimit-Daily-Remaining: 0); "
+                        + "the pass stopped at its last checkpoint and resumes from there when run again")
+            }
             // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
             // contact we write tags back to behind the cursor, and read it again.
             let page = try await ghl.search(

@@ -36,12 +36,19 @@ extension SandboxState {
             return Self.ghlError(400, "Version header is required and must be 2021-07-28")
         }
         let budget = spend(ghl: true)
+        ghlDailyUsed += 1
+        let dailyLeft = max(0, ghlDailyLimit - ghlDailyUsed)
         var rateHeaders: [(String, String)] = [
-            ("X-RateLimit-Limit-Daily", "200000"), ("X-RateLimit-Daily-Remaining", "199000"),
+            ("X-RateLimit-Limit-Daily", String(ghlDailyLimit)), ("X-RateLimit-Daily-Remaining", String(dailyLeft)),
             ("X-RateLimit-Interval-Milliseconds", String(ghlLimit?.periodMs ?? 10_000)),
             ("X-RateLimit-Max", String(ghlLimit?.count ?? 100)),
             ("X-RateLimit-Remaining", String(budget.remaining)),
         ]
+        if ghlDailyUsed > ghlDailyLimit {
+            var r = Self.ghlError(429, "Daily limit exceeded")
+            r.headers = rateHeaders
+            return r
+        }
         if budget.over {
             // GHL documents no Retry-After; the sandbox sends one only when told to.
             if ghlSendsRetryAfter { rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up))))) }

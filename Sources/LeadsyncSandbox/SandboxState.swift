@@ -53,6 +53,14 @@ public actor SandboxState {
     /// (upstreams.md), so the product is tested both ways.
     public var searchOmitsDndSettings = false
     public func setSearchOmitsDndSettings(_ omit: Bool) { searchOmitsDndSettings = omit }
+    /// GHL's daily budget per location (200,000) and what was spent of it.
+    public var ghlDailyLimit = 200_000
+    var ghlDailyUsed = 0
+    /// Sets the daily budget and what is spent of it (tests of a spent day).
+    public func setGHLDaily(limit: Int, used: Int = 0) {
+        ghlDailyLimit = limit
+        ghlDailyUsed = used
+    }
     /// Whether GHL's 429 carries a `Retry-After` (GHL documents none: off by default).
     public var ghlSendsRetryAfter = false
     public func setGHLSendsRetryAfter(_ on: Bool) { ghlSendsRetryAfter = on }

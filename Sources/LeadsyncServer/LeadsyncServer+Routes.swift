@@ -17,14 +17,14 @@ extension LeadsyncServer {
         router.get("/sync/runs/{id}") { request, context in
             await self.admin(request, context) { self.syncRun(context.parameters.get("id") ?? "") }
         }
-        router.get("/sync/stats") { request, context in await self.admin(request, context) { self.stats() } }
+        router.get("/sync/stats") { request, context in await self.admin(request, context) { await self.stats() } }
         router.post("/sync/mark-customer/{id}") { request, context in
             await self.admin(request, context) { await self.markCustomer(context.parameters.get("id") ?? "", request) }
         }
         router.post("/rules/reload") { request, context in await self.admin(request, context) { self.reload() } }
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": .string("ok")]) }
         router.get("/readyz") { _, _ in self.readiness() }
-        router.get("/metrics") { _, _ in self.metricsPage() }
+        router.get("/metrics") { _, _ in await self.metricsPage() }
         return router
     }
 
@@ -172,9 +172,20 @@ extension LeadsyncServer {
         }
     }
 
-    func stats() -> Response {
+    func stats() async -> Response {
         do {
-            return Self.json(.ok, try store.statsReport())
+            var report = try store.statsReport()
+            if let ghlBudget, case .object(var o) = report {
+                // Batch work stops while GHL's daily budget is spent; say until when.
+                let until = await ghlBudget.dailyExhaustedUntil
+                o["ghl_daily_budget"] = .object(
+                    JSONObject([
+                        "exhausted": .bool(until != nil),
+                        "batch_paused_until": until.map { .string($0.iso8601) } ?? .null,
+                    ]))
+                report = .object(o)
+            }
+            return Self.json(.ok, report)
         } catch {
             return Self.error(.serviceUnavailable, error.description)
         }
@@ -239,10 +250,11 @@ extension LeadsyncServer {
         return Self.json(.ok, ["status": .string("ready"), "rules": .string(rules.current.hash)])
     }
 
-    func metricsPage() -> Response {
+    func metricsPage() async -> Response {
         if let counts = try? store.inboxCounts() {
             metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead))
         }
+        if let ghlBudget { metrics.dailyBudget(service: "ghl", exhausted: await ghlBudget.dailyExhaustedUntil != nil) }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))

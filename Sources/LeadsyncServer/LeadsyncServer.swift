@@ -24,6 +24,8 @@ public final class LeadsyncServer: Sendable {
     /// Nil without a GHL client (no passes can run).
     public let scheduler: ReconcileScheduler?
     let writer: InboxWriter
+    /// GHL's request budget (its daily part shows in stats and metrics); nil without GHL.
+    let ghlBudget: TokenBucket?
     let logger: Logger
     let now: @Sendable () -> Timestamp
 
@@ -32,6 +34,7 @@ public final class LeadsyncServer: Sendable {
         ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
     ) {
         self.configuration = configuration
+        self.ghlBudget = ghl?.http.budget
         self.store = store
         self.rules = rules
         self.verifier = verifier

@@ -96,6 +96,14 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// 1 while GHL's daily budget is spent (batch work stopped until the day turns), else 0.
+    func dailyBudget(service: String, exhausted: Bool) {
+        CoreMetrics.Gauge(
+            label: "leadsync_upstream_daily_budget_exhausted", dimensions: [("service", service)], factory: factory
+        )
+        .record(exhausted ? 1 : 0)
+    }
+
     func syncRun(mode: String, result: String) {
         CoreMetrics.Counter(
             label: "leadsync_sync_runs_total", dimensions: [("mode", mode), ("result", result)], factory: factory

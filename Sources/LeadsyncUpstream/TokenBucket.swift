@@ -1,3 +1,5 @@
+import LeadsyncCore
+
 /// A request budget: `capacity` requests per `period`, refilled continuously.
 ///
 /// An actor shared by every caller of one upstream account (a GHL location, a CallTools key),
@@ -63,6 +65,12 @@ public actor TokenBucket {
                 try await clock.sleep(until: until)
                 continue
             }
+            // The upstream's daily budget is spent: batch work stops until the day turns; live
+            // work goes on (the upstream's 429s pace it).
+            if !live, let until = dailyBlockedUntil, clock.now < until {
+                try await clock.sleep(until: min(until, clock.now + .seconds(60)))
+                continue
+            }
             refill()
             if Self.admits(live: live, tokens: tokens, liveWaiting: liveWaiting, reserve: liveReserve) {
                 tokens -= 1
@@ -90,5 +98,29 @@ public actor TokenBucket {
         tokens = min(tokens, Double(remaining))
     }
 
-    public var pausedUntil: ContinuousClock.Instant? { blockedUntil }
+    // MARK: The daily budget (GHL's `X-RateLimit-Daily-Remaining`)
+
+    private var dailyBlockedUntil: ContinuousClock.Instant?
+    private var dailyResetsAt: Timestamp?
+
+    /// What the upstream says is left of its daily budget. At 0, batch callers wait until the
+    /// next UTC midnight (GHL says when its day turns nowhere; UTC is the assumption, written in
+    /// docs/upstreams.md); any later answer with some left lifts the stop.
+    public func observe(dailyRemaining: Int, now: Timestamp) {
+        guard dailyRemaining <= 0 else {
+            dailyBlockedUntil = nil
+            dailyResetsAt = nil
+            return
+        }
+        let day: Int64 = 86_400_000
+        let reset = Timestamp(milliseconds: (now.milliseconds / day + 1) * day)
+        dailyResetsAt = reset
+        dailyBlockedUntil = clock.now + .milliseconds(reset.milliseconds - now.milliseconds)
+    }
+
+    /// When the spent daily budget comes back, or nil while some is left.
+    public var dailyExhaustedUntil: Timestamp? {
+        guard let until = dailyBlockedUntil, clock.now < until else { return nil }
+        return dailyResetsAt
+    }
 }

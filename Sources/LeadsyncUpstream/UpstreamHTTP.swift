@@ -195,6 +195,9 @@ public struct UpstreamHTTP: Sendable {
                 if let remaining = response.headers.first(name: "X-RateLimit-Remaining").flatMap(Int.init) {
                     await budget.observe(remaining: remaining)
                 }
+                if let daily = response.headers.first(name: "X-RateLimit-Daily-Remaining").flatMap(Int.init) {
+                    await budget.observe(dailyRemaining: daily, now: .now())
+                }
                 if (200..<300).contains(response.status) { return response }
                 if response.status == 429 {
                     // Retry-After when given (seconds or an HTTP date); GHL documents none, and

@@ -155,4 +155,27 @@ import Testing
         #expect(again.directoryPages == 0)
         #expect(await h.server.state.requests.filter { $0.path.hasPrefix("/api/") }.isEmpty)
     }
+
+    /// GHL says its daily budget is spent: a command-line pass stops at its checkpoint with a
+    /// message that says until when, and the run can be resumed.
+    @Test func aSpentDailyBudgetStopsACommandLinePassAtItsCheckpoint() async throws {
+        // No GHL write-backs: with the day spent, each would wait out GHL's 429s.
+        let h = try await ExecutorTests.harness(
+            rules: ExecutorTests.rules.replacingOccurrences(of: "ghl_tags: { add: [in-calltools] }", with: ""))
+        defer { Task { await h.shutdown() } }
+        await SyncPassTests.seed(h.server.state, count: 1200)
+        await h.server.state.setGHLDaily(limit: 1)  // the first page spends the day
+        var plan = SyncPass.Plan()
+        do {
+            _ = try await SyncPassTests().pass(h).run(SyncPass.Options(), plan: &plan)
+            Issue.record("the pass ignored a spent daily budget")
+        } catch let failure as SyncPass.Failure {
+            #expect(failure.message.contains("GHL's daily request budget is spent until"))
+            #expect(failure.message.contains("resumes from there when run again"))
+        }
+        let searches = await h.server.state.requests.filter { $0.path == "/contacts/search" }
+        #expect(searches.count == 1)
+        let run = try #require(try h.store.interruptedRun(mode: "full"))
+        #expect(run.checkpoint != nil)
+    }
 }

@@ -1,3 +1,4 @@
+import LeadsyncCore
 import Testing
 
 @testable import LeadsyncUpstream
@@ -30,5 +31,23 @@ import Testing
         try await Task.sleep(for: .milliseconds(50))
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
+    }
+
+    /// A spent daily budget stops batch callers until the next UTC midnight; live callers go on;
+    /// any answer with budget left lifts the stop.
+    @Test func aSpentDayStopsBatchWorkUntilMidnightUTC() async throws {
+        let bucket = TokenBucket(capacity: 100, period: .seconds(1))
+        let now = Timestamp(iso8601: "2026-11-30T15:00:00Z")!
+        await bucket.observe(dailyRemaining: 0, now: now)
+        #expect(await bucket.dailyExhaustedUntil == Timestamp(iso8601: "2026-12-01T00:00:00Z"))
+        try await bucket.acquire()  // live: admitted at once
+        let batch = Task { try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() } }
+        // Still waiting after the live caller went through: it would wait nine hours.
+        try await bucket.acquire()
+        #expect(await bucket.dailyExhaustedUntil != nil)
+        await bucket.observe(dailyRemaining: 120, now: now)
+        #expect(await bucket.dailyExhaustedUntil == nil)
+        batch.cancel()
+        _ = try? await batch.value
     }
 }

@@ -69,6 +69,9 @@ public actor Executor {
         public var message: String
         /// Worth retrying later (upstream unavailable, rate limited, database busy).
         public var transient: Bool
+        /// Not a failure but a wait: an earlier create may still be in flight, and the look-up
+        /// that settles it can run from this instant.
+        public var settlesAt: Timestamp? = nil
         public var description: String { "contact \(contactId): \(message)" }
     }
 
@@ -189,11 +192,12 @@ public actor Executor {
                     if let since = stored.pendingSince,
                         now().milliseconds - since.milliseconds < Int64(createSettle / .milliseconds(1))
                     {
+                        let settleMs = Int64(createSettle / .milliseconds(1))
                         throw Failure(
                             contactId: id,
                             message:
                                 "an earlier create for this contact may still be in flight; it is looked up once \(createSettle) have passed since \(since.iso8601)",
-                            transient: true)
+                            transient: true, settlesAt: Timestamp(milliseconds: since.milliseconds + settleMs))
                     }
                     let found: [CallToolsContact]
                     // A pending create intent means our own create may have happened after the

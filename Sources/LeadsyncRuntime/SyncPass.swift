@@ -32,6 +32,10 @@ public struct SyncPass: Sendable {
         /// A run already recorded (`startRun`, or an interrupted one) to carry on with; the
         /// server records it first so `/sync/trigger` can answer with its id at once.
         public var runId: Int64?
+        /// The longest a pass waits, in all, before it ends for creates to settle and for
+        /// transient faults to pass; contacts still waiting then are reported failed (the next
+        /// pass or the server finishes them).
+        public var maxWait: Duration = .seconds(300)
         public init() {}
     }
 
@@ -48,6 +52,11 @@ public struct SyncPass: Sendable {
         public var failed = 0
         /// Contacts re-read with `GET /contacts/{id}` before dialing (search may omit dndSettings).
         public var rereads = 0
+        /// Time spent at the end of the pass waiting for creates to settle and faults to pass.
+        public var waited: Duration = .zero
+        /// Contacts that a first attempt left waiting (settle time, transient fault) and the
+        /// end of the pass finished.
+        public var recovered = 0
         public var resumed = false
         /// CallTools contact-list pages read to answer phone lookups (0: lookups were made).
         public var directoryPages = 0
@@ -112,13 +121,15 @@ public struct SyncPass: Sendable {
 
     /// Runs the pass. `onPage` is called after every page with the counts so far; `onError`
     /// for each contact that failed (the pass goes on).
+    /// `onWait` says what the end of the pass waits for ("waiting 23 s for 7 creates to settle").
+    /// `onError` hears each contact that finally failed, with its last error.
     public func run(
         _ options: Options, plan: inout Plan, onPage: (Progress) -> Void = { _ in },
-        onError: (Executor.Failure) -> Void = { _ in }
+        onError: (Executor.Failure) -> Void = { _ in }, onWait: (String) -> Void = { _ in }
     ) async throws -> Progress {
         // The directory read for an import lives for this pass only, however it ends.
         do {
-            let progress = try await pass(options, plan: &plan, onPage: onPage, onError: onError)
+            let progress = try await pass(options, plan: &plan, onPage: onPage, onError: onError, onWait: onWait)
             await executor.dropDirectory()
             return progress
         } catch {
@@ -128,10 +139,13 @@ public struct SyncPass: Sendable {
     }
 
     private func pass(
-        _ options: Options, plan: inout Plan, onPage: (Progress) -> Void, onError: (Executor.Failure) -> Void
+        _ options: Options, plan: inout Plan, onPage: (Progress) -> Void, onError: (Executor.Failure) -> Void,
+        onWait: (String) -> Void
     ) async throws -> Progress {
         var progress = Progress()
         var cursor: JSON?
+        /// Contacts a first attempt left waiting; finished before the pass ends.
+        var waiting: [Pending] = []
         var filters: [JSON] = []
         let mode = options.mode
 
@@ -167,9 +181,15 @@ public struct SyncPass: Sendable {
             progress.idLookups = log.drain().count
         }
 
+        // A run interrupted after its last page (checkpoint `null`) has only its end left to do.
+        var pagesDone = false
+        if case .null? = cursor {
+            pagesDone = true
+            cursor = nil
+        }
         // Custom field definitions cost a call; only rules that read custom fields need them.
         let catalog = rules.usesCustomFields ? try await ghl.customFields() : .empty
-        while true {
+        while !pagesDone {
             // GHL's daily budget spent: a server pass (batch priority) waits in the budget until
             // the day turns; a command-line pass stops at its checkpoint and says when to rerun.
             if TokenBucket.priority == .live, let until = await ghl.http.budget.dailyExhaustedUntil {
@@ -224,22 +244,11 @@ public struct SyncPass: Sendable {
                 progress.contacts += contacts.count
                 progress.failed += unusable
             } else {
-                let outcomes = await process(contacts, concurrency: options.concurrency, onError: onError)
+                let outcomes = await process(
+                    contacts.map { Pending(contact: $0, source: .search) }, concurrency: options.concurrency)
                 progress.contacts += contacts.count + unusable
                 progress.failed += unusable
-                for o in outcomes {
-                    switch o {
-                    case .success(let outcome):
-                        if outcome.reread { progress.rereads += 1 }
-                        switch outcome.action {
-                        case .created: progress.created += 1
-                        case .updated: progress.updated += 1
-                        case .unchanged: progress.unchanged += 1
-                        case .skipped: progress.skipped += 1
-                        }
-                    case .failure: progress.failed += 1
-                    }
-                }
+                tally(outcomes, into: &progress, waiting: &waiting, onError: onError)
             }
             // Interrupted (shutdown): contacts of this page may have failed only because they
             // were cancelled. No checkpoint, so the page is done again on resume.
@@ -255,39 +264,163 @@ public struct SyncPass: Sendable {
             if cursor == nil { break }
             try Task.checkCancellation()
         }
+        if !options.dryRun {
+            try await finish(
+                &waiting, progress: &progress, catalog: catalog, options: options, onError: onError, onWait: onWait)
+            if let id = progress.runId {
+                try store.checkpoint(run: id, cursor: "null", counts: progress.counts)
+            }
+        }
         if let id = progress.runId { try store.finishRun(id, status: .finished, counts: progress.counts, at: now()) }
         return progress
     }
 
+    /// A contact to process, where its data came from, and (once tried) why it waits.
+    struct Pending: Sendable {
+        var contact: Contact
+        var source: ContactSource
+        var deleted = false
+        var failure: Executor.Failure?
+    }
+
+    /// At most this many contacts wait for the end of a pass (memory stays bounded); past it,
+    /// a transient failure is reported at once and left to the next pass or the server.
+    static let maxWaiting = 20_000
+
+    /// Counts outcomes; transient failures wait for the end of the pass, others are reported.
+    func tally(
+        _ outcomes: [(Pending, Result<Executor.Outcome, Executor.Failure>)], into progress: inout Progress,
+        waiting: inout [Pending], onError: (Executor.Failure) -> Void
+    ) {
+        for (item, result) in outcomes {
+            switch result {
+            case .success(let outcome):
+                if outcome.reread { progress.rereads += 1 }
+                switch outcome.action {
+                case .created: progress.created += 1
+                case .updated: progress.updated += 1
+                case .unchanged: progress.unchanged += 1
+                case .skipped: progress.skipped += 1
+                }
+            case .failure(let failure):
+                progress.failed += 1
+                if failure.transient && waiting.count < Self.maxWaiting {
+                    var again = item
+                    again.failure = failure
+                    waiting.append(again)
+                } else {
+                    onError(failure)
+                }
+            }
+        }
+    }
+
+    /// The end of a pass: comes back to every contact a first attempt left waiting (a create
+    /// that may still be in flight, a transient fault), and to create intents an earlier,
+    /// interrupted run left behind; waits as long as they need, within `maxWait`, and finishes
+    /// them. What still fails is reported with its last error.
+    func finish(
+        _ waiting: inout [Pending], progress: inout Progress, catalog: CustomFieldCatalog, options: Options,
+        onError: (Executor.Failure) -> Void, onWait: (String) -> Void
+    ) async throws {
+        // Intents an interrupted run left on pages before its checkpoint: read the contact again.
+        let known = Set(waiting.map(\.contact.id))
+        for id in try store.pendingCreateIds() where !known.contains(id) {
+            let left = Executor.Failure(
+                contactId: id, message: "a create left pending by an earlier run", transient: true)
+            do {
+                let fresh = try await ghl.contact(id)
+                let contact = try InboundContact.decode(
+                    fresh, catalog: catalog, defaultEventType: "batch", expecting: .api
+                ).contact
+                waiting.append(Pending(contact: contact, source: .read, failure: left))
+            } catch let error as UpstreamError where error.meansContactGone {
+                waiting.append(
+                    Pending(contact: Contact(id: id, eventType: "batch"), source: .read, deleted: true, failure: left))
+            } catch {
+                onError(Executor.Failure(contactId: id, message: "\(left.message): \(error)", transient: true))
+                continue
+            }
+            progress.failed += 1  // counted as waiting; finishing it takes it back
+        }
+        let maxWaitMs = Int64(options.maxWait / .milliseconds(1))
+        var waitedMs: Int64 = 0
+        var round = 0
+        while !waiting.isEmpty {
+            round += 1
+            let nowMs = now().milliseconds
+            let settling = waiting.filter { $0.failure?.settlesAt != nil }
+            let settleMs =
+                settling.compactMap { $0.failure?.settlesAt.map { max(0, $0.milliseconds - nowMs) } }.max() ?? 0
+            let faulted = waiting.count - settling.count
+            // Settles wait exactly as long as they must; other transient faults back off
+            // (1 s, 2 s, 4 s ... 30 s), as the upstream clients' own retries do between calls.
+            let backoffMs: Int64 = faulted > 0 && round > 1 ? min(30_000, 1000 << Int64(min(round - 2, 5))) : 0
+            let waitMs = max(settleMs > 0 ? settleMs + 100 : 0, backoffMs)
+            guard round <= 8, waitedMs + waitMs <= maxWaitMs else { break }
+            if waitMs > 0 {
+                let seconds = (waitMs + 999) / 1000
+                var what: [String] = []
+                if !settling.isEmpty {
+                    what.append("\(settling.count) create\(settling.count == 1 ? "" : "s") to settle")
+                }
+                if faulted > 0 { what.append("\(faulted) contact\(faulted == 1 ? "" : "s") to retry") }
+                onWait("waiting \(seconds) s for " + what.joined(separator: " and "))
+                try await Task.sleep(for: .milliseconds(waitMs))
+                waitedMs += waitMs
+            }
+            let outcomes = await process(waiting, concurrency: options.concurrency)
+            waiting = []
+            for (item, result) in outcomes {
+                if case .success = result {
+                    progress.failed -= 1
+                    progress.recovered += 1
+                }
+                tally([(item, result)], into: &progress, waiting: &waiting, onError: onError)
+            }
+        }
+        progress.waited = .milliseconds(waitedMs)
+        for item in waiting {
+            if let failure = item.failure { onError(failure) }
+        }
+    }
+
     /// Processes contacts with at most `concurrency` in flight.
     func process(
-        _ contacts: [Contact], concurrency: Int, onError: (Executor.Failure) -> Void
+        _ items: [Pending], concurrency: Int
     ) async
-        -> [Result<Executor.Outcome, Executor.Failure>]
+        -> [(Pending, Result<Executor.Outcome, Executor.Failure>)]
     {
-        var results: [Result<Executor.Outcome, Executor.Failure>] = []
-        results.reserveCapacity(contacts.count)
-        await withTaskGroup(of: Result<Executor.Outcome, Executor.Failure>.self) { group in
+        var results: [(Pending, Result<Executor.Outcome, Executor.Failure>)] = []
+        results.reserveCapacity(items.count)
+        await withTaskGroup(of: (Pending, Result<Executor.Outcome, Executor.Failure>).self) { group in
             var next = 0
             func add() {
-                let contact = contacts[next]
+                let item = items[next]
                 next += 1
                 group.addTask {
                     do {
                         // Search results may lack fields a full read has (dndSettings).
-                        return .success(try await executor.process(contact, source: .search))
+                        return (
+                            item,
+                            .success(
+                                try await executor.process(item.contact, deleted: item.deleted, source: item.source))
+                        )
                     } catch let failure as Executor.Failure {
-                        return .failure(failure)
+                        return (item, .failure(failure))
                     } catch {
-                        return .failure(Executor.Failure(contactId: contact.id, message: "\(error)", transient: false))
+                        return (
+                            item,
+                            .failure(
+                                Executor.Failure(contactId: item.contact.id, message: "\(error)", transient: false))
+                        )
                     }
                 }
             }
-            while next < contacts.count && next < max(1, concurrency) { add() }
+            while next < items.count && next < max(1, concurrency) { add() }
             while let r = await group.next() {
-                if case .failure(let f) = r { onError(f) }
                 results.append(r)
-                if next < contacts.count { add() }
+                if next < items.count { add() }
             }
         }
         return results

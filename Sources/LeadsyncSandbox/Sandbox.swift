@@ -23,6 +23,13 @@ public struct SandboxResponder: HTTPResponder {
     public init(state: SandboxState) { self.state = state }
 
     public func respond(to request: Request, context: SandboxContext) async throws -> Response {
+        try await SandboxResponder.$arrived.withValue(.now) { try await respondNow(to: request, context: context) }
+    }
+
+    /// When the request being answered arrived (recorded with it).
+    @TaskLocal static var arrived = ContinuousClock.now
+
+    func respondNow(to request: Request, context: SandboxContext) async throws -> Response {
         var request = request
         let path = request.uri.path
         var query: [String: String] = [:]
@@ -87,7 +94,7 @@ public struct SandboxResponder: HTTPResponder {
         await state.record(
             RecordedRequest(
                 method: request.method.rawValue, path: path, query: query, headers: headers,
-                body: body, status: 0))
+                body: body, status: 0, at: Self.arrived))
         try? await context.channel.close()
         throw CancellationError()
     }
@@ -99,7 +106,8 @@ public struct SandboxResponder: HTTPResponder {
         await state.record(
             RecordedRequest(
                 method: request.method.rawValue, path: path, query: query, headers: headers,
-                body: body, status: r.status))
+                body: body, status: r.status, at: Self.arrived,
+                retryAfter: r.headers.first { $0.0.lowercased() == "retry-after" }.flatMap { Double($0.1) }))
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         for (name, value) in r.headers {

@@ -10,6 +10,10 @@ public struct RecordedRequest: Sendable, Equatable {
     public var body: JSON?
     /// The status the sandbox answered (0: the connection was reset).
     public var status: Int
+    /// When the request arrived.
+    public var at: ContinuousClock.Instant = .now
+    /// The `Retry-After` seconds the answer carried, if any.
+    public var retryAfter: Double? = nil
 }
 
 /// What the sandbox does wrong on purpose.
@@ -23,6 +27,10 @@ public struct Faults: Sendable, Equatable {
     public var retryAfterSeconds: Double = 1
     /// The next N requests have their connection closed without an answer.
     public var resets: Int = 0
+    /// Share of requests answered 429 with `Retry-After: retryAfterSeconds` (0...1).
+    public var throttleRate: Double = 0
+    /// Share of requests whose connection is closed without an answer (0...1).
+    public var resetRate: Double = 0
     /// The next N requests are performed, then their connection is closed without an answer:
     /// the client cannot know the create happened (the crash-safety case).
     public var resetsAfterHandling: Int = 0
@@ -191,7 +199,11 @@ public actor SandboxState {
             faults.burst429 -= 1
             return (false, 429, faults.retryAfterSeconds)
         }
-        if faults.errorRate > 0, Double(rng.next() % 10_000) / 10_000 < faults.errorRate { return (false, 500, nil) }
+        // One draw decides among the rates, so they add up as shares of all requests.
+        let draw = Double(rng.next() % 10_000) / 10_000
+        if draw < faults.errorRate { return (false, 500, nil) }
+        if draw < faults.errorRate + faults.throttleRate { return (false, 429, faults.retryAfterSeconds) }
+        if draw < faults.errorRate + faults.throttleRate + faults.resetRate { return (true, nil, nil) }
         return (false, nil, nil)
     }
 

@@ -170,12 +170,16 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             if Task.isCancelled { return }  // shutdown: the events stay pending, untouched
             let (message, transient) = Self.describe(error)
             let attempts = (events.map(\.attempts).max() ?? 0) + 1
-            let retryAt =
+            var retryAt =
                 now().milliseconds + Int64(configuration.retryDelay(afterAttempts: attempts) / .milliseconds(1))
+            // Waiting for an earlier create to settle is not a failure: retried when the wait is
+            // over, without spending an attempt, so it can never become a dead letter.
+            let settlesAt = (error as? Executor.Failure)?.settlesAt
+            if let settlesAt { retryAt = max(settlesAt.milliseconds, now().milliseconds) + 50 }
             do {
                 let died = try store.failInboxEvents(
                     seqs, error: message, permanent: !transient, retryAt: Timestamp(milliseconds: retryAt),
-                    maxAttempts: configuration.maxAttempts, at: now())
+                    maxAttempts: configuration.maxAttempts, at: now(), spendsAttempt: settlesAt == nil)
                 metrics.deadLettered(died)
                 if died > 0 {
                     logger.error(

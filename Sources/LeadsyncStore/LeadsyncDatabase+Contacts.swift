@@ -185,6 +185,16 @@ extension LeadsyncDatabase {
         }
     }
 
+    /// Contacts with a create intent still pending (a create whose outcome is not known yet),
+    /// oldest first: a pass comes back to them before it ends.
+    public func pendingCreateIds(limit: Int = 10_000) throws(StoreError) -> [String] {
+        try read("list pending creates") { db in
+            try String.fetchAll(
+                db, sql: "SELECT ghl_id FROM contact WHERE create_pending = 1 ORDER BY updated_at LIMIT ?",
+                arguments: [limit])
+        }
+    }
+
     // MARK: Encoding (JSON text columns, written with the core's JSON so they read back exactly)
 
     static func decode(_ row: Row) -> StoredContact {

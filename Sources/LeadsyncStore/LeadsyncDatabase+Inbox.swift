@@ -168,20 +168,25 @@ extension LeadsyncDatabase {
     /// Counts one more failed attempt for `seqs`. Those that reached `maxAttempts`, or all of them
     /// when `permanent`, become dead letters; the others wait until `retryAt`. Returns how many died.
     @discardableResult
+    /// `spendsAttempt: false` reschedules without counting an attempt (a contact waiting for an
+    /// earlier create to settle is not failing: it is never dead-lettered for that).
     public func failInboxEvents(
-        _ seqs: [Int64], error: String, permanent: Bool, retryAt: Timestamp, maxAttempts: Int, at: Timestamp
+        _ seqs: [Int64], error: String, permanent: Bool, retryAt: Timestamp, maxAttempts: Int, at: Timestamp,
+        spendsAttempt: Bool = true
     ) throws(StoreError) -> Int {
         guard !seqs.isEmpty else { return 0 }
+        let step = spendsAttempt ? 1 : 0
         return try run("record a failed attempt") { db in
             try db.execute(
                 sql: """
-                    UPDATE inbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
-                        status = CASE WHEN ? OR attempts + 1 >= ? THEN 'dead' ELSE 'pending' END,
-                        finished_at = CASE WHEN ? OR attempts + 1 >= ? THEN ? ELSE NULL END
+                    UPDATE inbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,
+                        status = CASE WHEN ? OR attempts + ? >= ? THEN 'dead' ELSE 'pending' END,
+                        finished_at = CASE WHEN ? OR attempts + ? >= ? THEN ? ELSE NULL END
                     WHERE seq IN \(Self.list(seqs))
                     """,
                 arguments: [
-                    error, retryAt.milliseconds, permanent, maxAttempts, permanent, maxAttempts, at.milliseconds,
+                    step, error, retryAt.milliseconds, permanent, step, maxAttempts, permanent, step, maxAttempts,
+                    at.milliseconds,
                 ])
             return try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND seq IN \(Self.list(seqs))") ?? 0

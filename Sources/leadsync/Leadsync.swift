@@ -184,9 +184,17 @@ extension Leadsync {
         @Option(help: "Contacts processed at once.")
         var concurrency = 8
 
+        @Option(
+            name: .customLong("max-wait"),
+            help: "The longest the pass waits at its end for creates to settle and faults to pass (90s, 5m, 1h).")
+        var maxWait = "5m"
+
         @OptionGroup var database: DatabaseOptions
 
         func validate() throws {
+            if SyncCommand.parseWait(maxWait) == nil {
+                throw ValidationError("--max-wait '\(maxWait)' is not a duration (e.g. 90s, 5m, 1h; at most 24h)")
+            }
             if full && since != nil { throw ValidationError("--full and --since exclude each other") }
             if let since, Timestamp(iso8601: since) == nil {
                 throw ValidationError("--since '\(since)' is not an ISO-8601 time (e.g. 2026-01-31T12:00:00Z)")
@@ -196,8 +204,11 @@ extension Leadsync {
 
         func run() async throws {
             let mode: SyncPass.Mode = full ? .full : .incremental(since: since.flatMap(Timestamp.init(iso8601:)))
+            var options = SyncCommand.Options(
+                rulesPath: rules, dbPath: database.path, mode: mode, dryRun: dryRun, concurrency: concurrency)
+            options.maxWait = SyncCommand.parseWait(maxWait) ?? .seconds(300)
             let code = await SyncCommand.run(
-                .init(rulesPath: rules, dbPath: database.path, mode: mode, dryRun: dryRun, concurrency: concurrency),
+                options,
                 environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
             if code != 0 { throw ExitCode(code) }
         }

@@ -34,8 +34,9 @@ import Testing
         env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
         env["GHL_RATE_LIMIT"] = "100000/1"
         env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
-        // The sandbox here answers at once: nothing is left in flight after a kill to wait for.
-        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
+        // A create cut off by a kill is waited out at the end of the next pass (2 s here, 30 s by
+        // default), which then finishes it: the last run exits 0.
+        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "2"
 
         func launch() throws -> Process {
             let p = Process()

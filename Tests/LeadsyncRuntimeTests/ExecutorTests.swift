@@ -73,7 +73,9 @@ import Testing
     }
 
     static func harness(
-        store: LeadsyncDatabase? = nil, server: SandboxServer? = nil, rules: String = ExecutorTests.rules
+        store: LeadsyncDatabase? = nil, server: SandboxServer? = nil, rules: String = ExecutorTests.rules,
+        createSettle: Duration = .zero,
+        now: @escaping @Sendable () -> Timestamp = { Timestamp(iso8601: "2026-11-29T12:00:00Z")! }
     ) async throws -> Harness {
         let server = try await { () async throws -> SandboxServer in
             if let server { return server }
@@ -93,8 +95,7 @@ import Testing
         let compiled = try #require(RulesCompiler.compile(source: rules, file: "e.yaml").rules)
         let db = try store ?? LeadsyncDatabase.inMemory()
         let executor = try Executor(
-            rules: compiled, store: db, calltools: ct, ghl: ghl,
-            now: { Timestamp(iso8601: "2026-11-29T12:00:00Z")! })
+            rules: compiled, store: db, calltools: ct, ghl: ghl, now: now, createSettle: createSettle)
         return Harness(server: server, http: http, store: db, executor: executor, ghlCalls: ghlCalls, ctCalls: ctCalls)
     }
 

@@ -90,3 +90,22 @@ import Testing
         #expect(await h.state.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/contacts/") }.isEmpty)
     }
 }
+
+/// A contact waiting for an earlier create to settle is retried when the wait is over, without
+/// spending an attempt: never a dead letter for it, even with one attempt allowed.
+@Suite(.serialized) struct SettleServerTests {
+    @Test func aSettlingCreateIsRetriedNotDeadLettered() async throws {
+        let h = try await ServerHarness(configure: { $0.maxAttempts = 1 }, createSettle: .milliseconds(800))
+        defer { Task { await h.shutdown() } }
+        await h.seed("st1", phone: "+14155550190")
+        // A create for st1 was in flight a moment ago (a crash mid-create).
+        try h.store.recordCreateIntent("st1", at: ServerHarness.now())
+        try await h.running(emitter: false) { port in
+            #expect(try await h.post(port: port, ServerHarness.event(id: "st1", phone: "+14155550190")) == 200)
+            try await h.eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+        }
+        #expect(try h.store.inboxCounts().dead == 0)
+        #expect(await h.calltoolsBuckets()["st1"] == [11237])
+        #expect(await h.calltoolsCount(crm: "st1") == 1)
+    }
+}

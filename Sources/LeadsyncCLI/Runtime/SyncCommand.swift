@@ -16,6 +16,8 @@ public enum SyncCommand {
         public var mode: SyncPass.Mode
         public var dryRun: Bool
         public var concurrency: Int
+        /// `--max-wait`: see `SyncPass.Options.maxWait`.
+        public var maxWait: Duration = .seconds(300)
         public init(rulesPath: String, dbPath: String, mode: SyncPass.Mode, dryRun: Bool, concurrency: Int) {
             self.rulesPath = rulesPath
             self.dbPath = dbPath
@@ -76,6 +78,7 @@ public enum SyncCommand {
             passOptions.mode = options.mode
             passOptions.dryRun = options.dryRun
             passOptions.concurrency = options.concurrency
+            passOptions.maxWait = options.maxWait
             var plan = SyncPass.Plan()
             let progress = try await pass.run(
                 passOptions, plan: &plan,
@@ -85,6 +88,11 @@ public enum SyncCommand {
                 onError: { failure in
                     if tty { console.err.write("\r\u{1B}[K") }
                     console.err.line("leadsync: \(failure)")
+                },
+                onWait: { what in
+                    if tty { console.err.write("\r\u{1B}[K") }
+                    console.err.line("sync: \(what)")
+                    console.err.flush()
                 })
             if tty { console.err.write("\r\u{1B}[K") }
             let elapsed = ContinuousClock.now - started
@@ -152,11 +160,30 @@ public enum SyncCommand {
                 row("created", p.created) + row("updated", p.updated) + row("unchanged", p.unchanged)
                 + row("skipped", p.skipped) + row("failed", p.failed)
             if p.rereads > 0 { out += row("re-read", p.rereads) }
+            if p.waited > .zero || p.recovered > 0 {
+                let ms = p.waited / .milliseconds(1)
+                out +=
+                    "  waited \(format2(ms / 1000)) s at the end for creates to settle and faults to pass; "
+                    + "\(p.recovered) contact\(p.recovered == 1 ? "" : "s") finished then\n"
+            }
         }
         out +=
             "upstream calls: GHL \(calls.count(.ghl)), CallTools \(calls.count(.calltools))"
             + " (\(p.idLookups) id look-ups, \(p.directoryPages) contact-list pages)\n"
         return out
+    }
+
+    /// `90s`, `5m`, `1h`, `300` (seconds); at most a day.
+    public static func parseWait(_ text: String) -> Duration? {
+        let t = text.trimmedASCII.lowercased()
+        var unit: Int64 = 1
+        var digits = Substring(t)
+        if let last = t.last, "smh".contains(last) {
+            unit = last == "s" ? 1 : last == "m" ? 60 : 3600
+            digits = t.dropLast()
+        }
+        guard let n = Int64(digits), n >= 0, n <= 86_400 / unit else { return nil }
+        return .seconds(n * unit)
     }
 
     static func format2(_ v: Double) -> String {

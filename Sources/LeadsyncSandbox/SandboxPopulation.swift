@@ -46,7 +46,7 @@ public enum SandboxPopulation {
         }
         if let email = c["email"]?.stringValue { c["emailLowerCase"] = .string(email.lowercased()) }
         if i % 17 != 0 {
-            c["phone"] = .string("+1415" + String(2_000_000 + i).leftPadded(to: 7, with: "0"))
+            c["phone"] = .string(phone(i))
         } else if i % 34 == 0 {
             c["phone"] = .null
         }
@@ -130,6 +130,21 @@ public enum SandboxPopulation {
         c["dateAdded"] = .string(Timestamp(milliseconds: added).iso8601)
         c["dateUpdated"] = .string(Timestamp(milliseconds: added + 3_600_000).iso8601)
         return c
+    }
+
+    /// Contact `i`'s phone: E.164 mostly, as GHL's API returns it, and now and then as a lead
+    /// typed it (national formats with punctuation, an extension, a spaced international form).
+    /// Every form names the same number, `+1415` followed by `2000000 + i`.
+    public static func phone(_ i: Int) -> String {
+        let line = String(2_000_000 + i).leftPadded(to: 7, with: "0")
+        let (a, b) = (line.prefix(3), line.suffix(4))
+        switch i % 13 {
+        case 2: return "(415) \(a)-\(b)"
+        case 6: return "415.\(a).\(b) ext. \(i % 90 + 10)"
+        case 9: return "+1 415 \(a) \(b)"
+        case 11: return "1-415-\(a)-\(b)"
+        default: return "+1415" + line
+        }
     }
 
     /// The custom field definitions of the location the contacts above use.

@@ -262,10 +262,20 @@ extension Leadsync {
             name: .customLong("search-omits-dnd"),
             help: "Answer contact searches without dndSettings, as GHL users report (GET still has them).")
         var searchOmitsDnd = false
+        @Option(
+            name: .customLong("calltools-faults"),
+            help: "CallTools faults as shares of requests: 500s, 429s (Retry-After: 1), resets, e.g. 0.3,0.05,0.05.")
+        var calltoolsFaults: String?
+        func validate() throws {
+            if let calltoolsFaults, SandboxCommand.faults(calltoolsFaults) == nil {
+                throw ValidationError(
+                    "--calltools-faults '\(calltoolsFaults)' must be three shares 0...1 adding up to at most 1")
+            }
+        }
         func run() async throws {
             let code = await SandboxCommand.run(
                 host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
-                console: .standard)
+                calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults), console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

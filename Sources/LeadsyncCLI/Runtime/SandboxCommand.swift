@@ -13,11 +13,29 @@ public enum SandboxCommand {
         await SandboxPopulation.seed(state, count: count)
     }
 
+    /// `--calltools-faults 0.3,0.05,0.05`: shares of CallTools requests answered 500, answered
+    /// 429 with `Retry-After: 1`, and reset without an answer.
+    public static func faults(_ text: String) -> Faults? {
+        let parts = text.split(separator: ",").map { Double(String($0).trimmedASCII) }
+        guard parts.count == 3, let e = parts[0], let t = parts[1], let r = parts[2],
+            [e, t, r].allSatisfy({ $0 >= 0 && $0 <= 1 }), e + t + r <= 1
+        else { return nil }
+        var f = Faults()
+        f.errorRate = e
+        f.throttleRate = t
+        f.resetRate = r
+        f.retryAfterSeconds = 1
+        f.pathPrefix = "/api/"
+        return f
+    }
+
     public static func run(
-        host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false, console: Console
+        host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false,
+        calltoolsFaults: Faults? = nil, console: Console
     ) async -> Int32 {
         let state = SandboxState()
         await state.setSearchOmitsDndSettings(searchOmitsDnd)
+        if let calltoolsFaults { await state.setFaults(calltoolsFaults) }
         // GHL's 100 per 10 s and CallTools' reported 1,000 per hour, unless lifted.
         await state.setLimits(ghl: liftLimits ? nil : (100, 10_000), calltools: liftLimits ? nil : (1000, 3_600_000))
         await seed(state, count: contacts)

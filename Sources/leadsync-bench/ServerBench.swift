@@ -92,6 +92,7 @@ enum ServerBench {
         }
         let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
         let total = Int(rate * seconds)
+        for i in -1..<total { await state.putGHLContact(ghlContact(i)) }
         let sentAt = Times()
         let failures = Times()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -146,6 +147,19 @@ enum ServerBench {
         await sandbox.stop()
     }
 
+    /// The GHL contact behind webhook `index`, as `GET /contacts/{id}` returns it: a
+    /// `ContactTagUpdate` carries no `dndSettings`, so the server reads this before dialing.
+    static func ghlContact(_ index: Int) -> JSONObject {
+        let n = index < 0 ? 9_999_999 : index
+        return JSONObject([
+            "id": .string(index < 0 ? "warmup" : "bench\(index)"), "type": .string("lead"),
+            "firstName": .string("Bench"),
+            "phone": .string("+1628" + String(3_000_000 + n % 1_000_000).leftPadded(to: 7, with: "0")),
+            "tags": .array([.string("cold lead")]), "dnd": .bool(false),
+            "dndSettings": .object(JSONObject(["Call": .object(JSONObject(["status": .string("inactive")]))])),
+        ])
+    }
+
     static func send(_ http: HTTPClient, port: Int, key: Curve25519.Signing.PrivateKey, index: Int) async throws -> UInt
     {
         let n = index < 0 ? 9_999_999 : index
@@ -155,7 +169,7 @@ enum ServerBench {
                     "type": .string("ContactTagUpdate"), "locationId": .string("sandboxLocation0001"),
                     "id": .string(index < 0 ? "warmup" : "bench\(index)"), "firstName": .string("Bench"),
                     "phone": .string("+1628" + String(3_000_000 + n % 1_000_000).leftPadded(to: 7, with: "0")),
-                    "tags": .array([.string("cold lead")]), "timestamp": .string(now().iso8601),
+                    "tags": .array([.string("cold lead")]), "dnd": .bool(false), "timestamp": .string(now().iso8601),
                     "webhookId": .string(UUID().uuidString),
                 ])))
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")

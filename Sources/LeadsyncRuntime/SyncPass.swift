@@ -372,11 +372,22 @@ public struct SyncPass: Sendable {
             let outcomes = await process(waiting, concurrency: options.concurrency)
             waiting = []
             for (item, result) in outcomes {
-                if case .success = result {
+                switch result {
+                case .success:
+                    // Counted failed when it first waited: finished now.
                     progress.failed -= 1
                     progress.recovered += 1
+                    tally([(item, result)], into: &progress, waiting: &waiting, onError: onError)
+                case .failure(let failure):
+                    // Still counted failed once; it waits another round, or is reported.
+                    if failure.transient {
+                        var again = item
+                        again.failure = failure
+                        waiting.append(again)
+                    } else {
+                        onError(failure)
+                    }
                 }
-                tally([(item, result)], into: &progress, waiting: &waiting, onError: onError)
             }
         }
         progress.waited = .milliseconds(waitedMs)

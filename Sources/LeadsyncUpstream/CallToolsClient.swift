@@ -163,12 +163,22 @@ public struct CallToolsClient: Sendable {
     public func ensureTag(_ name: String) async throws(UpstreamError) -> Int {
         do {
             return try await tagIds.value(for: name.foldedForComparison) { () async throws -> Int in
-                if let id = try await self.tag(named: name) { return id }
-                do {
-                    return try await self.createTag(name)
-                } catch let error as UpstreamError where error.isAlreadyExists {
+                // Tag names are unique, so a create whose outcome is unknown (a 5xx, a reset) is
+                // safe to settle by looking again and, if absent, creating again: the worst a
+                // second create gets is "already exists". Four rounds, backing off between.
+                var attempt = 0
+                while true {
+                    attempt += 1
                     if let id = try await self.tag(named: name) { return id }
-                    throw error
+                    do {
+                        return try await self.createTag(name)
+                    } catch let error as UpstreamError where error.isAlreadyExists {
+                        if let id = try await self.tag(named: name) { return id }
+                        throw error
+                    } catch let error as UpstreamError where error.isTransient && attempt < 4 {
+                        try? await Task.sleep(for: self.http.configuration.retry.delay(after: attempt))
+                        if Task.isCancelled { throw error }
+                    }
                 }
             }
         } catch let error as UpstreamError {

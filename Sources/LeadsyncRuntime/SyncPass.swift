@@ -357,7 +357,7 @@ public struct SyncPass: Sendable {
             // (1 s, 2 s, 4 s ... 30 s), as the upstream clients' own retries do between calls.
             let backoffMs: Int64 = faulted > 0 && round > 1 ? min(30_000, 1000 << Int64(min(round - 2, 5))) : 0
             let waitMs = max(settleMs > 0 ? settleMs + 100 : 0, backoffMs)
-            guard round <= 8, waitedMs + waitMs <= maxWaitMs else { break }
+            guard round <= 20, waitedMs + waitMs <= maxWaitMs else { break }
             if waitMs > 0 {
                 let seconds = (waitMs + 999) / 1000
                 var what: [String] = []

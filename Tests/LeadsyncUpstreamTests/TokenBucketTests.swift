@@ -1,4 +1,5 @@
 import LeadsyncCore
+import NIOHTTP1
 import Testing
 
 @testable import LeadsyncUpstream
@@ -49,5 +50,33 @@ import Testing
         #expect(await bucket.dailyExhaustedUntil == nil)
         batch.cancel()
         _ = try? await batch.value
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date; GHL's interval when there is none.
+@Suite struct RetryAfterTests {
+    func headers(_ pairs: [(String, String)]) -> HTTPHeaders { HTTPHeaders(pairs) }
+
+    @Test func secondsAndHTTPDates() {
+        let now = Timestamp(iso8601: "2026-11-30T15:00:00Z")!
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "3")]), now: now) == .seconds(3))
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", " 1.5 ")]), now: now) == .milliseconds(1500))
+        #expect(
+            UpstreamHTTP.retryAfter(headers([("Retry-After", "Mon, 30 Nov 2026 15:00:42 GMT")]), now: now)
+                == .seconds(42))
+        // A date in the past: no wait. A hostile value: capped at an hour.
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "Mon, 30 Nov 2026 14:00:00 GMT")]), now: now) == .zero)
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "1e300")]), now: now) == .seconds(3600))
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "soon")]), now: now) == nil)
+        #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "-5")]), now: now) == nil)
+        #expect(UpstreamHTTP.rateLimitInterval(headers([("X-RateLimit-Interval-Milliseconds", "10000")])) == .seconds(10))
+        #expect(UpstreamHTTP.rateLimitInterval(headers([])) == nil)
+    }
+
+    @Test func httpDatesParseOnlyIMFFixdate() {
+        #expect(Timestamp(httpDate: "Sun, 06 Nov 1994 08:49:37 GMT") == Timestamp(iso8601: "1994-11-06T08:49:37Z"))
+        #expect(Timestamp(httpDate: "Sunday, 06-Nov-94 08:49:37 GMT") == nil)
+        #expect(Timestamp(httpDate: "Sun, 31 Feb 1994 08:49:37 GMT") == nil)
+        #expect(Timestamp(httpDate: "Sun, 06 Nov 1994 08:49:37 UTC") == nil)
     }
 }

@@ -69,7 +69,8 @@ import Testing
         #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "1e300")]), now: now) == .seconds(3600))
         #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "soon")]), now: now) == nil)
         #expect(UpstreamHTTP.retryAfter(headers([("Retry-After", "-5")]), now: now) == nil)
-        #expect(UpstreamHTTP.rateLimitInterval(headers([("X-RateLimit-Interval-Milliseconds", "10000")])) == .seconds(10))
+        #expect(
+            UpstreamHTTP.rateLimitInterval(headers([("X-RateLimit-Interval-Milliseconds", "10000")])) == .seconds(10))
         #expect(UpstreamHTTP.rateLimitInterval(headers([])) == nil)
     }
 

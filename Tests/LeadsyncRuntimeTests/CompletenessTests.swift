@@ -24,14 +24,7 @@ import Testing
 
     static let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
 
-    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass {
-        let ghl = GHLClient(
-            baseURL: h.server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-            client: h.http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5),
-            onCall: { _ in h.ghlCalls.add() })
-        let compiled = try #require(RulesCompiler.compile(source: Self.coldLeads, file: "c.yaml").rules)
-        return SyncPass(rules: compiled, ghl: ghl, executor: h.executor, store: h.store, now: { Self.now })
-    }
+    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass { try h.pass(rules: Self.coldLeads, now: { Self.now }) }
 
     /// A full pass over schema-complete sandbox contacts, with search answering with and without
     /// `dndSettings`: no Call-DND contact reaches CallTools either way, and CallTools ends the

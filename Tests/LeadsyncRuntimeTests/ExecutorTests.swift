@@ -60,6 +60,20 @@ import Testing
             return try InboundContact.decode(parsed, defaultEventType: "batch").contact
         }
 
+        /// A sync pass over this harness's executor and store, with its own GHL client (GHL calls
+        /// counted in `ghlCalls`).
+        func pass(
+            rules: String = ExecutorTests.rules,
+            now: @escaping @Sendable () -> Timestamp = { Timestamp(iso8601: "2026-11-29T12:00:00Z")! }
+        ) throws -> SyncPass {
+            let ghl = GHLClient(
+                baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
+                client: http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5),
+                onCall: { [ghlCalls] _ in ghlCalls.add() })
+            let compiled = try #require(RulesCompiler.compile(source: rules, file: "e.yaml").rules)
+            return SyncPass(rules: compiled, ghl: ghl, executor: executor, store: store, now: now)
+        }
+
         var ctRequests: [RecordedRequest] {
             get async { await server.state.requests.filter { $0.path.hasPrefix("/api/") } }
         }

@@ -15,12 +15,8 @@ import Testing
 @Suite(.serialized) struct PassFinishesTests {
     static func wallClock() -> Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
 
-    func pass(_ h: ExecutorTests.Harness, now: @escaping @Sendable () -> Timestamp) -> SyncPass {
-        let ghl = GHLClient(
-            baseURL: h.server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-            client: h.http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5))
-        let compiled = RulesCompiler.compile(source: ExecutorTests.rules, file: "e.yaml").rules!
-        return SyncPass(rules: compiled, ghl: ghl, executor: h.executor, store: h.store, now: now)
+    func pass(_ h: ExecutorTests.Harness, now: @escaping @Sendable () -> Timestamp) throws -> SyncPass {
+        try h.pass(now: now)
     }
 
     /// A create intent younger than the settle time (a crash mid-create, just before this run):

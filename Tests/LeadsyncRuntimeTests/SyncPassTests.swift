@@ -26,16 +26,7 @@ import Testing
         }
     }
 
-    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass {
-        let ghl = GHLClient(
-            baseURL: h.server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-            client: h.http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5),
-            onCall: { _ in h.ghlCalls.add() })
-        let compiled = try #require(RulesCompiler.compile(source: ExecutorTests.rules, file: "e.yaml").rules)
-        return SyncPass(
-            rules: compiled, ghl: ghl, executor: h.executor, store: h.store,
-            now: { Timestamp(iso8601: "2026-11-29T12:00:00Z")! })
-    }
+    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass { try h.pass() }
 
     @Test func aFullPassThenAnUnchangedOneCostsOnlyTheSearchPages() async throws {
         let h = try await ExecutorTests.harness()

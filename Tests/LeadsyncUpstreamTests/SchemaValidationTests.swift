@@ -98,67 +98,47 @@ struct SchemaValidator {
 
     @Test func everySandboxContactResponseMatchesGHLSchemas() async throws {
         let (_, schemas) = try Self.document("contacts.json")
-        let server = try await SandboxServer.start()
-        let state = server.state
-        await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxPopulation.seed(state, count: 200)
-        let http = UpstreamHTTP.makeClient()
-        defer {
-            Task {
-                try? await http.shutdown(); await server.stop()
+        try await ClientTests.withSandbox { server, ghl, _ in
+            await SandboxPopulation.seed(server.state, count: 200)
+            var v = SchemaValidator(schemas: schemas)
+            v.allowNull = true
+            v.deviations = Self.knownDeviations
+            let byId = try #require(schemas["ContactsByIdSuccessfulResponseDto"])
+            let full = try #require(schemas["GetContectByIdSchema"])
+            var problems: [String] = []
+            for i in stride(from: 0, to: 200, by: 7) {
+                let contact = try await ghl.contact(SandboxPopulation.id(i))
+                problems += v.validate(.object(JSONObject(["contact": contact])), byId)
             }
+            let page = try await ghl.search(pageLimit: 200)
+            #expect(page.contacts.count == 200)
+            for c in page.contacts { problems += v.validate(c, full) }
+            let searchEnvelope = try #require(schemas["ContactsSearchSuccessfulResponseDto"])
+            problems += v.validate(
+                .object(JSONObject(["contacts": .array(Array(page.contacts.prefix(3))), "count": .number(200)])),
+                searchEnvelope)
+            #expect(problems.isEmpty, "\(Set(problems).sorted().prefix(10))")
+            // Every contact carries its own type, as real GHL does.
+            #expect(page.contacts.allSatisfy { ["lead", "customer"].contains($0["type"]?.stringValue ?? "") })
         }
-        let ghl = GHLClient(
-            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001", client: http,
-            budget: TokenBucket(capacity: 100_000, period: .seconds(1)))
-        var v = SchemaValidator(schemas: schemas)
-        v.allowNull = true
-        v.deviations = Self.knownDeviations
-        let byId = try #require(schemas["ContactsByIdSuccessfulResponseDto"])
-        let full = try #require(schemas["GetContectByIdSchema"])
-        var problems: [String] = []
-        for i in stride(from: 0, to: 200, by: 7) {
-            let contact = try await ghl.contact(SandboxPopulation.id(i))
-            problems += v.validate(.object(JSONObject(["contact": contact])), byId)
-        }
-        let page = try await ghl.search(pageLimit: 200)
-        #expect(page.contacts.count == 200)
-        for c in page.contacts { problems += v.validate(c, full) }
-        let searchEnvelope = try #require(schemas["ContactsSearchSuccessfulResponseDto"])
-        problems += v.validate(
-            .object(JSONObject(["contacts": .array(Array(page.contacts.prefix(3))), "count": .number(200)])),
-            searchEnvelope)
-        #expect(problems.isEmpty, "\(Set(problems).sorted().prefix(10))")
-        // Every contact carries its own type, as real GHL does.
-        #expect(page.contacts.allSatisfy { $0["type"]?.stringValue == "lead" || $0["type"]?.stringValue == "customer" })
     }
 
     @Test func theSandboxCustomFieldListMatchesGHLSchema() async throws {
         let (doc, schemas) = try Self.document("locations.json")
-        let server = try await SandboxServer.start()
-        await SandboxPopulation.seed(server.state, count: 1)
-        let http = UpstreamHTTP.makeClient()
-        defer {
-            Task {
-                try? await http.shutdown(); await server.stop()
-            }
+        try await ClientTests.withSandbox { server, ghl, _ in
+            await SandboxPopulation.seed(server.state, count: 1)
+            let op = try #require(doc["paths"]?["/locations/{locationId}/customFields"]?["get"])
+            let schema = try #require(op["responses"]?["200"]?["content"]?["application/json"]?["schema"])
+            // The raw answer, through the client's own transport.
+            let raw = try await ghl.http.send(
+                .GET, "/locations/sandboxLocation0001/customFields", query: [("model", "contact")])
+            var v = SchemaValidator(schemas: schemas)
+            v.allowNull = true
+            let problems = v.validate(raw.body, schema)
+            #expect(problems.isEmpty, "\(problems.prefix(10))")
+            #expect(raw.body["customFields"]?.arrayValue?.count == SandboxPopulation.customFields.count)
+            #expect(try await ghl.customFields().definitions.count == SandboxPopulation.customFields.count)
         }
-        let ghl = GHLClient(
-            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001", client: http,
-            budget: TokenBucket(capacity: 100, period: .seconds(1)))
-        _ = try await ghl.customFields()
-        let body = try #require(await server.state.requests.last.map { _ in () })
-        _ = body
-        let op = try #require(doc["paths"]?["/locations/{locationId}/customFields"]?["get"])
-        let schema = try #require(op["responses"]?["200"]?["content"]?["application/json"]?["schema"])
-        // Re-read the raw answer through the transport.
-        let raw = try await ghl.http.send(
-            .GET, "/locations/sandboxLocation0001/customFields", query: [("model", "contact")])
-        var v = SchemaValidator(schemas: schemas)
-        v.allowNull = true
-        let problems = v.validate(raw.body, schema)
-        #expect(problems.isEmpty, "\(problems.prefix(10))")
-        #expect(raw.body["customFields"]?.arrayValue?.count == SandboxPopulation.customFields.count)
     }
 
     /// Each event the sandbox GHL emits has only the keys its page's schema lists (plus the

@@ -50,6 +50,7 @@ def main():
     sandbox = subprocess.Popen([a.binary, "sandbox", "--port", str(sb_port), "--contacts", "0", "--lift-limits"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
+    wait_port(sb_port)
     base = f"http://127.0.0.1:{sb_port}"
     env = dict(os.environ, GHL_BASE_URL=base, GHL_API_KEY="sandbox-ghl-token", GHL_LOCATION_ID="sandboxLocation0001",
                CALLTOOLS_BASE_URL=base, CALLTOOLS_API_KEY="sandbox-calltools-key", GHL_RATE_LIMIT="100000/1",
@@ -64,6 +65,21 @@ def main():
         p = subprocess.Popen([a.binary, "serve", "--rules", rules, "--log-level", "warning"], env=env, stdout=log, stderr=log)
         wait_port(port)
         return p
+
+    # The contacts exist in GHL, with the tags their events will carry: the server reads a
+    # contact before dialing it when its webhook lacks dndSettings (as ContactTagUpdate does).
+    ghl_ids = {}
+    for i in range(a.contacts):
+        tag, _ = ROUTES[i % 3]
+        c = http.client.HTTPConnection("127.0.0.1", sb_port, timeout=10)
+        c.request("POST", "/contacts/", json.dumps({
+            "locationId": "sandboxLocation0001", "firstName": "Crash", "lastName": str(i),
+            "phone": f"+1628{2000000 + i:07d}", "tags": [tag], "dnd": False}),
+            {"Authorization": "Bearer sandbox-ghl-token", "Version": "2021-07-28", "Content-Type": "application/json"})
+        r = c.getresponse()
+        if r.status != 201:
+            raise SystemExit(f"sandbox GHL refused a contact: {r.status} {r.read()[:200]}")
+        ghl_ids[i] = json.loads(r.read())["contact"]["id"]
 
     holder = {"server": start(), "kills": 0}
     kill_at = sorted(random.uniform(1, a.seconds - 1) for _ in range(a.kills))
@@ -89,7 +105,7 @@ def main():
         if recent and random.random() < 0.1:
             i, body = random.choice(recent)
         else:
-            event = {"type": "ContactTagUpdate", "locationId": "sandboxLocation0001", "id": f"crash{i:05d}",
+            event = {"type": "ContactTagUpdate", "locationId": "sandboxLocation0001", "id": ghl_ids[i],
                      "firstName": "Crash", "lastName": str(i), "phone": f"+1628{2000000 + i:07d}", "tags": [tag],
                      "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "webhookId": str(uuid.uuid4())}
             body = json.dumps(event).encode()
@@ -151,12 +167,12 @@ def main():
             problems.append(f"phone {p} is on {len(ids)} CallTools contacts {ids}")
     for i in acked:
         _, bucket = ROUTES[i % 3]
-        found = by_crm.get(f"crash{i:05d}", [])
+        found = by_crm.get(ghl_ids[i], [])
         if bucket is None:
             if found and any(f.get("buckets") for f in found):
-                problems.append(f"crash{i:05d} should be in no bucket, is in {found[0].get('buckets')}")
+                problems.append(f"{ghl_ids[i]} should be in no bucket, is in {found[0].get('buckets')}")
         elif len(found) != 1 or found[0].get("buckets") != [bucket]:
-            problems.append(f"crash{i:05d} should be in [{bucket}], found {[f.get('buckets') for f in found]}")
+            problems.append(f"{ghl_ids[i]} should be in [{bucket}], found {[f.get('buckets') for f in found]}")
     print(f"crash test: {sent + refused} webhooks in {elapsed:.1f} s ({(sent + refused) / elapsed:.0f}/s), "
           f"{sum(acked.values())} accepted, {dupes} duplicates, {refused} refused while down; "
           f"{kills} SIGKILLs; {len(acked)} acknowledged contacts checked; {len(contacts)} CallTools contacts")

@@ -65,6 +65,8 @@ extension SandboxState {
         switch (method, segments.count, segments.first) {
         case ("POST", 2, "contacts") where segments[1] == "search":
             return search(body)
+        case ("POST", 1, "contacts"):
+            return create(body)
         case ("GET", 2, "contacts"):
             guard let c = ghlContacts[segments[1]] else { return Self.ghlError(404, "Contact not found") }
             return .json(200, .object(JSONObject(["contact": .object(c)])))
@@ -327,6 +329,34 @@ extension SandboxState {
         ghlContacts[id] = c
         if changed { emit("ContactTagUpdate", contact: c) }
         return .json(add ? 201 : 200, .object(JSONObject(["tags": .array(current.map(JSON.string))])))
+    }
+
+    /// `CreateContactDto`'s properties (`POST /contacts/`); `locationId` is required.
+    static let creatableProperties: Set<String> = updatableProperties.union(["locationId", "gender", "companyName"])
+
+    /// `POST /contacts/`: a new contact with an id GHL makes up (20 characters), answered
+    /// `{"contact": {...}}` with 201. Tags are stored lower-cased, as GHL does.
+    private func create(_ body: JSON?) -> SandboxResponse {
+        guard case .object(let b)? = body else { return Self.ghlError(422, "body must be an object") }
+        if let bad = b.keys.first(where: { !Self.creatableProperties.contains($0) }) {
+            return Self.ghlError(422, "property \(bad) should not exist")
+        }
+        guard b["locationId"]?.stringValue == locationId else {
+            return Self.ghlError(422, "locationId must be \(locationId)")
+        }
+        var c = b
+        let n = ghlContacts.count + 1
+        let id = "sbxNew" + String(n).leftPadded(to: 14, with: "0")
+        c["id"] = .string(id)
+        c["type"] = c["type"] ?? .string("lead")
+        if let tags = b["tags"]?.arrayValue {
+            c["tags"] = .array(tags.compactMap(\.stringValue).map { .string($0.foldedForComparison) })
+        }
+        c["dateAdded"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
+        c["dateUpdated"] = c["dateAdded"]
+        putGHLContact(c)
+        emit("ContactCreate", contact: ghlContacts[id] ?? c)
+        return .json(201, .object(JSONObject(["contact": .object(ghlContacts[id] ?? c)])))
     }
 
     private func update(id: String, body: JSON?) -> SandboxResponse {

@@ -69,22 +69,13 @@ public struct CallToolsClient: Sendable {
     /// Contacts whose phone numbers include `e164`, verified client-side. Every page of the
     /// answer is read (`page_size=250`, following `next`): a filter CallTools ignores returns
     /// everyone, and "not found" is never concluded from part of a list. Numbers stored in
-    /// another form (`(415) 555-0132`, `14155550132`) match by their digits.
+    /// another form (`(415) 555-0132`) match through the core's normaliser.
     public func findByPhone(_ e164: String) async throws(UpstreamError) -> [CallToolsContact] {
-        let wanted = Self.phoneDigits(e164)
-        return try await allPages("/api/contacts/", query: [("phone_number", e164)]) { item in
+        try await allPages("/api/contacts/", query: [("phone_number", e164)]) { item in
             CallToolsContact(item).flatMap { c in
-                c.phoneNumbers.contains { $0 == e164 || (!wanted.isEmpty && Self.phoneDigits($0) == wanted) } ? c : nil
+                c.phoneNumbers.contains { $0 == e164 || PhoneNumber.e164($0) == e164 } ? c : nil
             }
         }
-    }
-
-    /// The digits of a phone number, with a leading country code 1 dropped from 11-digit NANP
-    /// numbers, so `+1 (415) 555-0132`, `415.555.0132` and `+14155550132` compare equal.
-    static func phoneDigits(_ s: String) -> String {
-        var digits = s.unicodeScalars.filter { $0.value >= 0x30 && $0.value <= 0x39 }.map(Character.init)
-        if digits.count == 11 && digits.first == "1" { digits.removeFirst() }
-        return String(digits)
     }
 
     /// Reads every page of a DRF list (`page`, `page_size=250`, until `next` is null), keeping

@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Module boundaries (see docs/architecture.md):
-//   LeadsyncCore  pure: JSON, Contact, phone/time helpers, compiled rules, Engine, Decision. No deps.
+//   LeadsyncValues pure plain values: JSON, Contact, Timestamp, PhoneNumber. No deps.
+//   LeadsyncCore  pure: compiled rules, the byte DFA, Engine, Decision. Values only.
 //   LeadsyncRules pure: YAML -> CompiledRules with compiler-style diagnostics, rule tests. Yams only.
 //   LeadsyncSync  pure: the planner (decision - applied state -> the fewest calls).
 //   LeadsyncStore the SQLite file (GRDB): applied state, intents, marks, ids, audit, sync runs.
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -35,22 +37,35 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "LeadsyncCore"),
-        .target(name: "LeadsyncRules", dependencies: ["LeadsyncCore", "Yams"]),
-        .target(name: "LeadsyncSync", dependencies: ["LeadsyncCore"]),
+        .target(name: "LeadsyncValues"),
+        .target(name: "LeadsyncCore", dependencies: ["LeadsyncValues"]),
+        .target(name: "LeadsyncRules", dependencies: ["LeadsyncCore", "LeadsyncValues", "Yams"]),
+        .target(name: "LeadsyncSync", dependencies: ["LeadsyncCore", "LeadsyncValues"]),
         .target(
             name: "LeadsyncStore",
-            dependencies: ["LeadsyncCore", "LeadsyncSync", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "LeadsyncCore", "LeadsyncValues", "LeadsyncSync", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "LeadsyncUpstream",
-            dependencies: ["LeadsyncCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: [
+                "LeadsyncValues", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .target(
             name: "LeadsyncSandbox",
             dependencies: [
-                "LeadsyncCore", .product(name: "Hummingbird", package: "hummingbird"),
+                "LeadsyncValues", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .target(
@@ -62,13 +77,14 @@ let package = Package(
         ),
         .target(
             name: "LeadsyncRuntime",
-            dependencies: ["LeadsyncCore", "LeadsyncSync", "LeadsyncStore", "LeadsyncUpstream"]
+            dependencies: ["LeadsyncCore", "LeadsyncValues", "LeadsyncSync", "LeadsyncStore", "LeadsyncUpstream"]
         ),
         .target(
             name: "LeadsyncServer",
             dependencies: [
-                "LeadsyncCore", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
-                "LeadsyncWebhooks", "LeadsyncSandbox",
+                "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncSandbox", "LeadsyncSync",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -84,17 +100,18 @@ let package = Package(
         .target(
             name: "LeadsyncCLI",
             dependencies: [
-                "LeadsyncCore", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
-                "LeadsyncSandbox", "LeadsyncServer", "LeadsyncWebhooks",
+                "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
+                "LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncServer", "LeadsyncWebhooks", "LeadsyncSync",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
             name: "leadsync",
             dependencies: [
-                "LeadsyncCLI", "LeadsyncRuntime", "LeadsyncStore",
+                "LeadsyncCLI", "LeadsyncCore", "LeadsyncValues", "LeadsyncRuntime", "LeadsyncStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -102,8 +119,10 @@ let package = Package(
         .executableTarget(
             name: "leadsync-bench",
             dependencies: [
-                "LeadsyncCore", "LeadsyncRules", "LeadsyncCLI", "LeadsyncServer", "LeadsyncSandbox", "LeadsyncWebhooks",
-                "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
+                "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncCLI", "LeadsyncServer", "LeadsyncSandbox",
+                "LeadsyncWebhooks", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,22 +130,31 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore"]),
-        .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore"]),
+        .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore", "LeadsyncValues"]),
+        .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore", "LeadsyncValues"]),
         .testTarget(
             name: "LeadsyncCLITests",
             dependencies: [
-                "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncSandbox", "LeadsyncStore", "LeadsyncSync",
+                "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncValues", "LeadsyncSandbox", "LeadsyncStore",
+                "LeadsyncSync", .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "LeadsyncSyncTests", dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore"]),
-        .testTarget(name: "LeadsyncStoreTests", dependencies: ["LeadsyncStore", "LeadsyncSync", "LeadsyncCore"]),
+        .testTarget(
+            name: "LeadsyncSyncTests",
+            dependencies: ["LeadsyncSync", "LeadsyncRules", "LeadsyncCore", "LeadsyncValues"]),
+        .testTarget(
+            name: "LeadsyncStoreTests",
+            dependencies: [
+                "LeadsyncStore", "LeadsyncSync", "LeadsyncCore", "LeadsyncValues",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "LeadsyncRuntimeTests",
             dependencies: [
                 "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncUpstream", "LeadsyncStore", "LeadsyncSync",
-                "LeadsyncRules",
-                "LeadsyncCore",
+                "LeadsyncRules", "LeadsyncCore", "LeadsyncValues",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .testTarget(
@@ -140,7 +168,7 @@ let package = Package(
             name: "LeadsyncServerTests",
             dependencies: [
                 "LeadsyncServer", "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncStore", "LeadsyncRules",
-                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -149,11 +177,22 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "LeadsyncUpstreamTests",
-            dependencies: ["LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncCore"]
+            dependencies: [
+                "LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncValues",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ]
 )
+
+// Every target names what it imports: a module reached only through another's dependencies does
+// not count (scripts/check-imports.sh checks the layering on top).
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}

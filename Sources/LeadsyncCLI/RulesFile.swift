@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncValues
 
 /// A rules file read from disk, with its sibling `NAME.tests.yaml` when there is one.
 public struct RulesFile {

@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 import Yams
 
 /// One `tests:` entry (rules-v1.md §7).

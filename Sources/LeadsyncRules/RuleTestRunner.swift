@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// The result of one rule test.
 public struct RuleTestResult: Sendable {

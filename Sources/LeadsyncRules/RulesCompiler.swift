@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 import Yams
 
 /// A rules file after loading: the compiled rules when it had no errors, every diagnostic, and

@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncStore
 import LeadsyncSync
 import LeadsyncUpstream
+import LeadsyncValues
 
 /// Carries one contact from its decision to CallTools and back to the store.
 ///

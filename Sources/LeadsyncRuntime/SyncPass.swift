@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncStore
 import LeadsyncSync
 import LeadsyncUpstream
+import LeadsyncValues
 
 /// One batch or reconcile pass over the location's GHL contacts.
 ///

@@ -1,6 +1,6 @@
 import HTTPTypes
 import Hummingbird
-import LeadsyncCore
+import LeadsyncValues
 import Logging
 import NIOCore
 

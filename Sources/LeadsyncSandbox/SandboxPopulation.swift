@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 /// GHL contacts shaped as GHL's API returns them (`GetContectByIdSchema` in
 /// `upstream/apps/contacts.json`, and the public captures described in docs/upstreams.md), not

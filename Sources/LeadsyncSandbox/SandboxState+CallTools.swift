@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 extension SandboxState {
     static func drf(_ status: Int, _ detail: String) -> SandboxResponse {

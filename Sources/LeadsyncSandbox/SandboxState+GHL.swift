@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 /// An answer from an emulated API.
 public struct SandboxResponse: Sendable {

@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 /// The sandbox GHL's webhooks: when a contact's tags (or fields) change through its API, it
 /// emits the marketplace event GHL would, flat JSON with `type`, `locationId`, `id`, the

@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 /// One request as the sandbox received it, for tests that assert the exact calls.
 public struct RecordedRequest: Sendable, Equatable {

@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncStore
+import LeadsyncValues
 
 /// Durable intake with group commit: events that arrive while a transaction is being committed
 /// wait and go together in the next one, so a burst costs one fsync per batch, not per event.

@@ -3,6 +3,8 @@ import Hummingbird
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
+import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 

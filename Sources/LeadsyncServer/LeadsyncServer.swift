@@ -4,6 +4,7 @@ import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import Synchronization
 
 /// The rules a server runs now, and the executor built on them; swapped whole on reload.

@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// How `leadsync serve` runs: from the environment (product.md §3), flags override.
 ///

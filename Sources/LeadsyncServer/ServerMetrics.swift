@@ -1,6 +1,7 @@
 import CoreMetrics
 import LeadsyncCore
 import LeadsyncUpstream
+import LeadsyncValues
 import Prometheus
 
 /// The server's Prometheus metrics, through swift-metrics with an explicit factory: no global

@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncStore
+import LeadsyncValues
 import LeadsyncWebhooks
 
 /// What `/webhook/ghl` and `/webhook/ghl-workflow` decide about one request, before storing.

@@ -1,6 +1,7 @@
 import GRDB
 import LeadsyncCore
 import LeadsyncSync
+import LeadsyncValues
 
 /// What the store knows of one GHL contact.
 public struct StoredContact: Sendable, Equatable {
@@ -102,19 +103,6 @@ extension LeadsyncDatabase {
         }
     }
 
-    /// Records the state CallTools now holds for the contact, with the audit entries that
-    /// explain it, in one transaction.
-    public func recordApplied(
-        _ ghlId: String, state: AppliedState, at: Timestamp, audit: [AuditEntry] = []
-    )
-        throws(StoreError)
-    {
-        try run("record applied state for \(ghlId)") { db in
-            try Self.upsertApplied(db, ghlId, state, at: at)
-            try Self.insertAudit(db, ghlId, audit)
-        }
-    }
-
     static func upsertApplied(_ db: Database, _ ghlId: String, _ state: AppliedState, at: Timestamp) throws {
         try db.execute(
             sql: """
@@ -148,11 +136,6 @@ extension LeadsyncDatabase {
                         summary: (marked ? "marked a customer" : "customer mark removed") + ": \(reason)")
                 ])
         }
-    }
-
-    /// Appends to a contact's audit trail.
-    public func appendAudit(_ ghlId: String, _ entries: [AuditEntry]) throws(StoreError) {
-        try run("append audit for \(ghlId)") { db in try Self.insertAudit(db, ghlId, entries) }
     }
 
     /// The summary of the last decision recorded for the contact: an executor skips recording a

@@ -1,5 +1,6 @@
 import GRDB
 import LeadsyncCore
+import LeadsyncValues
 
 /// A webhook as the server accepted it, waiting for (or done with) processing.
 public struct InboxEvent: Sendable, Equatable {
@@ -113,16 +114,6 @@ extension LeadsyncDatabase {
         }
     }
 
-    /// The instant of the next retry that is not yet due (nil: none waiting).
-    public func nextInboxRetry(after now: Timestamp) throws(StoreError) -> Timestamp? {
-        try read("read the inbox") { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT MIN(next_attempt_at) FROM inbox WHERE status = 'pending' AND next_attempt_at > ?",
-                arguments: [now.milliseconds]
-            ).map(Timestamp.init(milliseconds:))
-        }
-    }
-
     /// Every pending event of one contact, in arrival order (the worker coalesces them).
     public func pendingInboxEvents(contact: String) throws(StoreError) -> [InboxEvent] {
         try read("read the inbox for \(contact)") { db in
@@ -157,12 +148,6 @@ extension LeadsyncDatabase {
         try read("read inbox event \(seq)") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE seq = ?", arguments: [seq]).map(Self.decodeEvent)
         }
-    }
-
-    /// Marks events applied.
-    public func completeInboxEvents(_ seqs: [Int64], at: Timestamp) throws(StoreError) {
-        guard !seqs.isEmpty else { return }
-        try run("complete inbox events") { db in try Self.markInboxDone(db, seqs, at: at) }
     }
 
     /// Counts one more failed attempt for `seqs`. Those that reached `maxAttempts`, or all of them

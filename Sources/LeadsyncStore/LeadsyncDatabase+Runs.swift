@@ -1,6 +1,7 @@
 import GRDB
 import LeadsyncCore
 import LeadsyncSync
+import LeadsyncValues
 
 /// A batch or reconcile pass, as recorded.
 public struct SyncRun: Sendable, Equatable {

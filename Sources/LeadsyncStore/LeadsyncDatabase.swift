@@ -1,6 +1,7 @@
 import GRDB
 import LeadsyncCore
 import LeadsyncSync
+import LeadsyncValues
 
 /// The one owner of leadsync's SQLite file. It migrates on open and exposes writes named by
 /// intent; nothing else in leadsync writes SQL.

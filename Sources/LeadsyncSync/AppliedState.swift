@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// What leadsync last made CallTools hold for one contact, as the store recorded it. The planner
 /// compares a decision with this, never with CallTools itself, so an unchanged contact costs no

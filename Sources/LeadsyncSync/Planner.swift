@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// Turns a decision into the fewest CallTools and GHL calls that reach it, given what the store
 /// says was applied. Pure: it returns the next step and never performs it; the executor

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import LeadsyncCore
+import LeadsyncValues
 import NIOHTTP1
 
 /// A CallTools contact as read back: its id, phone numbers, buckets, tags and field values.

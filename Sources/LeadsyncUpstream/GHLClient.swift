@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import LeadsyncCore
+import LeadsyncValues
 import NIOHTTP1
 
 /// GoHighLevel API v2: `Authorization: Bearer`, `Version: 2021-07-28`, JSON bodies.

@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 
 /// A request budget: `capacity` requests per `period`, refilled continuously.
 ///

@@ -1,11 +1,11 @@
 import AsyncHTTPClient
-import LeadsyncCore
+import LeadsyncValues
 import NIOCore
 import NIOHTTP1
 import Synchronization
 
 /// Which upstream a call went to.
-public enum Service: String, Sendable {
+public enum Upstream: String, Sendable {
     case ghl
     case calltools
 }
@@ -23,7 +23,7 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case invalidResponse(String)
     }
 
-    public var service: Service
+    public var service: Upstream
     /// `POST /api/contacts/`
     public var call: String
     public var kind: Kind
@@ -83,7 +83,7 @@ public struct RetryPolicy: Sendable {
 
 /// One call as it happened, for the audit trail and metrics.
 public struct CallRecord: Sendable, Equatable {
-    public var service: Service
+    public var service: Upstream
     public var method: String
     public var path: String
     public var status: Int?
@@ -130,7 +130,7 @@ public struct UpstreamHTTP: Sendable {
         }
     }
 
-    public let service: Service
+    public let service: Upstream
     public let configuration: Configuration
     public let client: HTTPClient
     public let budget: TokenBucket
@@ -138,7 +138,7 @@ public struct UpstreamHTTP: Sendable {
     public let onCall: @Sendable (CallRecord) -> Void
 
     public init(
-        service: Service, configuration: Configuration, client: HTTPClient, budget: TokenBucket,
+        service: Upstream, configuration: Configuration, client: HTTPClient, budget: TokenBucket,
         onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     ) {
         self.service = service

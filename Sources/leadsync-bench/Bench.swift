@@ -2,6 +2,7 @@ import Foundation
 import LeadsyncCLI
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncValues
 
 /// `swift run -c release leadsync-bench [--contacts N] [--rules PATH] [--skip-dry-run]`
 ///

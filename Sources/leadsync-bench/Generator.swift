@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// A deterministic generator of GHL-shaped contacts (SplitMix64), so every run measures the
 /// same input. The mix is meant to look like a real sub-account: most contacts carry a few

@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 
 /// `rules/cold-leads.yaml`, written by hand the way the original worker hard-coded its routing:
 /// the yardstick for the compiled engine. It must agree with the engine on every contact (the

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Crypto
+import CryptoExtras
 import Foundation
 import Hummingbird
 import LeadsyncCLI
@@ -9,9 +10,11 @@ import LeadsyncSandbox
 import LeadsyncServer
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 

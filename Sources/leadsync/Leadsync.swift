@@ -3,6 +3,7 @@ import LeadsyncCLI
 import LeadsyncCore
 import LeadsyncRuntime
 import LeadsyncStore
+import LeadsyncValues
 import Logging
 
 #if canImport(Glibc)

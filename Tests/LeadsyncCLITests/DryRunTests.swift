@@ -2,6 +2,7 @@ import Foundation
 import LeadsyncCore
 import LeadsyncStore
 import LeadsyncSync
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncCLI
@@ -320,14 +321,14 @@ import Testing
         do {
             let db = try LeadsyncDatabase.open(path: path)
             try db.saveResolution(buckets: [:], tags: ["ACA Cold lead": 7, "ACA Active client": 8], at: fixedNow)
-            try db.recordApplied(
+            try db.recordOutcome(
                 "k1",
                 state: AppliedState(
                     calltoolsId: 1001,
                     fields: [
                         "first_name": "Ana", "last_name": "Silva", "mobile_phone_number": "+14155550132",
                         "personal_email_address": "ana@example.com", "crm_id": "k1",
-                    ], buckets: [11237], tags: [7: true]), at: fixedNow)
+                    ], buckets: [11237], tags: [7: true]), audit: [], completing: [], at: fixedNow)
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         var options = DryRunCommand.Options(now: fixedNow)

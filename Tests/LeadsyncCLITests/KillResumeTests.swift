@@ -2,6 +2,7 @@ import Foundation
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncCLI

@@ -1,6 +1,7 @@
 import Foundation
 import LeadsyncCore
 import LeadsyncStore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncCLI

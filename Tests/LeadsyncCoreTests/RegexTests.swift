@@ -1,6 +1,7 @@
 import Testing
 
 @testable import LeadsyncCore
+@testable import LeadsyncValues
 
 /// The DFA must agree with Swift's `Regex` (simple word boundaries) on every pattern it accepts.
 @Suite struct RegexTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import LeadsyncCore
+@testable import LeadsyncValues
 
 @Suite struct TemplateTests {
     static let contact = Contact(

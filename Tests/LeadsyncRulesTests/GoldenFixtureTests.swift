@@ -1,5 +1,6 @@
 import Foundation
 import LeadsyncCore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncRules

@@ -4,6 +4,7 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
 import LeadsyncSync
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncRuntime

@@ -2,6 +2,7 @@ import Foundation
 import LeadsyncCore
 import LeadsyncSandbox
 import LeadsyncStore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncServer

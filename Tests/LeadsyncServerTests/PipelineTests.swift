@@ -2,6 +2,8 @@ import Foundation
 import LeadsyncCore
 import LeadsyncSandbox
 import LeadsyncStore
+import LeadsyncUpstream
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncServer

@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncServer

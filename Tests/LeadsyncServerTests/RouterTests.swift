@@ -5,7 +5,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LeadsyncCore
+import LeadsyncSandbox
 import LeadsyncStore
+import LeadsyncValues
 import LeadsyncWebhooks
 import NIOCore
 import Testing

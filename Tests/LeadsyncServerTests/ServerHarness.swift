@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Crypto
+import CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,9 +10,11 @@ import LeadsyncRuntime
 import LeadsyncSandbox
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 
 @testable import LeadsyncServer

@@ -1,5 +1,6 @@
 import Foundation
 import LeadsyncCore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncStore
@@ -43,7 +44,7 @@ import Testing
         #expect(
             try db.failInboxEvents(a, error: "HTTP 503", permanent: false, retryAt: later, maxAttempts: 2, at: t0) == 0)
         #expect(try db.dueInboxContacts(now: t0, excluding: [], limit: 10) == ["b"])
-        #expect(try db.nextInboxRetry(after: t0) == later)
+        #expect(try db.dueInboxContacts(now: later, excluding: [], limit: 10) == ["a", "b"])
         // Second failure reaches maxAttempts: dead.
         #expect(
             try db.failInboxEvents(a, error: "HTTP 503", permanent: false, retryAt: later, maxAttempts: 2, at: t0) == 1)
@@ -65,7 +66,8 @@ import Testing
     @Test func completedEventsArePrunedAfterRetentionAndStopDeduplicating() async throws {
         let db = try LeadsyncDatabase.inMemory()
         _ = try await db.enqueue([Self.event("a", "w1"), Self.event("b", "w2")], at: t0)
-        try db.completeInboxEvents(try db.pendingInboxEvents(contact: "a").map(\.seq), at: t0)
+        try db.recordOutcome(
+            "a", state: nil, audit: [], completing: try db.pendingInboxEvents(contact: "a").map(\.seq), at: t0)
         #expect(try db.pruneInbox(before: Timestamp(milliseconds: t0.milliseconds + 1)) == 1)  // b is pending: kept
         #expect(try await db.enqueue([Self.event("a", "w1")], at: t0) == [true])
         #expect(try db.inboxCounts().pending == 2)

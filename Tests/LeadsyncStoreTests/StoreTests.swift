@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LeadsyncCore
 import LeadsyncSync
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncStore
@@ -34,7 +35,7 @@ import Testing
         #expect(try reopened.contact("g1").applied == AppliedState(createPending: true))
         let state = AppliedState(
             calltoolsId: 501, fields: ["first_name": "Ana"], buckets: [11237], tags: [7: true, 9: false])
-        try reopened.recordApplied("g1", state: state, at: t0)
+        try reopened.recordOutcome("g1", state: state, audit: [], completing: [], at: t0)
         #expect(try reopened.contact("g1").applied == state)
         try? FileManager.default.removeItem(atPath: dir)
     }
@@ -44,7 +45,7 @@ import Testing
         let state = AppliedState(
             calltoolsId: 42, fields: ["a": "1", "b": "x \"quoted\" é"], buckets: [3, 1, 2],
             tags: [5: true, 6: false])
-        try db.recordApplied("g2", state: state, at: t0)
+        try db.recordOutcome("g2", state: state, audit: [], completing: [], at: t0)
         #expect(try db.contact("g2").applied == state)
         let raw = try db.writer.read { try Row.fetchOne($0, sql: "SELECT fields, buckets, tags FROM contact") }
         #expect(raw?["buckets"] == "[1,2,3]")
@@ -54,7 +55,7 @@ import Testing
     @Test func marksAreKeptAcrossAppliedStatesAndAudited() throws {
         let db = try LeadsyncDatabase.inMemory()
         try db.setMarkedCustomer("g3", true, at: t0, reason: "rule active-client")
-        try db.recordApplied("g3", state: AppliedState(calltoolsId: 9), at: t0)
+        try db.recordOutcome("g3", state: AppliedState(calltoolsId: 9), audit: [], completing: [], at: t0)
         #expect(try db.contact("g3").markedCustomer)
         try db.setMarkedCustomer(
             "g3", false, at: Timestamp(milliseconds: t0.milliseconds + 1), reason: "leadsync mark-customer --undo")
@@ -67,17 +68,17 @@ import Testing
 
     @Test func auditTrailKeepsOrderAndDetail() throws {
         let db = try LeadsyncDatabase.inMemory()
-        try db.appendAudit(
-            "g4",
-            [
+        try db.recordOutcome(
+            "g4", state: nil,
+            audit: [
                 AuditEntry(
                     at: t0, kind: .decision, summary: "buckets cold_leads by cold-lead",
                     detail: #"{"buckets":["cold_leads"]}"#),
                 AuditEntry(at: t0, kind: .call, summary: "POST /api/contacts/ 201 12ms"),
-            ])
-        try db.recordApplied(
-            "g4", state: AppliedState(calltoolsId: 1), at: t0,
-            audit: [AuditEntry(at: t0, kind: .outcome, summary: "created 1")])
+            ], completing: [], at: t0)
+        try db.recordOutcome(
+            "g4", state: AppliedState(calltoolsId: 1),
+            audit: [AuditEntry(at: t0, kind: .outcome, summary: "created 1")], completing: [], at: t0)
         let trail = try db.auditTrail("g4")
         #expect(trail.map(\.kind) == [.decision, .call, .outcome])
         #expect(trail[0].detail == #"{"buckets":["cold_leads"]}"#)
@@ -117,8 +118,10 @@ import Testing
 
     @Test func statsCountContactsMarksAndBuckets() throws {
         let db = try LeadsyncDatabase.inMemory()
-        try db.recordApplied("a", state: AppliedState(calltoolsId: 1, buckets: [11237]), at: t0)
-        try db.recordApplied("b", state: AppliedState(calltoolsId: 2, buckets: [11237, 11252]), at: t0)
+        try db.recordOutcome(
+            "a", state: AppliedState(calltoolsId: 1, buckets: [11237]), audit: [], completing: [], at: t0)
+        try db.recordOutcome(
+            "b", state: AppliedState(calltoolsId: 2, buckets: [11237, 11252]), audit: [], completing: [], at: t0)
         try db.recordCreateIntent("c", at: t0)
         try db.setMarkedCustomer("b", true, at: t0, reason: "test")
         #expect(

@@ -1,5 +1,7 @@
+import Foundation
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncSync

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
-import LeadsyncCore
+import LeadsyncValues
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import LeadsyncSandbox

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import LeadsyncCore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncSandbox

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import LeadsyncCore
+import LeadsyncValues
+import NIOHTTP1
 import Synchronization
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import LeadsyncCore
+import LeadsyncValues
 import Testing
 
 @testable import LeadsyncSandbox

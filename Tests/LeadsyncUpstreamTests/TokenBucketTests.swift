@@ -1,4 +1,4 @@
-import LeadsyncCore
+import LeadsyncValues
 import NIOHTTP1
 import Testing
 

@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncValues
 
 /// `leadsync check RULES...`: every diagnostic of every file; exit 1 when any has an error.
 public enum CheckCommand {

@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
 import LeadsyncSync
+import LeadsyncValues
 
 /// `leadsync dry-run --rules RULES [FILE...]`: evaluates contacts or webhook payloads and prints
 /// each decision. Writes nothing anywhere but stdout/stderr.

@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncValues
 
 /// `leadsync test RULES...`: runs inline and sibling tests; the last line is `N passed, N failed`.
 public enum TestCommand {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CDispatch  // where Linux Swift finds `struct stat` members (MemberImportVisibility)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -1,6 +1,7 @@
 import Dispatch
 import LeadsyncCore
 import LeadsyncSandbox
+import LeadsyncValues
 import Synchronization
 
 /// `leadsync sandbox`: the emulated GHL and CallTools on a local port, seeded with contacts,

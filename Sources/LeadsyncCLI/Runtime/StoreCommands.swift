@@ -1,5 +1,7 @@
 import LeadsyncCore
 import LeadsyncStore
+import LeadsyncSync
+import LeadsyncValues
 
 /// `leadsync stats`, `leadsync explain ID`, `leadsync mark-customer ID [--undo]`: read or mark the
 /// local state. They never call GHL or CallTools.

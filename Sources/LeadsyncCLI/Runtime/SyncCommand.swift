@@ -2,6 +2,7 @@ import LeadsyncCore
 import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import Synchronization
 
 #if canImport(Glibc)
@@ -200,5 +201,5 @@ final class CallCounter: Sendable {
             if r.service == .ghl { c.ghl += 1 } else { c.calltools += 1 }
         }
     }
-    func count(_ s: Service) -> Int { counts.withLock { s == .ghl ? $0.ghl : $0.calltools } }
+    func count(_ s: Upstream) -> Int { counts.withLock { s == .ghl ? $0.ghl : $0.calltools } }
 }

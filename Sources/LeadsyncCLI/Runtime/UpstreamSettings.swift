@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import LeadsyncUpstream
+import LeadsyncValues
 
 /// How leadsync reaches GHL and CallTools, from the environment (product.md §3). Secrets are
 /// kept here and never printed: `description` masks them.

@@ -6,6 +6,7 @@ import LeadsyncSandbox
 import LeadsyncServer
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import ServiceLifecycle

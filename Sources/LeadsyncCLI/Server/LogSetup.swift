@@ -1,5 +1,6 @@
 import Foundation
 import LeadsyncCore
+import LeadsyncValues
 import Logging
 import Synchronization
 

@@ -5,9 +5,11 @@ import LeadsyncSandbox
 import LeadsyncServer
 import LeadsyncStore
 import LeadsyncUpstream
+import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// `leadsync serve --rules R [--sandbox]`: the production webhook server (product.md §3).
 public enum ServeCommand {

@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// A condition compiled to nested closures, once, when the engine is built.
 ///
 /// `Condition` is the readable tree (traces, diagnostics, tests); walking it per contact means

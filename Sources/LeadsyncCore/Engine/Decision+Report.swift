@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// How decisions are shown to people (`dry-run`, `test` failures) and written as JSON
 /// (`dry-run --json`). Names come from the rules the decision was made with.
 extension Decision {

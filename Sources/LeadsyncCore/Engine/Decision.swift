@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// What the local state says about a contact before evaluation.
 public struct ContactState: Sendable, Equatable {
     /// Marked a customer (by a `mark_customer` rule or `leadsync mark-customer`).

@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// Evaluates contacts against compiled rules. Pure: no I/O, no clock; the same contact, state
 /// and time always give the same decision (rules-v1.md §5).
 public struct Engine: Sendable {

@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// A regular expression compiled to a deterministic automaton over ASCII bytes.
 ///
 /// Rules run regexes on every tag of every contact, and Swift's `Regex` interpreter costs

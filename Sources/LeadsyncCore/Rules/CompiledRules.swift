@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// A rules file, validated and compiled: what the engine evaluates. Built by `LeadsyncRules`.
 public struct CompiledRules: Sendable {
     public var buckets: [Bucket]
@@ -35,8 +37,6 @@ public struct CompiledRules: Sendable {
     }
 
     public func bucketIndex(named name: String) -> Int? { buckets.firstIndex { $0.name == name } }
-    public func ruleIndex(named name: String) -> Int? { rules.firstIndex { $0.name == name } }
-    public func exclusionIndex(named name: String) -> Int? { exclusions.firstIndex { $0.name == name } }
 
     public static let markedCustomerExclusion = "marked-customer"
 }

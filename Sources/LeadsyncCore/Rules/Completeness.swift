@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// Where a contact's data came from, and which of its fields that source may leave out although
 /// the contact has them in GHL. The one list of what each GHL source may omit
 /// (`docs/upstreams.md`, "Search results are not full contacts").

@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// A compiled condition. Every node carries an id into `CompiledRules.conditions`, which holds
 /// its description and source location for traces.
 public indirect enum Condition: Sendable {

@@ -1,3 +1,5 @@
+import LeadsyncValues
+
 /// A compiled field template: `"text {{ PATH | filter | filter: arg }} text"`.
 public struct Template: Sendable {
     public enum Part: Sendable {
@@ -29,9 +31,6 @@ public struct Template: Sendable {
 
     public var source: String
     public var parts: [Part]
-
-    /// A template that is plain text.
-    public var isLiteral: Bool { parts.allSatisfy { if case .literal = $0 { true } else { false } } }
 
     /// A template problem at a character offset of the template text.
     public struct ParseError: Error, Sendable, Equatable {

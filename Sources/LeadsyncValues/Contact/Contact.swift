@@ -8,16 +8,16 @@ public struct Contact: Sendable {
     /// Immutable shared storage: contacts are passed around a lot (into closures, collections,
     /// tasks) and one reference to retain is far cheaper than seven. Reads of `let` properties
     /// need no exclusivity checks; a mutation (rare: construction, tests) replaces the storage.
-    final class Storage: Sendable {
-        let id: String
-        let fields: JSONObject
-        let tags: [String]
-        let foldedTags: [String]
-        let tagHashes: [UInt64]
+    package final class Storage: Sendable {
+        package let id: String
+        package let fields: JSONObject
+        package let tags: [String]
+        package let foldedTags: [String]
+        package let tagHashes: [UInt64]
         /// `TagHash.of` each key of `fields`, in order: lookups compare these before strings.
-        let keyHashes: [UInt64]
-        let customFields: [CustomFieldValue]
-        let eventType: String
+        package let keyHashes: [UInt64]
+        package let customFields: [CustomFieldValue]
+        package let eventType: String
 
         init(id: String, fields: JSONObject, tags: [String], customFields: [CustomFieldValue], eventType: String) {
             self.id = id
@@ -40,7 +40,7 @@ public struct Contact: Sendable {
         }
     }
 
-    private(set) var storage: Storage
+    package private(set) var storage: Storage
 
     public var id: String {
         get { storage.id }
@@ -80,8 +80,6 @@ public struct Contact: Sendable {
         fields["id"] = .string(id)
         storage = Storage(id: id, fields: fields, tags: tags, customFields: customFields, eventType: eventType)
     }
-
-    public mutating func setTags(_ tags: [String]) { storage = storage.with(tags: tags) }
 
     /// A top-level field by name, given the name's `TagHash` (precomputed by callers in hot paths).
     @inline(__always)

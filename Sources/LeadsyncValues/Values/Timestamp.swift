@@ -144,7 +144,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     }
 }
 
-func pad(_ v: Int, _ width: Int) -> String { String(v).leftPadded(to: width, with: "0") }
+package func pad(_ v: Int, _ width: Int) -> String { String(v).leftPadded(to: width, with: "0") }
 
 /// A length of time written in a rules file: `30m`, `12h`, `90d`, `2w` (also `45s`).
 public struct RuleDuration: Sendable, Hashable {

@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import Crypto
 import CryptoExtras
 import Foundation
-import LeadsyncCore
-import LeadsyncSandbox
+import LeadsyncValues
 import Logging
 import NIOCore
+import NIOHTTP1
 import ServiceLifecycle
 import Synchronization
 

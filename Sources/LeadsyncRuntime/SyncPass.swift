@@ -92,7 +92,6 @@ public struct SyncPass: Sendable {
         public var updates = 0
         public var unchanged = 0
         public var byRule: [String: Int] = [:]
-        public var resolutions = 0
         /// Contacts a real pass would re-read from GHL before dialing.
         public var rereads = 0
         public init() {}
@@ -182,6 +181,10 @@ public struct SyncPass: Sendable {
             progress.idLookups = log.drain().count
         }
 
+        // A dry run plans each page with the same executor steps, against a recorder.
+        let planner =
+            options.dryRun
+            ? try Executor(rules: rules, store: store, recording: RecordingUpstream(rules: rules), now: now) : nil
         // A run interrupted after its last page (checkpoint `null`) has only its end left to do.
         var pagesDone = false
         if case .null? = cursor {
@@ -241,7 +244,7 @@ public struct SyncPass: Sendable {
                 }
             }
             if options.dryRun {
-                try await executor.plan(contacts, into: &plan)
+                try await planner?.plan(contacts, into: &plan)
                 progress.contacts += contacts.count
                 progress.failed += unusable
             } else {
@@ -436,101 +439,6 @@ public struct SyncPass: Sendable {
             }
         }
         return results
-    }
-}
-
-extension Executor {
-    /// For a large import: when reading CallTools' whole contact list (250 per page) costs fewer
-    /// calls than one phone lookup per new contact, read it once and answer lookups from it
-    /// (product.md §3: under a 1,000-per-hour budget every call counts). Returns the pages read,
-    /// or nil when the list was not worth reading (one call spent finding out).
-    /// Forgets the directory: it describes CallTools as the pass that read it found it, and
-    /// must not answer lookups after that pass (webhook workers, later passes).
-    public func dropDirectory() { directory = nil }
-
-    public func prefetchDirectory(expectedLookups: Int) async throws -> Int? {
-        guard rules.calltools.lookupExisting, directory == nil, expectedLookups > 1 else { return nil }
-        let first = try await calltools.contactsPage(1)
-        let pages = (first.count + CallToolsClient.maxPageSize - 1) / CallToolsClient.maxPageSize
-        // At most 400 pages (100,000 CallTools contacts) held in memory; past that, per-contact
-        // lookups keep a pass's memory bounded.
-        guard pages < expectedLookups, pages <= Self.maxDirectoryPages else { return nil }
-        var map: [String: CallToolsContact] = [:]
-        func add(_ list: [CallToolsContact]) {
-            // The lowest id wins, as the first match of a phone search would.
-            for c in list { for p in c.phoneNumbers where map[p].map({ c.id < $0.id }) ?? true { map[p] = c } }
-        }
-        add(first.contacts)
-        var page = 1
-        var more = first.more
-        while more {
-            page += 1
-            let next = try await calltools.contactsPage(page)
-            add(next.contacts)
-            more = next.more
-        }
-        directory = map
-        return page
-    }
-
-    public static let maxDirectoryPages = 400
-
-    /// Resolves every bucket and tag the rules name, once, before concurrent work (two contacts
-    /// resolving the same missing tag at once would create it twice).
-    public func resolveAll() async throws {
-        let buckets = rules.buckets.map(\.name).filter { resolution.buckets[$0] == nil }
-        var add: [String] = [], remove: [String] = []
-        for rule in rules.rules {
-            add += rule.calltoolsTags.add.filter { resolution.tags[$0.foldedForComparison] == nil }
-            remove += rule.calltoolsTags.remove.filter { resolution.tags[$0.foldedForComparison] == nil }
-        }
-        if !buckets.isEmpty || !add.isEmpty || !remove.isEmpty {
-            try await resolve(buckets: buckets, tagsToAdd: Array(Set(add)), tagsToRemove: Array(Set(remove)))
-        }
-    }
-
-    /// Dry run: what the planner would do for each contact against the stored state. No call,
-    /// no write. Unresolved names are counted, not fetched.
-    func plan(_ contacts: [Contact], into plan: inout SyncPass.Plan) throws {
-        for contact in contacts {
-            let stored = try store.contact(contact.id)
-            let decision = engine.evaluate(
-                contact,
-                state: ContactState(
-                    markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets)),
-                now: now())
-            for r in decision.appliedRules { plan.byRule[rules.rules[r].name, default: 0] += 1 }
-            // A real pass re-reads these before dialing (search may omit dndSettings); the dry run
-            // plans them on the search data and counts them.
-            if !rules.fieldsToComplete(contact, source: .search, decision: decision).isEmpty { plan.rereads += 1 }
-            var resolution = self.resolution
-            // Ids not known yet are planned as if resolved, with placeholders per name.
-            for (i, b) in rules.buckets.enumerated() where resolution.buckets[b.name] == nil {
-                resolution.buckets[b.name] = -(i + 1)
-                plan.resolutions += 1
-            }
-            var placeholder = -1000
-            for rule in rules.rules {
-                for t in rule.calltoolsTags.add + rule.calltoolsTags.remove
-                where resolution.tags[t.foldedForComparison] == nil {
-                    placeholder -= 1
-                    resolution.tags[t.foldedForComparison] = .some(placeholder)
-                }
-            }
-            let name = { (id: Int) in
-                self.rules.buckets.first { resolution.buckets[$0.name] == id }?.name ?? String(id)
-            }
-            switch planner.calltoolsStep(decision, applied: stored.applied, resolution: resolution, lookup: .notFound) {
-            case .create(let body):
-                for b in body.addBuckets { plan.creates[name(b), default: 0] += 1 }
-            case .update(_, let body):
-                plan.updates += 1
-                for b in body.addBuckets { plan.adds[name(b), default: 0] += 1 }
-                for b in body.removeBuckets { plan.removals[name(b), default: 0] += 1 }
-            case .nothing, .lookup, .resolve:
-                plan.unchanged += 1
-            }
-        }
     }
 }
 

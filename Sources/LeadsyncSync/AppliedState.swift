@@ -91,27 +91,6 @@ public struct CallToolsBody: Sendable, Equatable {
     public var isEmpty: Bool {
         fields.isEmpty && addBuckets.isEmpty && removeBuckets.isEmpty && addTags.isEmpty && removeTags.isEmpty
     }
-
-    /// The JSON CallTools takes. A create names the full sets (`buckets`, `tags`; removals are
-    /// meaningless there and left out); a PATCH names the changes (`add_buckets`,
-    /// `remove_buckets`, `add_tags`, `remove_tags`). Fields are
-    /// top-level keys named by their slug. Nothing else is sent: CallTools silently ignores keys
-    /// it does not know, so sending fewer keys is the only way to keep mistakes visible.
-    public func json(forCreate: Bool) -> JSON {
-        var o = JSONObject()
-        for f in fields { o[f.slug] = .string(f.value) }
-        func ids(_ list: [Int]) -> JSON { .array(list.map { .number(Double($0)) }) }
-        if forCreate {
-            if !addBuckets.isEmpty { o["buckets"] = ids(addBuckets) }
-            if !addTags.isEmpty { o["tags"] = ids(addTags) }
-        } else {
-            if !addBuckets.isEmpty { o["add_buckets"] = ids(addBuckets) }
-            if !removeBuckets.isEmpty { o["remove_buckets"] = ids(removeBuckets) }
-            if !addTags.isEmpty { o["add_tags"] = ids(addTags) }
-            if !removeTags.isEmpty { o["remove_tags"] = ids(removeTags) }
-        }
-        return .object(o)
-    }
 }
 
 /// What a phone lookup found, after the client checked the match itself (CallTools ignores

@@ -70,7 +70,7 @@ public struct Planner: Sendable {
                 return update(decision, existing, state, desiredBuckets, managed, tagsToAdd, tagsToRemove)
             }
             if nowhere { return .nothing }
-            // `removeTags` is not sent on a create (json(forCreate:) leaves it out), but recording
+            // `removeTags` is not sent on a create (its wire form leaves it out), but recording
             // it makes `applying` mark those tags absent: a new contact has only the tags it was
             // created with, so no follow-up PATCH is needed to remove the others.
             return .create(

@@ -105,7 +105,7 @@ extension Leadsync {
         }
     }
 
-    struct DryRun: ParsableCommand {
+    struct DryRun: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "dry-run",
             abstract: "Evaluate contacts or webhook payloads and print each decision with its trace; writes nothing.")
@@ -132,7 +132,7 @@ extension Leadsync {
 
         @OptionGroup var time: TimeOptions
 
-        func run() throws {
+        func run() async throws {
             var options = DryRunCommand.Options(now: try time.resolve())
             options.json = json
             options.markedCustomer = markedCustomer
@@ -154,7 +154,7 @@ extension Leadsync {
                     throw ValidationError("\(error)")
                 }
             }
-            let code = DryRunCommand.run(rulesPath: rules, inputs: inputs, options: options, console: .standard)
+            let code = await DryRunCommand.run(rulesPath: rules, inputs: inputs, options: options, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

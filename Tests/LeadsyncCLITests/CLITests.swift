@@ -18,6 +18,13 @@ func capture(_ body: (Console) -> Int32) -> (code: Int32, out: String, err: Stri
     return (code, out.text, err.text)
 }
 
+/// Runs an async command in-process; returns exit code, stdout and stderr.
+func capture(_ body: (Console) async -> Int32) async -> (code: Int32, out: String, err: String) {
+    let out = BufferOutput(), err = BufferOutput()
+    let code = await body(Console(out: out, err: err))
+    return (code, out.text, err.text)
+}
+
 /// A temporary directory removed when the test ends.
 final class TempDir {
     let path: String

@@ -10,19 +10,21 @@ import Testing
 @Suite struct DryRunTests {
     func run(
         _ inputs: [String], json: Bool = true, catalog: CustomFieldCatalog = .empty
-    ) -> (code: Int32, out: String, err: String) {
+    ) async -> (code: Int32, out: String, err: String) {
         var options = DryRunCommand.Options(now: fixedNow)
         options.json = json
         options.catalog = catalog
-        return capture { DryRunCommand.run(rulesPath: coldLeads, inputs: inputs, options: options, console: $0) }
+        return await capture {
+            await DryRunCommand.run(rulesPath: coldLeads, inputs: inputs, options: options, console: $0)
+        }
     }
 
     func objects(_ text: String) throws -> [JSON] {
         try text.split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
 
-    @Test func jsonLinesGiveOneObjectPerContactInOrder() throws {
-        let r = run([root + "/examples/contacts.jsonl"])
+    @Test func jsonLinesGiveOneObjectPerContactInOrder() async throws {
+        let r = await run([root + "/examples/contacts.jsonl"])
         #expect(r.code == 0)
         let out = try objects(r.out)
         #expect(out.map { $0["contact_id"]?.stringValue } == (1...10).map { "k\($0)" })
@@ -41,11 +43,11 @@ import Testing
                     ])))
     }
 
-    @Test func goldenJSONForOneContact() throws {
+    @Test func goldenJSONForOneContact() async throws {
         let dir = try TempDir()
         let file = try dir.write(
             "one.json", #"{"id":"c1","firstName":"Ana","phone":"(415) 555-0132","tags":["Cold Lead"]}"#)
-        let r = run([file])
+        let r = await run([file])
         #expect(r.code == 0)
         #expect(
             r.out == #"""
@@ -56,7 +58,7 @@ import Testing
 
     /// GHL's search response as it comes (`{"contacts": [...], "total": N}`), every contact with
     /// its own `type`: each is evaluated, none is taken for an event.
-    @Test func aSearchResponseIsEvaluatedContactByContact() throws {
+    @Test func aSearchResponseIsEvaluatedContactByContact() async throws {
         let dir = try TempDir()
         let file = try dir.write(
             "search.json",
@@ -67,39 +69,39 @@ import Testing
               {"id":"s3","type":"lead","firstName":null,"phone":null,"tags":[]}
             ],"total":3}
             """#)
-        let r = run([file], json: false)
+        let r = await run([file], json: false)
         #expect(r.code == 0)
         #expect(r.out.contains("3 contacts evaluated, 0 ignored, 0 errors"))
         #expect(r.out.contains("s1  (manual)"))
         #expect(r.out.contains("excluded by      do-not-call"))
         #expect(!r.out.contains("completeness"))
-        let j = run([file])
+        let j = await run([file])
         #expect(j.out.split(separator: "\n").count == 3)
         #expect(j.out.hasPrefix(#"{"contact_id":"s1""#))
     }
 
     /// Nothing evaluated is a failure with one line that says why.
-    @Test func nothingEvaluatedExitsOneWithAReason() throws {
+    @Test func nothingEvaluatedExitsOneWithAReason() async throws {
         let dir = try TempDir()
         let file = try dir.write(
             "events.jsonl",
             #"{"type":"OpportunityCreate","id":"o1","locationId":"l","webhookId":"w1"}"# + "\n")
-        let r = run([file], json: false)
+        let r = await run([file], json: false)
         #expect(r.code == 1)
         #expect(r.out.contains("ignored: event type 'OpportunityCreate' does not concern contacts"))
         #expect(
             r.err.hasSuffix(
                 "leadsync: no contact was evaluated: every input was ignored or invalid (1 ignored, 0 errors)\n"))
         let empty = try dir.write("empty.json", "  \n")
-        let e = run([empty], json: false)
+        let e = await run([empty], json: false)
         #expect(e.code == 1)
         #expect(e.err.hasSuffix("leadsync: no contact was evaluated: the input held no contact\n"))
     }
 
-    @Test func goldenHumanOutput() throws {
+    @Test func goldenHumanOutput() async throws {
         let dir = try TempDir()
         let file = try dir.write("one.json", #"{"id":"c9","phone":"4155550101","tags":["customer","cold"]}"#)
-        let r = run([file], json: false)
+        let r = await run([file], json: false)
         #expect(r.code == 0)
         #expect(
             r.out == """
@@ -125,7 +127,7 @@ import Testing
                 """)
     }
 
-    @Test func aBadLineIsAnErrorObjectAndTheRunGoesOn() throws {
+    @Test func aBadLineIsAnErrorObjectAndTheRunGoesOn() async throws {
         let dir = try TempDir()
         let file = try dir.write(
             "mixed.jsonl",
@@ -138,7 +140,7 @@ import Testing
             {"type":"OpportunityCreate","id":"o1","locationId":"l"}
             {"id":"c","phone":"4155550101","tags":["prospect"]}
             """)
-        let r = run([file])
+        let r = await run([file])
         #expect(r.code == 1)
         let out = try objects(r.out)
         #expect(out.count == 6)
@@ -157,16 +159,16 @@ import Testing
         #expect(out[5]["contact_id"] == .string("c"))
     }
 
-    @Test func humanModeReportsBadLinesOnStderr() throws {
+    @Test func humanModeReportsBadLinesOnStderr() async throws {
         let dir = try TempDir()
         let file = try dir.write("bad.jsonl", "{\"id\":\"a\",\"tags\":[]}\nnot json\n")
-        let r = run([file], json: false)
+        let r = await run([file], json: false)
         #expect(r.code == 1)
         #expect(r.err == "\(file):2: error: invalid JSON at column 1: invalid literal (expected true, false or null)\n")
         #expect(r.out.hasSuffix("1 contact evaluated, 0 ignored, 1 error\n"))
     }
 
-    @Test func arraysAndPrettyDocuments() throws {
+    @Test func arraysAndPrettyDocuments() async throws {
         let dir = try TempDir()
         let array = try dir.write(
             "a.json",
@@ -186,7 +188,7 @@ import Testing
               "tags": ["new lead"]
             }
             """)
-        let r = run([array, pretty])
+        let r = await run([array, pretty])
         #expect(r.code == 1)
         let out = try objects(r.out)
         #expect(
@@ -196,7 +198,7 @@ import Testing
         #expect(out[2]["index"] == .number(2))
     }
 
-    @Test func everyExamplePayloadRoutes() throws {
+    @Test func everyExamplePayloadRoutes() async throws {
         let catalog = try CustomFieldCatalog(
             ghlResponse: try JSONParser.parse(
                 try String(contentsOfFile: root + "/examples/custom-fields.json", encoding: .utf8)))
@@ -204,7 +206,7 @@ import Testing
             "webhook-contact-create", "webhook-contact-update", "webhook-contact-tag-update",
             "webhook-contact-dnd-update", "webhook-contact-delete", "webhook-workflow", "contact-api",
         ]
-        let r = run(files.map { root + "/examples/\($0).json" }, catalog: catalog)
+        let r = await run(files.map { root + "/examples/\($0).json" }, catalog: catalog)
         #expect(r.code == 0)
         let out = try objects(r.out)
         #expect(
@@ -218,26 +220,28 @@ import Testing
         #expect(out[6]["buckets"] == .array([.string("active_clients")]))
     }
 
-    @Test func brokenRulesStopBeforeReadingInput() throws {
+    @Test func brokenRulesStopBeforeReadingInput() async throws {
         let dir = try TempDir()
         let rules = try dir.write("r.yaml", "version: 1\n")
         var options = DryRunCommand.Options(now: fixedNow)
         options.json = true
-        let r = capture { DryRunCommand.run(rulesPath: rules, inputs: ["/nonexistent"], options: options, console: $0) }
+        let r = await capture {
+            await DryRunCommand.run(rulesPath: rules, inputs: ["/nonexistent"], options: options, console: $0)
+        }
         #expect(r.code == 1)
         #expect(r.out == "")
         #expect(r.err.hasSuffix("leadsync: \(rules): 2 error(s); fix them first (leadsync check \(rules))\n"))
     }
 
-    @Test func aMissingInputFileIsReportedAndTheOthersStillRun() throws {
-        let r = run(["/nonexistent.jsonl", root + "/examples/webhook-contact-create.json"])
+    @Test func aMissingInputFileIsReportedAndTheOthersStillRun() async throws {
+        let r = await run(["/nonexistent.jsonl", root + "/examples/webhook-contact-create.json"])
         #expect(r.code == 1)
         #expect(r.err == "leadsync: cannot read '/nonexistent.jsonl': No such file or directory\n")
         #expect(try objects(r.out).count == 1)
     }
 
     @Test(arguments: [7, 64, 1 << 20])
-    func streamsAcrossChunkBoundaries(chunk: Int) throws {
+    func streamsAcrossChunkBoundaries(chunk: Int) async throws {
         let dir = try TempDir()
         var text = ""
         for i in 0..<300 {
@@ -250,7 +254,9 @@ import Testing
         var options = DryRunCommand.Options(now: fixedNow)
         options.json = true
         options.chunkSize = chunk
-        let r = capture { DryRunCommand.run(rulesPath: coldLeads, inputs: [file], options: options, console: $0) }
+        let r = await capture {
+            await DryRunCommand.run(rulesPath: coldLeads, inputs: [file], options: options, console: $0)
+        }
         #expect(r.code == 0)
         let ids = try objects(r.out).map { $0["contact_id"]?.stringValue ?? "?" }
         #expect(ids == (0..<300).map { "c\($0)" } + ["last"])
@@ -315,7 +321,7 @@ import Testing
 }
 
 @Suite struct DryRunDatabaseTests {
-    @Test func dryRunWithTheDatabaseShowsTheCallsAndWritesNothing() throws {
+    @Test func dryRunWithTheDatabaseShowsTheCallsAndWritesNothing() async throws {
         let dir = try TempDir()
         let path = dir.path + "/leadsync.sqlite"
         do {
@@ -341,7 +347,9 @@ import Testing
             {"id":"k1","firstName":"Ana","lastName":"Silva","phone":"(415) 555-0132","email":"Ana@Example.com","tags":["ACA Active 2026"]}
             {"id":"n1","phone":"4155550100","tags":["cold lead"]}
             """)
-        let r = capture { DryRunCommand.run(rulesPath: coldLeads, inputs: [input], options: options, console: $0) }
+        let r = await capture {
+            await DryRunCommand.run(rulesPath: coldLeads, inputs: [input], options: options, console: $0)
+        }
         #expect(r.code == 0)
         let calls = try r.out.split(separator: "\n").map { try JSONParser.parse(String($0))["calls"] }
         #expect(calls[0] == .array([]))
@@ -360,6 +368,32 @@ import Testing
                         #"POST /api/contacts/ {"first_name":"Unknown","mobile_phone_number":"+14155550100","crm_id":"n1","buckets":[11237],"tags":[7]} (if the lookup finds none)"#
                     ),
                 ]))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    /// With ids not yet known, the plan runs the executor's own steps against the recorder:
+    /// the tag look-ups first, then the create with named placeholders, and nothing is written.
+    @Test func unknownIdsArePlannedWithNamedPlaceholders() async throws {
+        let dir = try TempDir()
+        let path = dir.path + "/leadsync.sqlite"
+        _ = try LeadsyncDatabase.open(path: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        var options = DryRunCommand.Options(now: fixedNow)
+        options.json = true
+        options.database = try LeadsyncDatabase.openReadOnly(path: path)
+        let input = try dir.write("in.jsonl", #"{"id":"n1","phone":"4155550100","tags":["cold lead"]}"# + "\n")
+        let r = await capture {
+            await DryRunCommand.run(rulesPath: coldLeads, inputs: [input], options: options, console: $0)
+        }
+        #expect(r.code == 0, "\(r.err)")
+        let calls = try JSONParser.parse(String(r.out.split(separator: "\n")[0]))["calls"]?.arrayValue ?? []
+        let lines = calls.compactMap(\.stringValue)
+        #expect(lines.first?.hasPrefix("GET /api/alltags/?name=") == true, "\(lines)")
+        #expect(lines.contains("GET /api/contacts/?phone_number=+14155550100"))
+        #expect(
+            lines.last
+                == #"POST /api/contacts/ {"first_name":"Unknown","mobile_phone_number":"+14155550100","crm_id":"n1","buckets":[11237],"tags":["<tag aca cold lead>"]} (if the lookup finds none)"#,
+            "\(lines)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 }

@@ -64,9 +64,9 @@ import Testing
             Issue.record("expected a create, got \(step)")
             return
         }
-        #expect(
-            JSONWriter.encode(body.json(forCreate: true))
-                == #"{"first_name":"Ana","mobile_phone_number":"+14155550132","buckets":[11237],"tags":[7]}"#)
+        #expect(body.fields.map(\.slug) == ["first_name", "mobile_phone_number"])
+        #expect(body.fields.map(\.value) == ["Ana", "+14155550132"])
+        #expect(body.addBuckets == [11237] && body.addTags == [7] && body.removeBuckets.isEmpty)
     }
 
     @Test func withoutLookupExistingItCreatesDirectly() throws {
@@ -152,8 +152,6 @@ import Testing
         let d = try decide(#"{"id":"g1","firstName":"Anna","phone":"(415) 555-0132","tags":["cold"]}"#)
         let step = planner.calltoolsStep(d, applied: applied, resolution: resolved)
         #expect(step == .update(id: 501, CallToolsBody(fields: [FieldValue(slug: "first_name", value: "Anna")])))
-        guard case .update(_, let body) = step else { return }
-        #expect(JSONWriter.encode(body.json(forCreate: false)) == #"{"first_name":"Anna"}"#)
     }
 
     @Test func becomingAnActiveClientMovesBucketsAndTagsInOnePatch() throws {
@@ -169,10 +167,6 @@ import Testing
                     CallToolsBody(
                         addBuckets: [11252], removeBuckets: [11237], addTags: [8],
                         removeTags: [7])))
-        guard case .update(_, let body) = step else { return }
-        #expect(
-            JSONWriter.encode(body.json(forCreate: false))
-                == #"{"add_buckets":[11252],"remove_buckets":[11237],"add_tags":[8],"remove_tags":[7]}"#)
     }
 
     @Test func anExcludedContactLeavesItsManagedBuckets() throws {

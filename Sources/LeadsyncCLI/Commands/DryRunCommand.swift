@@ -1,5 +1,6 @@
 import LeadsyncCore
 import LeadsyncRules
+import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncSync
 import LeadsyncValues
@@ -25,8 +26,10 @@ public struct DryRunCommand {
     }
 
     let engine: Engine
-    /// Built once per run: `--db` plans every contact.
-    let planner: Planner
+    /// `--db`: the executor's own steps, run against a recorder, show the calls each contact
+    /// would cost. Reads the database, writes nothing.
+    var executor: Executor?
+    let recorder: RecordingUpstream
     let rules: CompiledRules
     let options: Options
     let console: Console
@@ -34,9 +37,8 @@ public struct DryRunCommand {
     var contacts = 0
     var ignored = 0
     var writer = JSONWriter(capacity: 1 << 18)
-    var resolution = Resolution()
 
-    public static func run(rulesPath: String, inputs: [String], options: Options, console: Console) -> Int32 {
+    public static func run(rulesPath: String, inputs: [String], options: Options, console: Console) async -> Int32 {
         let rules: CompiledRules
         do {
             (_, rules) = try RulesFile.loadValid(rulesPath, console: console)
@@ -46,11 +48,12 @@ public struct DryRunCommand {
             return 1
         }
         var command = DryRunCommand(
-            engine: Engine(rules: rules), planner: Planner(rules: rules), rules: rules, options: options,
+            engine: Engine(rules: rules), recorder: RecordingUpstream(rules: rules), rules: rules, options: options,
             console: console)
         if let db = options.database {
             do {
-                command.resolution = try db.resolution(for: rules)
+                let now = options.now
+                command.executor = try Executor(rules: rules, store: db, recording: command.recorder, now: { now })
             } catch {
                 console.err.line("leadsync: \(error)")
                 console.err.flush()
@@ -59,7 +62,7 @@ public struct DryRunCommand {
         }
         for path in inputs.isEmpty ? ["-"] : inputs {
             do {
-                try command.process(FileInput(path: path))
+                try await command.process(FileInput(path: path))
             } catch {
                 command.flushWriter()
                 console.err.line("leadsync: \(error.message)")
@@ -87,7 +90,7 @@ public struct DryRunCommand {
         return command.errors > 0 ? 1 : 0
     }
 
-    mutating func process(_ input: FileInput) throws(CLIError) {
+    mutating func process(_ input: FileInput) async throws(CLIError) {
         var buffer: [UInt8] = []
         // Find the first significant byte to pick the mode.
         var start = 0
@@ -98,7 +101,7 @@ public struct DryRunCommand {
         }
         if buffer[start] == UInt8(ascii: "[") {
             while try input.read(into: &buffer, count: options.chunkSize) > 0 {}
-            processDocument(buffer, name: input.name, arrayMode: true)
+            await processDocument(buffer, name: input.name, arrayMode: true)
             return
         }
         // JSON Lines, streamed. If the first record does not end on its line, the input is one
@@ -111,7 +114,7 @@ public struct DryRunCommand {
                 if eof {
                     if lineStart < buffer.count {
                         lineNumber += 1
-                        if !handleLine(buffer, lineStart, buffer.count, lineNumber, input.name) { return }
+                        if await !handleLine(buffer, lineStart, buffer.count, lineNumber, input.name) { return }
                     }
                     return
                 }
@@ -123,10 +126,10 @@ public struct DryRunCommand {
             lineNumber += 1
             if lineNumber == 1 && !lineIsComplete(buffer, lineStart, newline) {
                 while try input.read(into: &buffer, count: options.chunkSize) > 0 {}
-                processDocument(Array(buffer[lineStart...]), name: input.name, arrayMode: false)
+                await processDocument(Array(buffer[lineStart...]), name: input.name, arrayMode: false)
                 return
             }
-            if !handleLine(buffer, lineStart, newline, lineNumber, input.name) { return }
+            if await !handleLine(buffer, lineStart, newline, lineNumber, input.name) { return }
             lineStart = newline + 1
         }
     }
@@ -156,7 +159,7 @@ public struct DryRunCommand {
     }
 
     /// Returns false to stop (never: errors are reported per line).
-    mutating func handleLine(_ buffer: [UInt8], _ start: Int, _ end: Int, _ line: Int, _ name: String) -> Bool {
+    mutating func handleLine(_ buffer: [UInt8], _ start: Int, _ end: Int, _ line: Int, _ name: String) async -> Bool {
         var s = start, e = end
         while s < e, isSpace(buffer[s]) { s += 1 }
         while e > s, isSpace(buffer[e - 1]) { e -= 1 }
@@ -167,7 +170,7 @@ public struct DryRunCommand {
             }
         }
         switch parsed {
-        case .success(let json): evaluate(json, location: .line(line), name: name)
+        case .success(let json): await evaluate(json, location: .line(line), name: name)
         case .failure(let error):
             report(
                 error: "invalid JSON at column \(error.offset + 1 + (s - start)): \(error.message)",
@@ -190,7 +193,7 @@ public struct DryRunCommand {
         }
     }
 
-    mutating func processDocument(_ bytes: [UInt8], name: String, arrayMode: Bool) {
+    mutating func processDocument(_ bytes: [UInt8], name: String, arrayMode: Bool) async {
         // One or more concatenated values, or an array whose elements are items.
         var values: [JSON] = []
         var failure: JSONParser.Error?
@@ -214,9 +217,9 @@ public struct DryRunCommand {
             }
         }
         if arrayMode, values.count == 1, case .array(let items) = values[0] {
-            for (i, item) in items.enumerated() { evaluate(item, location: .index(i), name: name) }
+            for (i, item) in items.enumerated() { await evaluate(item, location: .index(i), name: name) }
         } else {
-            for v in values { evaluate(v, location: .document, name: name) }
+            for v in values { await evaluate(v, location: .document, name: name) }
         }
         if let failure {
             let (line, column) = lineAndColumn(bytes, failureOffset)
@@ -239,13 +242,13 @@ public struct DryRunCommand {
         return (line, column)
     }
 
-    mutating func evaluate(_ json: JSON, location: Location, name: String) {
+    mutating func evaluate(_ json: JSON, location: Location, name: String) async {
         // GHL's search response and the v1 list response (`{"contacts": [...], ...}`) as they
         // come: each item is a contact.
         if case .object(let object) = json, object["id"] == nil, object["contact_id"] == nil,
             case .array(let items)? = object["contacts"]
         {
-            for (i, item) in items.enumerated() { evaluate(item, location: location.item(i), name: name) }
+            for (i, item) in items.enumerated() { await evaluate(item, location: location.item(i), name: name) }
             return
         }
         let inbound: InboundContact
@@ -273,22 +276,29 @@ public struct DryRunCommand {
         contacts += 1
         var state = ContactState(markedCustomer: options.markedCustomer)
         var applied = AppliedState.new
-        if let db = options.database {
+        if let db = options.database, let executor {
             do {
                 let stored = try db.contact(inbound.contact.id)
                 applied = stored.applied
                 state = ContactState(
                     markedCustomer: stored.markedCustomer || options.markedCustomer,
-                    buckets: rules.buckets.indices.filter { i in
-                        resolution.buckets[rules.buckets[i].name].map(applied.buckets.contains) ?? false
-                    })
+                    buckets: await executor.bucketIndexes(applied.buckets))
             } catch {
                 report(error: "\(error)", location: location, name: name)
                 return
             }
         }
         let decision = engine.evaluate(inbound.contact, state: state, now: options.now, deleted: inbound.deleted)
-        let calls = options.database == nil ? nil : plannedCalls(decision, applied: applied, contact: inbound.contact)
+        var calls: [String]?
+        if let executor {
+            do {
+                calls = recorder.describe(
+                    try await executor.plannedCalls(decision, applied: applied, contact: inbound.contact))
+            } catch {
+                report(error: "\(error)", location: location, name: name)
+                return
+            }
+        }
         // Where this input would come from in production, and what that source may leave out: a
         // contact shaped like an API contact is taken as a search result (the source that omits
         // dndSettings), a webhook as its event.
@@ -327,43 +337,6 @@ public struct DryRunCommand {
             console.out.write(text)
             console.out.write("\n")
         }
-    }
-
-    /// The calls `sync` would make for this decision against the stored state, in order.
-    func plannedCalls(_ decision: Decision, applied: AppliedState, contact: Contact) -> [String] {
-        var calls: [String] = []
-        var lookup: LookupResult?
-        for _ in 0..<4 {
-            switch planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup) {
-            case .resolve(let buckets, let add, let remove):
-                if !buckets.isEmpty { calls.append("GET /api/buckets/ (resolve \(buckets.joined(separator: ", ")))") }
-                for t in add { calls.append("GET /api/alltags/?name=\(t) (then POST /api/alltags/ if missing)") }
-                for t in remove { calls.append("GET /api/alltags/?name=\(t)") }
-                return calls + ["then the contact's calls, once ids are known"]
-            case .lookup(let phone):
-                calls.append("GET /api/contacts/?phone_number=\(phone)")
-                lookup = .notFound
-            case .create(let body):
-                calls.append(
-                    "POST /api/contacts/ " + JSONWriter.encode(body.json(forCreate: true))
-                        + " (if the lookup finds none)")
-                return calls + ghlCalls(decision, contact)
-            case .update(let id, let body):
-                calls.append("PATCH /api/contacts/\(id)/ " + JSONWriter.encode(body.json(forCreate: false)))
-                return calls + ghlCalls(decision, contact)
-            case .nothing:
-                return calls + ghlCalls(decision, contact)
-            }
-        }
-        return calls
-    }
-
-    func ghlCalls(_ decision: Decision, _ contact: Contact) -> [String] {
-        let changes = planner.ghlTagChanges(decision, currentTags: contact.tags)
-        var out: [String] = []
-        if !changes.add.isEmpty { out.append("POST /contacts/\(contact.id)/tags \(changes.add)") }
-        if !changes.remove.isEmpty { out.append("DELETE /contacts/\(contact.id)/tags \(changes.remove)") }
-        return out
     }
 
     func describe(_ location: Location, _ name: String) -> String {

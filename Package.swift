@@ -83,8 +83,7 @@ let package = Package(
             name: "LeadsyncServer",
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
-                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncSandbox", "LeadsyncSync",
-                .product(name: "NIOCore", package: "swift-nio"),
+                "LeadsyncUpstream", "LeadsyncWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -92,8 +91,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

@@ -4,6 +4,7 @@
 Reads the package description (`swift package dump-package`) and every `import` of every
 target, and fails when:
   - a target imports a module it does not declare (a target dependency or a product);
+  - a target declares a dependency it never imports;
   - the rules, engine or planner modules import NIO, GRDB, Hummingbird or AsyncHTTPClient;
   - the plain values import anything but the standard library;
   - the upstream clients import the engine or the rules;
@@ -49,14 +50,19 @@ def main() -> int:
     for target in package["targets"]:
         name = target["name"]
         declared = set()
+        # Each declared dependency, by the modules that count as using it.
+        dependencies = {}
         for dep in target.get("dependencies", []):
             if "byName" in dep:
-                declared.add(dep["byName"][0])
+                dependencies[dep["byName"][0]] = {dep["byName"][0]}
             elif "target" in dep:
-                declared.add(dep["target"][0])
+                dependencies[dep["target"][0]] = {dep["target"][0]}
             elif "product" in dep:
                 product = dep["product"][0]
-                declared |= PRODUCT_MODULES.get(product, {product})
+                dependencies[product] = PRODUCT_MODULES.get(product, {product})
+        for modules in dependencies.values():
+            declared |= modules
+        imported = set()
         folder = target.get("path") or os.path.join("Tests" if target["type"] == "test" else "Sources", name)
         for dirpath, _, files in os.walk(os.path.join(root, folder)):
             for file in sorted(files):
@@ -69,6 +75,7 @@ def main() -> int:
                     if not m:
                         continue
                     module = m.group(1)
+                    imported.add(module)
                     if module in SYSTEM or module == name:
                         continue
                     if module not in declared:
@@ -76,6 +83,9 @@ def main() -> int:
                     for target_name, pattern, why in RULES:
                         if name == target_name and pattern.match(module):
                             problems.append(f"{rel}:{n}: {name} imports {module}: {why}")
+        for dependency, modules in sorted(dependencies.items()):
+            if not modules & imported:
+                problems.append(f"Package.swift: {name} declares {dependency} and never imports it")
     for p in problems:
         print(p)
     if problems:

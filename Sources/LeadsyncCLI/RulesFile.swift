@@ -2,37 +2,39 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncValues
 
-/// A rules file read from disk, with its sibling `NAME.tests.yaml` when there is one.
-public struct RulesFile {
-    public var document: RulesDocument
-    /// Diagnostics of the rules file and of its tests file, sorted.
-    public var diagnostics: [Diagnostic]
-    /// Inline tests, then the sibling file's.
-    public var tests: [RuleTestCase]
-    /// Source lines by file, for caret snippets.
-    var sources: [String: [Substring]]
-
-    public var rules: CompiledRules? { diagnostics.hasErrors ? nil : document.rules }
-
-    /// Reads and compiles `path`. An unreadable file is a `CLIError`; problems inside the file
-    /// are diagnostics.
+extension RulesFile {
+    /// Reads and compiles `path` and its sibling tests file. An unreadable or missing file is a
+    /// `CLIError`; problems inside the file are diagnostics.
     public static func load(_ path: String) throws(CLIError) -> RulesFile {
-        let text = try FileInput.readText(path)
-        let document = RulesCompiler.compile(source: text, file: path)
-        var diagnostics = document.diagnostics
-        var tests = document.tests
-        var sources = [path: document.sourceLines]
-        let sibling = Paths.testsSibling(of: path)
-        if FileInput.exists(sibling) {
-            let testText = try FileInput.readText(sibling)
-            let (more, testDiagnostics) = RulesCompiler.compileTests(
-                source: testText, file: sibling, against: document.partial)
-            tests += more
-            diagnostics += testDiagnostics
-            sources[sibling] = testText.split(separator: "\n", omittingEmptySubsequences: false)
+        let file = try load(path) { (p: String) throws(CLIError) -> String? in
+            p == path || FileInput.exists(p) ? try FileInput.readText(p) : nil
         }
-        diagnostics.sort()
-        return RulesFile(document: document, diagnostics: diagnostics, tests: tests, sources: sources)
+        guard let file else { throw CLIError("cannot read '\(path)'") }
+        return file
+    }
+
+    /// The rules files `paths` name, each once, in order. A tests file (`x.tests.yaml`, given
+    /// alone or by a glob such as `rules/*.yaml`) stands for its rules file `x.yaml`, which is
+    /// loaded with it anyway; a line says which file it belongs to. A tests file with no rules
+    /// file beside it is a problem (counted, reported on stderr).
+    static func rulesFiles(_ paths: [String], console: Console) -> (paths: [String], problems: Int) {
+        var out: [String] = []
+        var problems = 0
+        for path in paths {
+            var target = path
+            if let rules = rulesFile(ofTests: path) {
+                guard FileInput.exists(rules) else {
+                    console.err.line(
+                        "leadsync: \(path) is a tests file, but there is no \(rules) beside it for it to test")
+                    problems += 1
+                    continue
+                }
+                console.out.line("\(path): the tests of \(rules) (loaded with it)")
+                target = rules
+            }
+            if !out.contains(target) { out.append(target) }
+        }
+        return (out, problems)
     }
 
     /// Writes every diagnostic with its caret snippet.

@@ -27,6 +27,8 @@ public final class LeadsyncServer: Sendable {
     let writer: InboxWriter
     /// GHL's request budget (its daily part shows in stats and metrics); nil without GHL.
     let ghlBudget: TokenBucket?
+    /// The GHL client the server's executors and passes use (the demo tags contacts with it).
+    public let ghl: GHLClient?
     let logger: Logger
     let now: @Sendable () -> Timestamp
 
@@ -36,6 +38,7 @@ public final class LeadsyncServer: Sendable {
     ) {
         self.configuration = configuration
         self.ghlBudget = ghl?.http.budget
+        self.ghl = ghl
         self.store = store
         self.rules = rules
         self.verifier = verifier

@@ -60,24 +60,22 @@ enum ServerBench {
         let sandbox = try await SandboxServer.start(state: state)
         let http = UpstreamHTTP.makeClient()
         let store = try LeadsyncDatabase.open(path: dir + "/bench.sqlite")
-        let budget = { TokenBucket(capacity: 1_000_000, period: .seconds(1)) }
-        let ghl = GHLClient(
-            baseURL: sandbox.baseURL, token: state.ghlToken, locationId: state.locationId, client: http,
-            budget: budget())
-        let calltools = CallToolsClient(
-            baseURL: sandbox.baseURL, apiKey: state.calltoolsKey, client: http, budget: budget())
-        let live = try LiveRules(
-            path: rulesPath, load: ServeCommand.loader(rulesPath),
-            makeExecutor: { try Executor(rules: $0, store: store, calltools: calltools, ghl: ghl, now: { now() }) })
+        // Budgets out of the way: the figure is leadsync's own latency, not a rate limit's.
+        var upstreams = UpstreamSettings(
+            ghlToken: state.ghlToken, ghlLocationId: state.locationId, ghlBaseURL: sandbox.baseURL,
+            calltoolsKey: state.calltoolsKey, calltoolsBaseURL: sandbox.baseURL, ghlRate: (1_000_000, 1),
+            calltoolsRate: (1_000_000, 1))
+        upstreams.createSettle = .zero
         let key = Curve25519.Signing.PrivateKey()
         var config = ServerConfiguration()
         config.port = 0
         config.syncInterval = nil
         config.fullSyncHour = nil
-        let server = LeadsyncServer(
-            configuration: config, store: store, rules: live,
-            verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), ghl: ghl,
-            metrics: ServerMetrics(), logger: quiet, now: { now() })
+        let server = try LeadsyncServer.build(
+            ServerSetup(
+                configuration: config, rulesPath: rulesPath, store: store, upstreams: upstreams,
+                verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
+                logger: quiet, now: { now() }))
 
         // Arrival of each contact's create, by crm_id.
         let arrivals = Times()

@@ -41,6 +41,32 @@ final class TempDir {
 }
 
 @Suite struct CheckCommandTests {
+    /// `check rules/*.yaml` and `test rules/*.yaml` on the project's own directory: the tests
+    /// file is recognised as the tests of its rules file, not checked as rules.
+    @Test func aSiblingTestsFileInAGlobBelongsToItsRulesFile() {
+        let files = [coldLeads, root + "/rules/cold-leads.tests.yaml"]
+        let check = capture { CheckCommand.run(files: files, console: $0) }
+        #expect(check.code == 0, "\(check.err)")
+        #expect(check.out.contains("rules/cold-leads.tests.yaml: the tests of \(coldLeads) (loaded with it)"))
+        #expect(check.out.components(separatedBy: ": ok (").count == 2, "checked once: \(check.out)")
+        let alone = capture {
+            TestCommand.run(files: [root + "/rules/cold-leads.tests.yaml"], now: fixedNow, console: $0)
+        }
+        #expect(alone.code == 0)
+        #expect(alone.out.hasSuffix("21 passed, 0 failed\n"), "\(alone.out)")
+    }
+
+    @Test func aTestsFileWithoutItsRulesFileIsAnError() throws {
+        let dir = try TempDir()
+        let orphan = try dir.write("lost.tests.yaml", "tests: []\n")
+        let r = capture { CheckCommand.run(files: [orphan], console: $0) }
+        #expect(r.code == 1)
+        #expect(
+            r.err
+                == "leadsync: \(orphan) is a tests file, but there is no \(dir.path)/lost.yaml beside it for it to test\n"
+        )
+    }
+
     @Test func theShippedRulesAreClean() {
         let r = capture { CheckCommand.run(files: [coldLeads], console: $0) }
         #expect(r.code == 0)

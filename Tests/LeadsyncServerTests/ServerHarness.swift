@@ -81,41 +81,21 @@ final class ServerHarness: @unchecked Sendable {
         config.fullSyncHour = nil
         config.retryBase = .milliseconds(20)
         configure(&config)
-        let metrics = ServerMetrics()
-        let ghl = GHLClient(
-            baseURL: sandbox.baseURL, token: state.ghlToken, locationId: state.locationId, client: http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)), retry: retry, onCall: { metrics.upstream($0) })
-        let calltools = CallToolsClient(
-            baseURL: sandbox.baseURL, apiKey: state.calltoolsKey, client: http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)), retry: retry, onCall: { metrics.upstream($0) })
-        self.ghl = ghl
-        let store = self.store
-        let path = rulesPath
-        let live = try LiveRules(
-            path: path,
-            load: { () throws(LiveRules.Rejected) -> LiveRules.Loaded in
-                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-                let doc = RulesCompiler.compile(source: text, file: path)
-                guard let rules = doc.rules else {
-                    throw LiveRules.Rejected(message: "\(path): errors", diagnostics: doc.diagnostics)
-                }
-                return LiveRules.Loaded(rules: rules, diagnostics: doc.diagnostics)
-            },
-            makeExecutor: { rules in
-                try Executor(
-                    rules: rules, store: store, calltools: calltools, ghl: ghl, now: { Self.now() },
-                    createSettle: createSettle)
-            })
-        let pem = key.publicKey.pemRepresentation
-        let verifier = try WebhookVerifier(ed25519PEM: pem)
-        let configuration = config
-        makeServer = {
-            LeadsyncServer(
-                configuration: configuration, store: store, rules: live, verifier: verifier, ghl: ghl,
-                metrics: metrics, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-                now: { Self.now() })
-        }
-        server = makeServer()
+        var upstreams = UpstreamSettings(
+            ghlToken: state.ghlToken, ghlLocationId: state.locationId, ghlBaseURL: sandbox.baseURL,
+            calltoolsKey: state.calltoolsKey, calltoolsBaseURL: sandbox.baseURL, ghlRate: (1000, 1),
+            calltoolsRate: (1000, 1))
+        upstreams.retry = retry
+        upstreams.createSettle = createSettle
+        let setup = ServerSetup(
+            configuration: config, rulesPath: rulesPath, store: store, upstreams: upstreams,
+            verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Self.now() })
+        // What `serve` does at start; a restart builds it again on the same database.
+        let first = try LeadsyncServer.build(setup)
+        ghl = first.ghl!
+        makeServer = { (try? LeadsyncServer.build(setup)) ?? first }
+        server = first
         emitter = SandboxWebhookEmitter(
             client: http, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), key: key)
     }

@@ -5,8 +5,9 @@ import LeadsyncValues
 /// `leadsync check RULES...`: every diagnostic of every file; exit 1 when any has an error.
 public enum CheckCommand {
     public static func run(files: [String], console: Console) -> Int32 {
-        var failed = false
-        for path in files {
+        let (paths, problems) = RulesFile.rulesFiles(files, console: console)
+        var failed = problems > 0
+        for path in paths {
             let file: RulesFile
             do {
                 file = try RulesFile.load(path)

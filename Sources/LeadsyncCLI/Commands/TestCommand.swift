@@ -6,8 +6,9 @@ import LeadsyncValues
 public enum TestCommand {
     public static func run(files: [String], now: Timestamp, verbose: Bool = false, console: Console) -> Int32 {
         var passed = 0, failed = 0
-        var broken = false
-        for path in files {
+        let (paths, problems) = RulesFile.rulesFiles(files, console: console)
+        var broken = problems > 0
+        for path in paths {
             let file: RulesFile
             let rules: CompiledRules
             do {
@@ -18,7 +19,8 @@ public enum TestCommand {
                 continue
             }
             if file.tests.isEmpty {
-                console.err.line("\(path): warning: no tests (add a 'tests:' list or \(Paths.testsSibling(of: path)))")
+                console.err.line(
+                    "\(path): warning: no tests (add a 'tests:' list or \(RulesFile.testsSibling(of: path)))")
             }
             let runner = RuleTestRunner(rules: rules, defaultNow: now) { test throws(CLIError) in
                 guard case .file(let rel) = test.input else { return .null }

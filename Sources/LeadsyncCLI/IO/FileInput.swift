@@ -88,10 +88,4 @@ enum Paths {
     }
 
     /// `rules/cold-leads.yaml` → `rules/cold-leads.tests.yaml`
-    static func testsSibling(of path: String) -> String {
-        for ext in [".yaml", ".yml"] where path.hasSuffix(ext) {
-            return String(path.dropLast(ext.count)) + ".tests" + ext
-        }
-        return path + ".tests.yaml"
-    }
 }

@@ -1,5 +1,7 @@
 import LeadsyncCore
+import LeadsyncRules
 import LeadsyncRuntime
+import LeadsyncServer
 import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
@@ -49,6 +51,8 @@ public enum SyncCommand {
                 ? try LeadsyncDatabase.inMemory() : try LeadsyncDatabase.open(path: options.dbPath)
         } catch let error as CLIError {
             return fail(error.message)
+        } catch let error as UpstreamSettings.Error {
+            return fail(error.message)
         } catch {
             return fail("\(error)")
         }
@@ -67,7 +71,7 @@ public enum SyncCommand {
         fail: (String) -> Int32
     ) async -> Int32 {
         let counter = CallCounter()
-        let (ghl, calltools) = settings.clients(http: http, onCall: { counter.add($0) })
+        let (ghl, calltools) = settings.clients(http: http.client, onCall: { counter.add($0) })
         let started = ContinuousClock.now
         let tty = isatty(2) == 1
         do {

@@ -148,20 +148,21 @@ public enum DemoCommand {
         let logger = Logger(label: "leadsync.demo")
         let out = console.out
         let store: LeadsyncDatabase
-        let live: LiveRules
-        let settings = UpstreamSettings.sandbox(sandbox, state: state)
-        let metrics = ServerMetrics()
-        let (ghl, calltools) = settings.clients(http: http, onCall: { metrics.upstream($0) })
+        var settings = UpstreamSettings.sandbox(sandbox, state: state)
+        settings.createSettle = .zero
         let emitter = SandboxWebhookEmitter(client: http.client, logger: logger)
-        let verifier: WebhookVerifier
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.syncInterval = nil
+        configuration.fullSyncHour = nil
+        let server: LeadsyncServer
         do {
             store = try LeadsyncDatabase.open(path: dbPath)
-            live = try LiveRules(
-                path: rulesPath, load: ServeCommand.loader(rulesPath),
-                makeExecutor: { rules in
-                    try Executor(rules: rules, store: store, calltools: calltools, ghl: ghl, now: now)
-                })
-            verifier = try WebhookVerifier(ed25519PEM: emitter.publicKeyPEM)
+            server = try LeadsyncServer.build(
+                ServerSetup(
+                    configuration: configuration, rulesPath: rulesPath, store: store, upstreams: settings,
+                    verifier: try WebhookVerifier(ed25519PEM: emitter.publicKeyPEM), http: http.client,
+                    logger: logger, now: now))
         } catch let error as LiveRules.Rejected {
             return fail(([error.message] + error.diagnostics.map(\.headline)).joined(separator: "\n"))
         } catch {
@@ -169,13 +170,8 @@ public enum DemoCommand {
         }
         defer { store.close() }
         await state.setWebhookSink(emitter.accept)
-        var configuration = ServerConfiguration()
-        configuration.port = 0
-        configuration.syncInterval = nil
-        configuration.fullSyncHour = nil
-        let server = LeadsyncServer(
-            configuration: configuration, store: store, rules: live, verifier: verifier, ghl: ghl, metrics: metrics,
-            logger: logger, now: now)
+        let live = server.rules
+        guard let ghl = server.ghl else { return fail("the demo server has no GHL client") }
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = server.application(extraServices: [emitter]) { port in
             emitter.setTarget("http://127.0.0.1:\(port)/webhook/ghl")

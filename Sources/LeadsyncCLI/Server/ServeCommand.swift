@@ -81,6 +81,9 @@ public enum ServeCommand {
                 settings = try UpstreamSettings.fromEnvironment(environment)
                 verifier = try WebhookVerifier.fromEnvironment(environment)
             }
+        } catch let error as UpstreamSettings.Error {
+            await http.shutdown()
+            return fail(error.message)
         } catch let error as CLIError {
             await http.shutdown()
             return fail(error.message)
@@ -109,23 +112,18 @@ public enum ServeCommand {
             return fail(error.description)
         }
         defer { store.close() }
-        let metrics = ServerMetrics()
-        let (ghl, calltools) = settings.clients(http: http, onCall: { metrics.upstream($0) })
-        let live: LiveRules
+        let server: LeadsyncServer
         do {
-            live = try LiveRules(
-                path: options.rulesPath, load: ServeCommand.loader(options.rulesPath),
-                makeExecutor: { rules in
-                    try Executor(
-                        rules: rules, store: store, calltools: calltools, ghl: ghl, now: now,
-                        createSettle: settings.createSettle)
-                })
+            server = try LeadsyncServer.build(
+                ServerSetup(
+                    configuration: configuration, rulesPath: options.rulesPath, store: store, upstreams: settings,
+                    verifier: verifier, http: http.client, logger: logger, now: now))
+        } catch let error as LiveRules.Rejected {
+            return fail(error.message)
         } catch {
             return fail("\(error)")
         }
-        let server = LeadsyncServer(
-            configuration: configuration, store: store, rules: live, verifier: verifier, ghl: ghl, metrics: metrics,
-            logger: logger, now: now)
+        let live = server.rules
         let app = server.application(extraServices: emitter.map { [$0] } ?? []) { port in
             emitter?.setTarget("http://127.0.0.1:\(port)/webhook/ghl")
             logger.info(
@@ -146,25 +144,6 @@ public enum ServeCommand {
         }
         logger.info("stopped; the database is closed and queued events resume on restart")
         return 0
-    }
-
-    /// Loads the rules file the way `check` does: unreadable or any error diagnostic rejects it.
-    public static func loader(_ path: String) -> @Sendable () throws(LiveRules.Rejected) -> LiveRules.Loaded {
-        { () throws(LiveRules.Rejected) -> LiveRules.Loaded in
-            let file: RulesFile
-            do throws(CLIError) {
-                file = try RulesFile.load(path)
-            } catch {
-                throw LiveRules.Rejected(message: error.message, diagnostics: [])
-            }
-            guard let rules = file.rules else {
-                let errors = file.diagnostics.filter { $0.severity == .error }
-                throw LiveRules.Rejected(
-                    message: "\(path): \(errors.count) error(s); the previous rules stay live",
-                    diagnostics: file.diagnostics)
-            }
-            return LiveRules.Loaded(rules: rules, diagnostics: file.diagnostics)
-        }
     }
 }
 

@@ -14,25 +14,47 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     public var calltoolsRate: (Int, Double)
     /// `LEADSYNC_CREATE_SETTLE_SECONDS` (default 30): see `Executor.createSettle`.
     public var createSettle: Duration = .seconds(30)
+    /// How failed calls are retried (the clients' default unless a test shortens it).
+    public var retry = RetryPolicy()
 
-    /// Reads the variables; a missing or malformed one is a one-line `CLIError`.
-    public static func fromEnvironment(_ env: [String: String]) throws(CLIError) -> UpstreamSettings {
-        func required(_ name: String, _ what: String) throws(CLIError) -> String {
-            guard let v = env[name]?.trimmedASCII, !v.isEmpty else { throw CLIError("\(name) is not set (\(what))") }
+    public init(
+        ghlToken: String, ghlLocationId: String, ghlBaseURL: String, calltoolsKey: String, calltoolsBaseURL: String,
+        ghlRate: (Int, Double), calltoolsRate: (Int, Double)
+    ) {
+        self.ghlToken = ghlToken
+        self.ghlLocationId = ghlLocationId
+        self.ghlBaseURL = ghlBaseURL
+        self.calltoolsKey = calltoolsKey
+        self.calltoolsBaseURL = calltoolsBaseURL
+        self.ghlRate = ghlRate
+        self.calltoolsRate = calltoolsRate
+    }
+
+    /// A missing or malformed variable, named in one line.
+    public struct Error: Swift.Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+        init(_ message: String) { self.message = message }
+    }
+
+    /// Reads the variables; a missing or malformed one is a one-line `Error`.
+    public static func fromEnvironment(_ env: [String: String]) throws(Error) -> UpstreamSettings {
+        func required(_ name: String, _ what: String) throws(Error) -> String {
+            guard let v = env[name]?.trimmedASCII, !v.isEmpty else { throw Error("\(name) is not set (\(what))") }
             return v
         }
-        func rate(_ name: String, _ fallback: String) throws(CLIError) -> (Int, Double) {
+        func rate(_ name: String, _ fallback: String) throws(Error) -> (Int, Double) {
             let text = env[name] ?? fallback
             let parts = text.split(separator: "/")
             guard parts.count == 2, let n = Int(parts[0]), n > 0, let s = Double(parts[1]), s > 0 else {
-                throw CLIError("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
+                throw Error("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
             }
             return (n, s)
         }
         var settle = Duration.seconds(30)
         if let text = env["LEADSYNC_CREATE_SETTLE_SECONDS"]?.trimmedASCII, !text.isEmpty {
             guard let n = Int(text), (0...3600).contains(n) else {
-                throw CLIError(
+                throw Error(
                     "LEADSYNC_CREATE_SETTLE_SECONDS must be a whole number of seconds, 0 to 3600; got '\(text)'")
             }
             settle = .seconds(n)
@@ -55,7 +77,7 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
 
     /// Clients sharing one HTTP client and one budget per account.
     public func clients(
-        http: HTTPClientHandle, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        http: HTTPClient, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     )
         -> (GHLClient, CallToolsClient)
     {
@@ -63,10 +85,10 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         let ctBudget = TokenBucket(capacity: calltoolsRate.0, period: .milliseconds(Int64(calltoolsRate.1 * 1000)))
         return (
             GHLClient(
-                baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http.client, budget: ghlBudget,
-                onCall: onCall),
+                baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http, budget: ghlBudget,
+                retry: retry, onCall: onCall),
             CallToolsClient(
-                baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http.client, budget: ctBudget,
+                baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http, budget: ctBudget, retry: retry,
                 onCall: onCall)
         )
     }

@@ -1,0 +1,84 @@
+import AsyncHTTPClient
+import Foundation
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncUpstream
+import LeadsyncValues
+import LeadsyncWebhooks
+import Logging
+
+/// Everything a server is built from, in one value. `LeadsyncServer.build(_:)` turns it into
+/// the whole object graph: the upstream clients, the rules loader, the executor, the processor
+/// and the scheduler. `serve`, `demo`, the tests and the benchmark all build their server so.
+public struct ServerSetup: Sendable {
+    public var configuration: ServerConfiguration
+    public var rulesPath: String
+    public var store: LeadsyncDatabase
+    public var upstreams: UpstreamSettings
+    public var verifier: WebhookVerifier
+    public var http: HTTPClient
+    public var logger: Logger
+    public var now: @Sendable () -> Timestamp
+
+    public init(
+        configuration: ServerConfiguration, rulesPath: String, store: LeadsyncDatabase, upstreams: UpstreamSettings,
+        verifier: WebhookVerifier, http: HTTPClient, logger: Logger, now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.configuration = configuration
+        self.rulesPath = rulesPath
+        self.store = store
+        self.upstreams = upstreams
+        self.verifier = verifier
+        self.http = http
+        self.logger = logger
+        self.now = now
+    }
+}
+
+extension LeadsyncServer {
+    /// The server `setup` describes. Throws `LiveRules.Rejected` when the rules file does not
+    /// load clean (the way `check` sees it).
+    public static func build(_ setup: ServerSetup) throws -> LeadsyncServer {
+        let metrics = ServerMetrics()
+        let (ghl, calltools) = setup.upstreams.clients(http: setup.http, onCall: { metrics.upstream($0) })
+        let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
+        let live = try LiveRules(
+            path: setup.rulesPath, load: RulesLoader.file(setup.rulesPath),
+            makeExecutor: { rules in
+                try Executor(
+                    rules: rules, store: store, calltools: calltools, ghl: ghl, now: now, createSettle: settle)
+            })
+        return LeadsyncServer(
+            configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
+            metrics: metrics, logger: setup.logger, now: now)
+    }
+}
+
+/// How a server loads its rules: the file and its sibling tests file, read from disk and
+/// compiled as `check` does. Unreadable, or any error diagnostic, rejects the file.
+public enum RulesLoader {
+    public static func file(_ path: String) -> @Sendable () throws(LiveRules.Rejected) -> LiveRules.Loaded {
+        { () throws(LiveRules.Rejected) -> LiveRules.Loaded in
+            let loaded: RulesFile?
+            do {
+                loaded = try RulesFile.load(path) { (p: String) throws(LiveRules.Rejected) -> String? in
+                    guard p == path || FileManager.default.fileExists(atPath: p) else { return nil }
+                    guard let data = FileManager.default.contents(atPath: p) else {
+                        throw LiveRules.Rejected(message: "cannot read '\(p)'", diagnostics: [])
+                    }
+                    return String(decoding: data, as: UTF8.self)
+                }
+            }
+            guard let file = loaded else { throw LiveRules.Rejected(message: "cannot read '\(path)'", diagnostics: []) }
+            guard let rules = file.rules else {
+                let errors = file.diagnostics.filter { $0.severity == .error }
+                throw LiveRules.Rejected(
+                    message: "\(path): \(errors.count) error(s); the previous rules stay live",
+                    diagnostics: file.diagnostics)
+            }
+            return LiveRules.Loaded(rules: rules, diagnostics: file.diagnostics)
+        }
+    }
+}

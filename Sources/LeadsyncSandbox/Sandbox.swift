@@ -3,6 +3,8 @@ import Hummingbird
 import LeadsyncValues
 import Logging
 import NIOCore
+import ServiceLifecycle
+import Synchronization
 
 /// A request context that keeps the connection, so a fault can reset it.
 public struct SandboxContext: RequestContext {
@@ -123,48 +125,79 @@ public struct SandboxResponder: HTTPResponder {
     }
 }
 
-/// A running sandbox server.
-public final class SandboxServer: Sendable {
+/// The emulated APIs' HTTP server, a `Service`: `leadsync sandbox` runs it in a service group
+/// (signals stop it gracefully). `start` runs it in the background instead, for the callers that
+/// need its port before they can build what talks to it (the tests, `demo`, `serve --sandbox`).
+public final class SandboxServer: Service, Sendable {
     public let state: SandboxState
-    public let port: Int
-    private let task: Task<Void, any Error>
+    private let app: any Service
+    private let ports: AsyncStream<Int>
+    private let portSink: AsyncStream<Int>.Continuation
+    private let bound = Mutex(0)
+    private let background = Mutex<Task<Void, any Error>?>(nil)
+    let host: String
+    let requestedPort: Int
 
+    /// The port it listens on (0 until it does).
+    public var port: Int { bound.withLock { $0 } }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    private init(state: SandboxState, port: Int, task: Task<Void, any Error>) {
+    public init(state: SandboxState = SandboxState(), host: String = "127.0.0.1", port: Int = 0) {
         self.state = state
-        self.port = port
-        self.task = task
-    }
-
-    /// Starts on `host:port` (port 0: any free port) and returns once it accepts connections.
-    public static func start(
-        state: SandboxState = SandboxState(), host: String = "127.0.0.1", port: Int = 0
-    ) async throws
-        -> SandboxServer
-    {
-        let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(
+        self.host = host
+        self.requestedPort = port
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        self.ports = ports
+        self.portSink = sink
+        app = Application(
             responder: SandboxResponder(state: state),
             configuration: .init(address: .hostname(host, port: port), serverName: "leadsync-sandbox"),
             onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
+                sink.yield(channel.localAddress?.port ?? 0)
+                sink.finish()
             },
             logger: Logger(label: "leadsync.sandbox", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var bound = 0
-        for await p in stream { bound = p }
-        guard bound > 0 else {
-            task.cancel()
-            throw SandboxError.couldNotStart(host: host, port: port)
-        }
-        return SandboxServer(state: state, port: bound, task: task)
     }
 
-    /// Stops the server.
+    /// Serves until graceful shutdown (or cancellation).
+    public func run() async throws {
+        // However it ends (a port already taken, say), nobody waits on `listening()` forever.
+        defer { portSink.finish() }
+        try await app.run()
+    }
+
+    /// Waits until it accepts connections; returns the port.
+    public func listening() async throws -> Int {
+        for await p in ports where p > 0 {
+            bound.withLock { $0 = p }
+            return p
+        }
+        let p = port
+        guard p > 0 else { throw SandboxError.couldNotStart(host: host, port: requestedPort) }
+        return p
+    }
+
+    /// Starts on `host:port` (port 0: any free port) in the background and returns once it
+    /// accepts connections; `stop()` ends it.
+    public static func start(
+        state: SandboxState = SandboxState(), host: String = "127.0.0.1", port: Int = 0
+    ) async throws -> SandboxServer {
+        let server = SandboxServer(state: state, host: host, port: port)
+        let task = Task { try await server.run() }
+        server.background.withLock { $0 = task }
+        do {
+            _ = try await server.listening()
+        } catch {
+            task.cancel()
+            throw error
+        }
+        return server
+    }
+
+    /// Stops a server `start` began.
     public func stop() async {
+        guard let task = background.withLock({ $0 }) else { return }
         task.cancel()
         _ = try? await task.value
     }

@@ -1,8 +1,9 @@
-import Dispatch
 import LeadsyncCore
 import LeadsyncSandbox
 import LeadsyncValues
-import Synchronization
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
 /// `leadsync sandbox`: the emulated GHL and CallTools on a local port, seeded with contacts,
 /// until interrupted. Prints the environment that points leadsync at it.
@@ -40,56 +41,37 @@ public enum SandboxCommand {
         // GHL's 100 per 10 s and CallTools' reported 1,000 per hour, unless lifted.
         await state.setLimits(ghl: liftLimits ? nil : (100, 10_000), calltools: liftLimits ? nil : (1000, 3_600_000))
         await seed(state, count: contacts)
-        let server: SandboxServer
-        do {
-            server = try await SandboxServer.start(state: state, host: host, port: port)
-        } catch {
-            console.err.line("leadsync: \(error)")
+        // The sandbox is a service: SIGINT or SIGTERM stops it gracefully.
+        let server = SandboxServer(state: state, host: host, port: port)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [server], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "leadsync.sandbox", factory: { _ in SwiftLogNoOpLogHandler() })))
+        return await withTaskGroup(of: String?.self) { tasks -> Int32 in
+            tasks.addTask {
+                do {
+                    try await group.run()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            guard (try? await server.listening()) != nil else {
+                console.err.line("leadsync: sandbox: could not listen on \(host):\(port)")
+                await group.triggerGracefulShutdown()
+                _ = await tasks.next()
+                return 1
+            }
+            console.out.line("sandbox GHL and CallTools on \(server.baseURL) with \(contacts) GHL contacts. Use:")
+            console.out.line(
+                "  export GHL_BASE_URL=\(server.baseURL) GHL_API_KEY=\(state.ghlToken) GHL_LOCATION_ID=\(state.locationId)"
+            )
+            console.out.line("  export CALLTOOLS_BASE_URL=\(server.baseURL) CALLTOOLS_API_KEY=\(state.calltoolsKey)")
+            console.out.line("Stop with Ctrl-C.")
+            console.out.flush()
+            guard case .some(.some(let failure)) = await tasks.next() else { return 0 }
+            console.err.line("leadsync: \(failure)")
             return 1
         }
-        console.out.line("sandbox GHL and CallTools on \(server.baseURL) with \(contacts) GHL contacts. Use:")
-        console.out.line(
-            "  export GHL_BASE_URL=\(server.baseURL) GHL_API_KEY=\(state.ghlToken) GHL_LOCATION_ID=\(state.locationId)")
-        console.out.line("  export CALLTOOLS_BASE_URL=\(server.baseURL) CALLTOOLS_API_KEY=\(state.calltoolsKey)")
-        console.out.line("Stop with Ctrl-C.")
-        console.out.flush()
-        await waitForTermination()
-        await server.stop()
-        return 0
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Returns when SIGINT or SIGTERM arrives (Dispatch signal sources; the default handlers are
-/// ignored so the process is not killed first).
-func waitForTermination() async {
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let once = ResumeOnce(continuation)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { once.resume() }
-            source.resume()
-            sources.append(source)
-        }
-        once.keep(sources)
-    }
-}
-
-/// Resumes a continuation at most once, and keeps the signal sources alive until then.
-final class ResumeOnce: Sendable {
-    private let state: Mutex<(continuation: CheckedContinuation<Void, Never>?, sources: [any DispatchSourceSignal])>
-    init(_ c: CheckedContinuation<Void, Never>) { state = Mutex((c, [])) }
-    func keep(_ s: [any DispatchSourceSignal]) { state.withLock { $0.sources = s } }
-    func resume() {
-        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            defer { s.continuation = nil }
-            return s.continuation
-        }
-        c?.resume()
     }
 }

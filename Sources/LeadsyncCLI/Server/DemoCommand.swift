@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import LeadsyncCore
+import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncSandbox
 import LeadsyncServer

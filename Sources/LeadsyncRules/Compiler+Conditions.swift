@@ -195,6 +195,15 @@ extension Compiler {
     mutating func compileFieldCondition(_ entries: [Entry], _ head: Entry) -> Condition? {
         guard let path = string(head.value, "field") else { return nil }
         let pathType = checkPath(path, at: head.value)
+        guard let (op, cs) = fieldOperator(entries, head, path: path), let pathType else { return nil }
+        if !typeAllows(op.key, pathType, path: path, at: op.keyNode) { return nil }
+        guard var (test, argText) = fieldTest(op, path: path, pathType: pathType, caseSensitive: cs) else { return nil }
+        if cs { argText += " (case-sensitive)" }
+        return .field(FieldPath(path), test, id: addCondition("\(path) \(op.key) \(argText)", at: head.keyNode))
+    }
+
+    /// The one operator of a field condition, and `case_sensitive`.
+    mutating func fieldOperator(_ entries: [Entry], _ head: Entry, path: String) -> (Entry, Bool)? {
         var caseSensitive = false
         var op: Entry?
         for e in entries where e.key != "field" {
@@ -224,9 +233,13 @@ extension Compiler {
                 at: head.keyNode)
             return nil
         }
-        guard let pathType else { return nil }
-        if !typeAllows(op.key, pathType, path: path, at: op.keyNode) { return nil }
-        let cs = caseSensitive
+        return (op, caseSensitive)
+    }
+
+    /// The test an operator and its argument make, with the argument as the trace shows it.
+    mutating func fieldTest(
+        _ op: Entry, path: String, pathType: PathType, caseSensitive cs: Bool
+    ) -> (FieldTest, String)? {
         let test: FieldTest
         var argText: String
         switch op.key {
@@ -304,10 +317,11 @@ extension Compiler {
             test = op.key == "older_than" ? .olderThan(d) : .newerThan(d)
             argText = d.text
         default:
-            fatalError("unreachable: operator list and switch disagree on '\(op.key)'")
+            // The operator list and this switch disagree: a bug here, reported, never a trap.
+            error(.unknownOperator, "field operator '\(op.key)' is listed but not implemented", at: op.keyNode)
+            return nil
         }
-        if cs { argText += " (case-sensitive)" }
-        return .field(FieldPath(path), test, id: addCondition("\(path) \(op.key) \(argText)", at: head.keyNode))
+        return (test, argText)
     }
 
     /// Operator/type combinations that can never make sense are load errors (rules-v1.md §4).

@@ -142,45 +142,10 @@ public struct SyncPass: Sendable {
         _ options: Options, plan: inout Plan, onPage: (Progress) -> Void, onError: (Executor.Failure) -> Void,
         onWait: (String) -> Void
     ) async throws -> Progress {
-        var progress = Progress()
-        var cursor: JSON?
+        var (progress, cursor) = options.dryRun ? (Progress(), nil) : try await begin(options)
         /// Contacts a first attempt left waiting; finished before the pass ends.
         var waiting: [Pending] = []
-        var filters: [JSON] = []
-        let mode = options.mode
-
-        if case .incremental(let explicit) = mode {
-            let since = try explicit ?? store.lastFinishedRun(mode: nil)?.startedAt
-            if let since {
-                filters.append(
-                    .object(
-                        JSONObject([
-                            "field": .string("dateUpdated"), "operator": .string("range"),
-                            "value": .object(JSONObject(["gte": .string(since.iso8601)])),
-                        ])))
-            }
-        }
-        if !options.dryRun {
-            if let id = options.runId, let run = try store.syncRun(id) {
-                progress = Progress(counts: run.counts)
-                progress.runId = id
-                if let text = run.checkpoint {
-                    progress.resumed = true
-                    cursor = try? JSONParser.parse(text)
-                }
-            } else if let interrupted = try store.interruptedRun(mode: mode.name) {
-                progress = Progress(counts: interrupted.counts)
-                progress.runId = interrupted.id
-                progress.resumed = true
-                if let text = interrupted.checkpoint { cursor = try? JSONParser.parse(text) }
-            } else {
-                progress.runId = try store.startRun(mode: mode.name, at: now())
-            }
-            let log = CallLog()
-            try await CallLog.$current.withValue(log) { try await executor.resolveAll() }
-            progress.idLookups = log.drain().count
-        }
-
+        let filters = try searchFilters(options.mode)
         // A dry run plans each page with the same executor steps, against a recorder.
         let planner =
             options.dryRun
@@ -194,14 +159,7 @@ public struct SyncPass: Sendable {
         // Custom field definitions cost a call; only rules that read custom fields need them.
         let catalog = rules.usesCustomFields ? try await ghl.customFields() : .empty
         while !pagesDone {
-            // GHL's daily budget spent: a server pass (batch priority) waits in the budget until
-            // the day turns; a command-line pass stops at its checkpoint and says when to rerun.
-            if TokenBucket.priority == .live, let until = await ghl.http.budget.dailyExhaustedUntil {
-                throw Failure(
-                    message:
-                        "GHL's daily request budget is spent until \(until.iso8601) (X-RateLimit-Daily-Remaining: 0); "
-                        + "the pass stopped at its last checkpoint and resumes from there when run again")
-            }
+            try await checkDailyBudget()
             // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
             // contact we write tags back to behind the cursor, and read it again.
             let page = try await ghl.search(
@@ -215,36 +173,10 @@ public struct SyncPass: Sendable {
                     progress.directoryPages = pages
                 }
             }
-            // Every search result is a contact (its own `type` is the contact type). One that
-            // cannot be used is reported and counted as failed, never dropped silently.
-            var contacts: [Contact] = []
-            contacts.reserveCapacity(page.contacts.count)
-            var unusable = 0
-            for (i, item) in page.contacts.enumerated() {
-                do {
-                    contacts.append(
-                        try InboundContact.decode(item, catalog: catalog, defaultEventType: "batch", expecting: .api)
-                            .contact)
-                } catch {
-                    unusable += 1
-                    let id = item["id"]?.stringValue ?? "#\(progress.contacts + i + 1)"
-                    onError(
-                        Executor.Failure(contactId: id, message: "unusable contact: \(error.message)", transient: false)
-                    )
-                    // `explain` shows why, when the item has an id to look it up by.
-                    if !options.dryRun, let realId = item["id"]?.stringValue, !realId.isEmpty {
-                        try? store.recordOutcome(
-                            realId, state: nil,
-                            audit: [
-                                AuditEntry(
-                                    at: now(), kind: .outcome,
-                                    summary: "not evaluated: GHL search returned an unusable contact: \(error.message)")
-                            ], completing: [], at: now())
-                    }
-                }
-            }
-            if options.dryRun {
-                try await planner?.plan(contacts, into: &plan)
+            let (contacts, unusable) = decode(
+                page.contacts, catalog: catalog, seen: progress.contacts, record: !options.dryRun, onError: onError)
+            if let planner {
+                try await planner.plan(contacts, into: &plan)
                 progress.contacts += contacts.count
                 progress.failed += unusable
             } else {
@@ -279,166 +211,87 @@ public struct SyncPass: Sendable {
         return progress
     }
 
-    /// A contact to process, where its data came from, and (once tried) why it waits.
-    struct Pending: Sendable {
-        var contact: Contact
-        var source: ContactSource
-        var deleted = false
-        var failure: Executor.Failure?
+    /// The run this pass records into: the one named, an interrupted one of the same mode (resumed
+    /// from its checkpoint), or a new one. Resolves the rules' ids once, before concurrent work.
+    func begin(_ options: Options) async throws -> (Progress, JSON?) {
+        var progress = Progress()
+        var cursor: JSON?
+        if let id = options.runId, let run = try store.syncRun(id) {
+            progress = Progress(counts: run.counts)
+            progress.runId = id
+            if let text = run.checkpoint {
+                progress.resumed = true
+                cursor = try? JSONParser.parse(text)
+            }
+        } else if let interrupted = try store.interruptedRun(mode: options.mode.name) {
+            progress = Progress(counts: interrupted.counts)
+            progress.runId = interrupted.id
+            progress.resumed = true
+            if let text = interrupted.checkpoint { cursor = try? JSONParser.parse(text) }
+        } else {
+            progress.runId = try store.startRun(mode: options.mode.name, at: now())
+        }
+        let log = CallLog()
+        try await CallLog.$current.withValue(log) { try await executor.resolveAll() }
+        progress.idLookups = log.drain().count
+        return (progress, cursor)
     }
 
-    /// At most this many contacts wait for the end of a pass (memory stays bounded); past it,
-    /// a transient failure is reported at once and left to the next pass or the server.
-    static let maxWaiting = 20_000
+    /// An incremental pass reads what changed since the last finished pass (or `--since`).
+    func searchFilters(_ mode: Mode) throws -> [JSON] {
+        guard case .incremental(let explicit) = mode,
+            let since = try explicit ?? store.lastFinishedRun(mode: nil)?.startedAt
+        else { return [] }
+        return [
+            .object(
+                JSONObject([
+                    "field": .string("dateUpdated"), "operator": .string("range"),
+                    "value": .object(JSONObject(["gte": .string(since.iso8601)])),
+                ]))
+        ]
+    }
 
-    /// Counts outcomes; transient failures wait for the end of the pass, others are reported.
-    func tally(
-        _ outcomes: [(Pending, Result<Executor.Outcome, Executor.Failure>)], into progress: inout Progress,
-        waiting: inout [Pending], onError: (Executor.Failure) -> Void
-    ) {
-        for (item, result) in outcomes {
-            switch result {
-            case .success(let outcome):
-                if outcome.reread { progress.rereads += 1 }
-                switch outcome.action {
-                case .created: progress.created += 1
-                case .updated: progress.updated += 1
-                case .unchanged: progress.unchanged += 1
-                case .skipped: progress.skipped += 1
-                }
-            case .failure(let failure):
-                progress.failed += 1
-                if failure.transient && waiting.count < Self.maxWaiting {
-                    var again = item
-                    again.failure = failure
-                    waiting.append(again)
-                } else {
-                    onError(failure)
-                }
-            }
+    /// GHL's daily budget spent: a server pass (batch priority) waits in the budget until the day
+    /// turns; a command-line pass stops at its checkpoint and says when to rerun.
+    func checkDailyBudget() async throws {
+        if TokenBucket.priority == .live, let until = await ghl.http.budget.dailyExhaustedUntil {
+            throw Failure(
+                message:
+                    "GHL's daily request budget is spent until \(until.iso8601) (X-RateLimit-Daily-Remaining: 0); "
+                    + "the pass stopped at its last checkpoint and resumes from there when run again")
         }
     }
 
-    /// The end of a pass: comes back to every contact a first attempt left waiting (a create
-    /// that may still be in flight, a transient fault), and to create intents an earlier,
-    /// interrupted run left behind; waits as long as they need, within `maxWait`, and finishes
-    /// them. What still fails is reported with its last error.
-    func finish(
-        _ waiting: inout [Pending], progress: inout Progress, catalog: CustomFieldCatalog, options: Options,
-        onError: (Executor.Failure) -> Void, onWait: (String) -> Void
-    ) async throws {
-        // Intents an interrupted run left on pages before its checkpoint: read the contact again.
-        let known = Set(waiting.map(\.contact.id))
-        for id in try store.pendingCreateIds() where !known.contains(id) {
-            let left = Executor.Failure(
-                contactId: id, message: "a create left pending by an earlier run", transient: true)
+    /// Every search result is a contact (its own `type` is the contact type). One that cannot be
+    /// used is reported and counted, never dropped silently; `explain` shows why when it has an id.
+    func decode(
+        _ items: [JSON], catalog: CustomFieldCatalog, seen: Int, record: Bool, onError: (Executor.Failure) -> Void
+    ) -> (contacts: [Contact], unusable: Int) {
+        var contacts: [Contact] = []
+        contacts.reserveCapacity(items.count)
+        var unusable = 0
+        for (i, item) in items.enumerated() {
             do {
-                let fresh = try await ghl.contact(id)
-                let contact = try InboundContact.decode(
-                    fresh, catalog: catalog, defaultEventType: "batch", expecting: .api
-                ).contact
-                waiting.append(Pending(contact: contact, source: .read, failure: left))
-            } catch let error as UpstreamError where error.meansContactGone {
-                waiting.append(
-                    Pending(contact: Contact(id: id, eventType: "batch"), source: .read, deleted: true, failure: left))
+                contacts.append(
+                    try InboundContact.decode(item, catalog: catalog, defaultEventType: "batch", expecting: .api)
+                        .contact)
             } catch {
-                onError(Executor.Failure(contactId: id, message: "\(left.message): \(error)", transient: true))
-                continue
-            }
-            progress.failed += 1  // counted as waiting; finishing it takes it back
-        }
-        let maxWaitMs = Int64(options.maxWait / .milliseconds(1))
-        var waitedMs: Int64 = 0
-        var round = 0
-        while !waiting.isEmpty {
-            round += 1
-            let nowMs = now().milliseconds
-            let settling = waiting.filter { $0.failure?.settlesAt != nil }
-            let settleMs =
-                settling.compactMap { $0.failure?.settlesAt.map { max(0, $0.milliseconds - nowMs) } }.max() ?? 0
-            let faulted = waiting.count - settling.count
-            // Settles wait exactly as long as they must; other transient faults back off
-            // (1 s, 2 s, 4 s ... 30 s), as the upstream clients' own retries do between calls.
-            let backoffMs: Int64 = faulted > 0 && round > 1 ? min(30_000, 1000 << Int64(min(round - 2, 5))) : 0
-            let waitMs = max(settleMs > 0 ? settleMs + 100 : 0, backoffMs)
-            guard round <= 20, waitedMs + waitMs <= maxWaitMs else { break }
-            if waitMs > 0 {
-                let seconds = (waitMs + 999) / 1000
-                var what: [String] = []
-                if !settling.isEmpty {
-                    what.append("\(settling.count) create\(settling.count == 1 ? "" : "s") to settle")
-                }
-                if faulted > 0 { what.append("\(faulted) contact\(faulted == 1 ? "" : "s") to retry") }
-                onWait("waiting \(seconds) s for " + what.joined(separator: " and "))
-                try await Task.sleep(for: .milliseconds(waitMs))
-                waitedMs += waitMs
-            }
-            let outcomes = await process(waiting, concurrency: options.concurrency)
-            waiting = []
-            for (item, result) in outcomes {
-                switch result {
-                case .success:
-                    // Counted failed when it first waited: finished now.
-                    progress.failed -= 1
-                    progress.recovered += 1
-                    tally([(item, result)], into: &progress, waiting: &waiting, onError: onError)
-                case .failure(let failure):
-                    // Still counted failed once; it waits another round, or is reported.
-                    if failure.transient {
-                        var again = item
-                        again.failure = failure
-                        waiting.append(again)
-                    } else {
-                        onError(failure)
-                    }
+                unusable += 1
+                let id = item["id"]?.stringValue ?? "#\(seen + i + 1)"
+                onError(
+                    Executor.Failure(contactId: id, message: "unusable contact: \(error.message)", transient: false))
+                if record, let realId = item["id"]?.stringValue, !realId.isEmpty {
+                    try? store.recordOutcome(
+                        realId, state: nil,
+                        audit: [
+                            AuditEntry(
+                                at: now(), kind: .outcome,
+                                summary: "not evaluated: GHL search returned an unusable contact: \(error.message)")
+                        ], completing: [], at: now())
                 }
             }
         }
-        progress.waited = .milliseconds(waitedMs)
-        for item in waiting {
-            if let failure = item.failure { onError(failure) }
-        }
-    }
-
-    /// Processes contacts with at most `concurrency` in flight.
-    func process(
-        _ items: [Pending], concurrency: Int
-    ) async
-        -> [(Pending, Result<Executor.Outcome, Executor.Failure>)]
-    {
-        var results: [(Pending, Result<Executor.Outcome, Executor.Failure>)] = []
-        results.reserveCapacity(items.count)
-        await withTaskGroup(of: (Pending, Result<Executor.Outcome, Executor.Failure>).self) { group in
-            var next = 0
-            func add() {
-                let item = items[next]
-                next += 1
-                group.addTask {
-                    do {
-                        // Search results may lack fields a full read has (dndSettings).
-                        return (
-                            item,
-                            .success(
-                                try await executor.process(item.contact, deleted: item.deleted, source: item.source))
-                        )
-                    } catch let failure as Executor.Failure {
-                        return (item, .failure(failure))
-                    } catch {
-                        return (
-                            item,
-                            .failure(
-                                Executor.Failure(contactId: item.contact.id, message: "\(error)", transient: false))
-                        )
-                    }
-                }
-            }
-            while next < items.count && next < max(1, concurrency) { add() }
-            while let r = await group.next() {
-                results.append(r)
-                if next < items.count { add() }
-            }
-        }
-        return results
+        return (contacts, unusable)
     }
 }
 

@@ -20,6 +20,8 @@ public actor Executor {
     let ghl: (any GHLAPI)?
     /// Set for a dry run: the upstreams are this recorder, and nothing is written to the store.
     let recorder: RecordingUpstream?
+    /// One contact at a time across the process (shared with the executors reloads build).
+    public let locks: ContactLocks
     let now: @Sendable () -> Timestamp
     var resolution: Resolution
     /// Phone → CallTools contact, read once from the contact list for a large import; when set,
@@ -40,11 +42,11 @@ public actor Executor {
 
     public init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: any CallToolsAPI, ghl: (any GHLAPI)?,
-        now: @escaping @Sendable () -> Timestamp, createSettle: Duration = .zero
+        now: @escaping @Sendable () -> Timestamp, createSettle: Duration = .zero, locks: ContactLocks = ContactLocks()
     ) throws(StoreError) {
         try self.init(
             rules: rules, store: store, calltools: calltools, ghl: ghl, recorder: nil, now: now,
-            createSettle: createSettle)
+            createSettle: createSettle, locks: locks)
     }
 
     /// A dry-run executor: the same steps, against `recorder`, reading `store` and writing nothing.
@@ -54,14 +56,16 @@ public actor Executor {
     ) throws(StoreError) {
         try self.init(
             rules: rules, store: store, calltools: recorder, ghl: recorder, recorder: recorder, now: now,
-            createSettle: .zero)
+            createSettle: .zero, locks: ContactLocks())
     }
 
     private init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: any CallToolsAPI, ghl: (any GHLAPI)?,
-        recorder: RecordingUpstream?, now: @escaping @Sendable () -> Timestamp, createSettle: Duration
+        recorder: RecordingUpstream?, now: @escaping @Sendable () -> Timestamp, createSettle: Duration,
+        locks: ContactLocks
     ) throws(StoreError) {
         self.recorder = recorder
+        self.locks = locks
         self.createSettle = createSettle
         self.rules = rules
         self.engine = Engine(rules: rules)
@@ -101,29 +105,6 @@ public actor Executor {
         public var description: String { "contact \(contactId): \(message)" }
     }
 
-    /// Contacts being processed, with the callers waiting their turn: one contact is processed
-    /// by one caller at a time (webhook workers and a reconcile pass share this executor), so
-    /// events for a contact apply in order and two creates can never race.
-    private var busy: [String: [CheckedContinuation<Void, Never>]] = [:]
-
-    private func lock(_ id: String) async {
-        if busy[id] == nil {
-            busy[id] = []
-            return
-        }
-        await withCheckedContinuation { busy[id, default: []].append($0) }
-    }
-
-    private func unlock(_ id: String) {
-        guard var waiting = busy[id], !waiting.isEmpty else {
-            busy[id] = nil
-            return
-        }
-        let next = waiting.removeFirst()
-        busy[id] = waiting
-        next.resume()  // ownership passes straight to the next caller
-    }
-
     /// Evaluates `contact`, brings CallTools to the decision, writes GHL tags back, records all.
     @discardableResult
     /// `completing`: inbox events this processing applies; they are marked done in the same
@@ -134,8 +115,8 @@ public actor Executor {
         _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = [],
         source: ContactSource = .given
     ) async throws(Failure) -> Outcome {
-        await lock(contact.id)
-        defer { unlock(contact.id) }
+        await locks.lock(contact.id)
+        defer { locks.unlock(contact.id) }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {

@@ -97,21 +97,32 @@ public struct SyncPass: Sendable {
         public init() {}
     }
 
-    let rules: CompiledRules
     let ghl: GHLClient
-    let executor: Executor
+    /// The executor to use now. A server's pass follows the live rules: after a reload, the next
+    /// page (and the end phase) runs on the new executor.
+    let currentExecutor: @Sendable () -> Executor
     let store: LeadsyncDatabase
     let now: @Sendable () -> Timestamp
 
+    var executor: Executor { currentExecutor() }
+    var rules: CompiledRules { currentExecutor().rules }
+
+    public init(
+        ghl: GHLClient, executor: @escaping @Sendable () -> Executor, store: LeadsyncDatabase,
+        now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.ghl = ghl
+        self.currentExecutor = executor
+        self.store = store
+        self.now = now
+    }
+
+    /// A pass on one executor (the command line's).
     public init(
         rules: CompiledRules, ghl: GHLClient, executor: Executor, store: LeadsyncDatabase,
         now: @escaping @Sendable () -> Timestamp
     ) {
-        self.rules = rules
-        self.ghl = ghl
-        self.executor = executor
-        self.store = store
-        self.now = now
+        self.init(ghl: ghl, executor: { executor }, store: store, now: now)
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -128,12 +139,13 @@ public struct SyncPass: Sendable {
         onError: (Executor.Failure) -> Void = { _ in }, onWait: (String) -> Void = { _ in }
     ) async throws -> Progress {
         // The directory read for an import lives for this pass only, however it ends.
+        let first = executor
         do {
             let progress = try await pass(options, plan: &plan, onPage: onPage, onError: onError, onWait: onWait)
-            await executor.dropDirectory()
+            await first.dropDirectory()
             return progress
         } catch {
-            await executor.dropDirectory()
+            await first.dropDirectory()
             throw error
         }
     }

@@ -10,8 +10,8 @@ import Synchronization
 ///
 /// A reload compiles the file first: any error leaves the live rules (and executor) untouched.
 /// Work already inside the old executor finishes on the old rules; the next contact uses the
-/// new ones. Both executors share the store, so their per-contact order holds through the store's
-/// create intents and applied state.
+/// new ones. Every executor shares the store and one `ContactLocks`, so a contact is never in
+/// two executors at once, and a running pass takes the live executor again at each page.
 public final class LiveRules: Sendable {
     public struct Loaded: Sendable {
         public var rules: CompiledRules

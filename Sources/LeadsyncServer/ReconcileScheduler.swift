@@ -83,7 +83,7 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
                     // Shutdown cancels a pass in progress (it keeps its checkpoint and resumes on the
                     // next start) instead of waiting for it: a full pass can take hours.
                     await withTaskExecutorPreference(workerExecutor) {
-                        try? await cancelWhenGracefulShutdown { await self.pass(request) }
+                        await cancelWhenGracefulShutdown { await self.pass(request) }
                     }
                 }
                 group.cancelAll()
@@ -112,8 +112,9 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
 
     func pass(_ request: Request) async {
         defer { running.withLock { $0 = nil } }
-        let live = rules.current
-        let pass = SyncPass(rules: live.rules, ghl: ghl, executor: live.executor, store: store, now: now)
+        // The pass follows reloads: each page runs on the executor live at that moment.
+        let rules = self.rules
+        let pass = SyncPass(ghl: ghl, executor: { rules.current.executor }, store: store, now: now)
         var options = SyncPass.Options()
         options.mode = request.full ? .full : .incremental(since: nil)
         options.runId = request.runId

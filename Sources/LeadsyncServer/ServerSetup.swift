@@ -44,11 +44,14 @@ extension LeadsyncServer {
         let metrics = ServerMetrics()
         let (ghl, calltools) = setup.upstreams.clients(http: setup.http, onCall: { metrics.upstream($0) })
         let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
+        // One lock per contact for the whole process: every executor a reload builds shares it.
+        let locks = ContactLocks()
         let live = try LiveRules(
             path: setup.rulesPath, load: RulesLoader.file(setup.rulesPath),
             makeExecutor: { rules in
                 try Executor(
-                    rules: rules, store: store, calltools: calltools, ghl: ghl, now: now, createSettle: settle)
+                    rules: rules, store: store, calltools: calltools, ghl: ghl, now: now, createSettle: settle,
+                    locks: locks)
             })
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,

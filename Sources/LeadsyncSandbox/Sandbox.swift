@@ -82,6 +82,10 @@ public struct SandboxResponder: HTTPResponder {
                 method: request.method.rawValue, segments: segments, query: query,
                 headers: headers, body: body)
         }
+        let faults = await state.faults
+        if faults.latencyAfterHandling > .zero, path.hasPrefix(faults.pathPrefix ?? "") {
+            try await Task.sleep(for: faults.latencyAfterHandling)
+        }
         if await state.takeResetAfterHandling(for: path, method: request.method.rawValue) {
             try await reset(context, request, path, query, headers, body)
         }

@@ -22,6 +22,9 @@ public struct Faults: Sendable, Equatable {
     public var errorRate: Double = 0
     /// Added before every answer.
     public var latency: Duration = .zero
+    /// Added after a request matching `pathPrefix` was performed, before its answer: a client
+    /// killed in that window made the change and never learned of it (a create cut off).
+    public var latencyAfterHandling: Duration = .zero
     /// The next N requests get 429 with `Retry-After: retryAfterSeconds`.
     public var burst429: Int = 0
     public var retryAfterSeconds: Double = 1

@@ -267,7 +267,14 @@ extension Leadsync {
             name: .customLong("calltools-faults"),
             help: "CallTools faults as shares of requests: 500s, 429s (Retry-After: 1), resets, e.g. 0.3,0.05,0.05.")
         var calltoolsFaults: String?
+        @Option(
+            name: .customLong("calltools-latency-ms"),
+            help: "Milliseconds CallTools takes to answer after performing a request (crash tests).")
+        var calltoolsLatencyMs = 0
         func validate() throws {
+            guard (0...60_000).contains(calltoolsLatencyMs) else {
+                throw ValidationError("--calltools-latency-ms must be 0 to 60000; got \(calltoolsLatencyMs)")
+            }
             if let calltoolsFaults, SandboxCommand.faults(calltoolsFaults) == nil {
                 throw ValidationError(
                     "--calltools-faults '\(calltoolsFaults)' must be three shares 0...1 adding up to at most 1")
@@ -276,7 +283,8 @@ extension Leadsync {
         func run() async throws {
             let code = await SandboxCommand.run(
                 host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
-                calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults), console: .standard)
+                calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults),
+                calltoolsLatency: .milliseconds(calltoolsLatencyMs), console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

@@ -33,11 +33,14 @@ public enum SandboxCommand {
 
     public static func run(
         host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false,
-        calltoolsFaults: Faults? = nil, console: Console
+        calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero, console: Console
     ) async -> Int32 {
         let state = SandboxState()
         await state.setSearchOmitsDndSettings(searchOmitsDnd)
-        if let calltoolsFaults { await state.setFaults(calltoolsFaults) }
+        var faults = calltoolsFaults ?? Faults()
+        faults.pathPrefix = "/api/"
+        faults.latencyAfterHandling = calltoolsLatency
+        if calltoolsFaults != nil || calltoolsLatency > .zero { await state.setFaults(faults) }
         // GHL's 100 per 10 s and CallTools' reported 1,000 per hour, unless lifted.
         await state.setLimits(ghl: liftLimits ? nil : (100, 10_000), calltools: liftLimits ? nil : (1000, 3_600_000))
         await seed(state, count: contacts)

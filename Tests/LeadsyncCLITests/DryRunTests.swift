@@ -290,7 +290,7 @@ import Testing
     }
 
     @Test func exitCodes() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build with: swift build --build-tests")
         #expect(try exec(["check", coldLeads]).code == 0)
         #expect(try exec(["check", "/nonexistent.yaml"]).code == 1)
         #expect(try exec(["test", coldLeads]).out.hasSuffix("21 passed, 0 failed\n"))
@@ -305,7 +305,7 @@ import Testing
     }
 
     @Test func dryRunReadsStdin() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else { return }
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build with: swift build --build-tests")
         let r = try exec(
             ["dry-run", "--json", "--rules", coldLeads, "-"],
             stdin: #"{"id":"s1","phone":"4155550100","tags":["cold"]}"# + "\n" + "{bad\n")

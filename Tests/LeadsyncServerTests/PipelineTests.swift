@@ -46,8 +46,9 @@ import Testing
             #expect(ct == ["GET /api/contacts/", "POST /api/contacts/"])
             let ghlWrites = settled.filter { !$0.path.hasPrefix("/api/") }.map { "\($0.method) \($0.path)" }
             #expect(ghlWrites == ["POST /contacts/c1/tags", "POST /contacts/c2/tags", "POST /contacts/c1/tags"])
-            // Loop safety: nothing more, however long we wait for the echo.
-            try await Task.sleep(for: .milliseconds(400))
+            // Loop safety, by state rather than by waiting: the echo of our write-back was applied
+            // (3 done, none pending) and made no GHL write, so no fourth webhook can exist.
+            #expect(h.emitter.delivered.sent == 3)
             #expect(await h.state.requests.count == settled.count)
             #expect(try h.store.inboxCounts().done == 3)  // c1 tag, c2 tag, c1 write-back echo
             #expect(await h.calltoolsCount(crm: "c1") == 1)
@@ -249,7 +250,6 @@ import Testing
         slow.pathPrefix = "/api/contacts/"
         await h.state.setFaults(slow)
         let scheduler = try #require(h.server.scheduler)
-        let started = ContinuousClock.now
         let runId: Int64 = try await h.running(emitter: false) { _ in
             guard case .started(let id) = try scheduler.trigger(full: true) else {
                 throw ServerHarness.Timeout(what: "a start")
@@ -257,8 +257,9 @@ import Testing
             try await h.eventually("some contacts created") { await h.calltoolsBuckets().count >= 10 }
             return id
         }
-        // Shutdown did not wait for the 600 contacts (about 12 s of CallTools latency alone).
-        #expect(ContinuousClock.now - started < .seconds(8))
+        // Shutdown did not wait for the 600 contacts: the pass stopped part way (state, not a
+        // wall-clock bound).
+        #expect(await h.calltoolsBuckets().count < 600)
         #expect(try h.store.syncRun(runId)?.status == .running)
         await h.state.setFaults(Faults())
         h.restart()

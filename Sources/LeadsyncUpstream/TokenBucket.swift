@@ -49,6 +49,8 @@ public actor TokenBucket {
 
     /// Live callers waiting for a token; batch callers stand aside while there are any.
     private var liveWaiting = 0
+    /// Batch callers waiting for a token (tests observe it).
+    private(set) var batchWaiting = 0
 
     /// Tokens batch work leaves untouched, so a freshly tagged lead never waits behind an import:
     /// a tenth of the budget (at least one).
@@ -77,6 +79,8 @@ public actor TokenBucket {
                 return
             }
             let needed = live ? 1 : 1 + liveReserve
+            if !live { batchWaiting += 1 }
+            defer { if !live { batchWaiting -= 1 } }
             try await clock.sleep(for: perToken * max(0.05, min(needed - tokens, needed)))
         }
     }

@@ -204,6 +204,19 @@ final class ServerHarness: @unchecked Sendable {
         var description: String { "timed out waiting for \(what)" }
     }
 
+    /// POSTs a signed marketplace webhook; returns the status and the answer.
+    func postWithAnswer(
+        port: Int, _ body: String, timeout: TimeAmount = .seconds(10)
+    ) async throws -> (status: UInt, answer: String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")
+        request.method = .POST
+        request.headers.add(name: "x-ghl-signature", value: emitter.sign(Array(body.utf8)))
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await http.execute(request, timeout: timeout)
+        let answer = try await response.body.collect(upTo: 1 << 16)
+        return (response.status.code, String(buffer: answer))
+    }
+
     /// POSTs a signed marketplace webhook; returns the status.
     func post(port: Int, _ body: String) async throws -> UInt {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")

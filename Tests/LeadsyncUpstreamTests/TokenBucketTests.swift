@@ -26,10 +26,16 @@ import Testing
         // 10 tokens, refilled one per 100 s: nothing refills during the test.
         let bucket = TokenBucket(capacity: 10, period: .seconds(1000))
         for _ in 0..<9 { try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() } }
-        // The tenth token is the live reserve: a batch caller would wait, a live one takes it.
-        try await bucket.acquire()
+        // The tenth token is the live reserve: a batch caller waits for it (observed, not timed;
+        // one that took it would never be seen waiting)...
         let waiting = Task { try await TokenBucket.$priority.withValue(.batch) { try await bucket.acquire() } }
-        try await Task.sleep(for: .milliseconds(50))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await bucket.batchWaiting == 0 {
+            try #require(ContinuousClock.now < deadline, "the batch caller took the live reserve")
+            await Task.yield()
+        }
+        // ...and a live caller takes it at once.
+        try await bucket.acquire()
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
     }

@@ -206,7 +206,9 @@ public struct SyncPass: Sendable {
             // estimate of a lagging index, and a contact added during the pass would be missed.
             cursor = page.next
             if let id = progress.runId {
-                try store.checkpoint(run: id, cursor: cursor.map(JSONWriter.encode) ?? "null", counts: progress.counts)
+                try store.checkpoint(
+                    run: id, cursor: cursor.map(JSONWriter.encode) ?? "null",
+                    counts: checkpointCounts(progress, waiting))
             }
             onPage(progress)
             if cursor == nil { break }
@@ -221,6 +223,17 @@ public struct SyncPass: Sendable {
         }
         if let id = progress.runId { try store.finishRun(id, status: .finished, counts: progress.counts, at: now()) }
         return progress
+    }
+
+    /// The counts a checkpoint keeps. A contact waiting on a create intent is not failed: a run
+    /// resumed after a kill finds the intent again (`finish` sweeps `pendingCreateIds`) and
+    /// counts it then, so counting it here too would leave it failed for good. Other waiting
+    /// contacts stay counted: a resumed run does not come back to them.
+    func checkpointCounts(_ progress: Progress, _ waiting: [Pending]) throws -> [String: Int] {
+        var counts = progress.counts
+        let resumable = try waiting.filter { try store.contact($0.contact.id).pendingSince != nil }.count
+        counts["failed", default: 0] -= resumable
+        return counts
     }
 
     /// The run this pass records into: the one named, an interrupted one of the same mode (resumed

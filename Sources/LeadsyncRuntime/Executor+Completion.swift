@@ -29,7 +29,7 @@ extension Executor {
                 message: "not dialled yet: \(why), and re-reading it failed: \(error)",
                 transient: true)
         }
-        if rules.usesCustomFields && catalog == nil { catalog = try await ghl.customFields() }
+        let catalog = rules.usesCustomFields ? try await catalogs?.covering([fresh]) : nil
         let read: Contact
         do {
             read = try InboundContact.decode(

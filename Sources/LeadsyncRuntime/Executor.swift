@@ -27,9 +27,9 @@ public actor Executor {
     /// Phone → CallTools contact, read once from the contact list for a large import; when set,
     /// phone lookups cost no call (see `prefetchDirectory`).
     var directory: [String: CallToolsContact]?
-    /// Custom field definitions for decoding re-read contacts, fetched once per executor (once
-    /// per rules version) and only when the rules read custom fields.
-    var catalog: CustomFieldCatalog?
+    /// Custom field definitions for decoding re-read contacts (only when the rules read custom
+    /// fields): shared by every executor, pass and worker of the process.
+    public let catalogs: CatalogCache?
     /// About 40 MiB of directory at most (roughly 250 bytes an entry).
     public static let maxDirectoryEntries = 150_000
 
@@ -42,11 +42,12 @@ public actor Executor {
 
     public init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: any CallToolsAPI, ghl: (any GHLAPI)?,
-        now: @escaping @Sendable () -> Timestamp, createSettle: Duration = .zero, locks: ContactLocks = ContactLocks()
+        now: @escaping @Sendable () -> Timestamp, createSettle: Duration = .zero, locks: ContactLocks = ContactLocks(),
+        catalogs: CatalogCache? = nil
     ) throws(StoreError) {
         try self.init(
             rules: rules, store: store, calltools: calltools, ghl: ghl, recorder: nil, now: now,
-            createSettle: createSettle, locks: locks)
+            createSettle: createSettle, locks: locks, catalogs: catalogs ?? ghl.map { CatalogCache(ghl: $0) })
     }
 
     /// A dry-run executor: the same steps, against `recorder`, reading `store` and writing nothing.
@@ -56,16 +57,17 @@ public actor Executor {
     ) throws(StoreError) {
         try self.init(
             rules: rules, store: store, calltools: recorder, ghl: recorder, recorder: recorder, now: now,
-            createSettle: .zero, locks: ContactLocks())
+            createSettle: .zero, locks: ContactLocks(), catalogs: nil)
     }
 
     private init(
         rules: CompiledRules, store: LeadsyncDatabase, calltools: any CallToolsAPI, ghl: (any GHLAPI)?,
         recorder: RecordingUpstream?, now: @escaping @Sendable () -> Timestamp, createSettle: Duration,
-        locks: ContactLocks
+        locks: ContactLocks, catalogs: CatalogCache?
     ) throws(StoreError) {
         self.recorder = recorder
         self.locks = locks
+        self.catalogs = catalogs
         self.createSettle = createSettle
         self.rules = rules
         self.engine = Engine(rules: rules)

@@ -169,7 +169,9 @@ public struct SyncPass: Sendable {
             cursor = nil
         }
         // Custom field definitions cost a call; only rules that read custom fields need them.
-        let catalog = rules.usesCustomFields ? try await ghl.customFields() : .empty
+        // Shared with the executors, and fetched again when a page holds a field it lacks.
+        let catalogs = rules.usesCustomFields ? (executor.catalogs ?? CatalogCache(ghl: ghl)) : nil
+        var catalog = try await catalogs?.current() ?? .empty
         while !pagesDone {
             try await checkDailyBudget()
             // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
@@ -185,6 +187,7 @@ public struct SyncPass: Sendable {
                     progress.directoryPages = pages
                 }
             }
+            if let catalogs { catalog = try await catalogs.covering(page.contacts) }
             let (contacts, unusable) = decode(
                 page.contacts, catalog: catalog, seen: progress.contacts, record: !options.dryRun, onError: onError)
             if let planner {

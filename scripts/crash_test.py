@@ -3,7 +3,7 @@ killed with SIGKILL at random moments and restarted; then CallTools must hold, f
 contact, the state of the newest event the server acknowledged, and nothing twice.
 
 Usage: python3 scripts/crash_test.py LEADSYNC_BINARY [--seconds 20] [--rate 200] [--kills 5]
-                                     [--senders 4] [--contacts 600] [--latency-ms 30]
+                                     [--senders 4] [--contacts 600] [--latency-ms 60]
                                      [--server-binary OTHER_BUILD]
 
 What makes loss visible:
@@ -14,7 +14,7 @@ What makes loss visible:
   exactly once in /api/alltags/, that no phone is on two CallTools contacts, and that the server
   has no dead letter;
 - senders run concurrently (one contact belongs to one sender, so its events are ordered), and
-  the sandbox CallTools answers 30 ms after performing a request, so kills land between a create
+  the sandbox CallTools answers 60 ms after performing a request, so kills land between a create
   and its answer; the test requires that some did (the server then finds its own contact by
   phone instead of creating it again);
 - an event refused while the server is down is sent again (same webhookId) until acknowledged,
@@ -110,7 +110,7 @@ def main():
     ap.add_argument("--kills", type=int, default=5)
     ap.add_argument("--senders", type=int, default=4)
     ap.add_argument("--contacts", type=int, default=600)
-    ap.add_argument("--latency-ms", type=int, default=30)
+    ap.add_argument("--latency-ms", type=int, default=60)
     ap.add_argument("--server-binary", help="serve with this build instead (the sandbox stays the given binary's)")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="leadsync-crash-")

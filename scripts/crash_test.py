@@ -279,7 +279,8 @@ def main():
         have = ids_of(c.get("tags"))
         want = set(tag_ids.get(tag, []))
         other = {x for n in CT_TAGS if n != tag for x in tag_ids.get(n, [])}
-        if ids_of(c.get("buckets")) != {bucket} or not want <= have or have & other:
+        # A tag CallTools lacks counts as missing (an empty 'want' would pass any contact).
+        if ids_of(c.get("buckets")) != {bucket} or not want or not want <= have or have & other:
             problems.append(f"{crm}: newest event says {state}; CallTools has buckets {c.get('buckets')} tags {c.get('tags')}")
 
     # Kills that landed between a create and its answer: the server found its own contact by

@@ -45,8 +45,8 @@ extension Executor {
         let buckets = rules.buckets.map(\.name).filter { resolution.buckets[$0] == nil }
         var add: [String] = [], remove: [String] = []
         for rule in rules.rules {
-            add += rule.calltoolsTags.add.filter { resolution.tags[$0.foldedForComparison] == nil }
-            remove += rule.calltoolsTags.remove.filter { resolution.tags[$0.foldedForComparison] == nil }
+            add += rule.calltoolsTags.add.filter(resolution.needsResolving(toAdd:))
+            remove += rule.calltoolsTags.remove.filter(resolution.needsResolving(toRemove:))
         }
         if !buckets.isEmpty || !add.isEmpty || !remove.isEmpty {
             try await resolve(buckets: buckets, tagsToAdd: Array(Set(add)), tagsToRemove: Array(Set(remove)))

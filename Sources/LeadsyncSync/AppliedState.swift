@@ -59,6 +59,17 @@ public struct Resolution: Sendable, Equatable {
         self.tags = tags
     }
 
+    /// The CallTools id of a tag, when known to exist.
+    public func tagId(_ name: String) -> Int? { tags[name.foldedForComparison] ?? nil }
+
+    /// Whether a tag to add still needs resolving: it has no id yet. A tag remembered as absent
+    /// (it was only ever removed) must be created now, not skipped.
+    public func needsResolving(toAdd name: String) -> Bool { tagId(name) == nil }
+
+    /// Whether a tag to remove still needs resolving: nothing is known of it, neither an id nor
+    /// that CallTools lacks it.
+    public func needsResolving(toRemove name: String) -> Bool { tags[name.foldedForComparison] == nil }
+
     /// Ids the rules file gives directly (`bucket: 11237`); names still need `GET /api/buckets/`.
     public static func initial(for rules: CompiledRules) -> Resolution {
         var r = Resolution()

@@ -44,16 +44,16 @@ public struct Planner: Sendable {
         let desiredNames = decision.buckets.map { rules.buckets[$0].name }
         let bucketsMatter = !desiredNames.isEmpty || !applied.buckets.isEmpty || applied.createPending
         let missingBuckets = bucketsMatter ? rules.buckets.map(\.name).filter { resolution.buckets[$0] == nil } : []
-        let missingAdd = decision.calltoolsTags.add.filter { resolution.tags[$0.foldedForComparison] == nil }
-        let missingRemove = decision.calltoolsTags.remove.filter { resolution.tags[$0.foldedForComparison] == nil }
+        let missingAdd = decision.calltoolsTags.add.filter(resolution.needsResolving(toAdd:))
+        let missingRemove = decision.calltoolsTags.remove.filter(resolution.needsResolving(toRemove:))
         if !missingBuckets.isEmpty || !missingAdd.isEmpty || !missingRemove.isEmpty {
             return .resolve(buckets: missingBuckets, tagsToAdd: missingAdd, tagsToRemove: missingRemove)
         }
 
         let managed = Set(rules.buckets.compactMap { resolution.buckets[$0.name] })
         let desiredBuckets = Set(desiredNames.compactMap { resolution.buckets[$0] })
-        let tagsToAdd = decision.calltoolsTags.add.compactMap { resolution.tags[$0.foldedForComparison] ?? nil }
-        let tagsToRemove = decision.calltoolsTags.remove.compactMap { resolution.tags[$0.foldedForComparison] ?? nil }
+        let tagsToAdd = decision.calltoolsTags.add.compactMap(resolution.tagId)
+        let tagsToRemove = decision.calltoolsTags.remove.compactMap(resolution.tagId)
 
         // 2. A contact CallTools does not have yet (as far as we know).
         guard let id = applied.calltoolsId else {

@@ -148,6 +148,33 @@ import Testing
         #expect(try h.store.contact("g1").applied.calltoolsId == 1001)
     }
 
+    /// "Cold lead" is first met as a tag to remove (CallTools lacks it, so it is remembered as
+    /// absent); the next contact that must carry it gets it created and set, in this executor
+    /// and in one built later on the same database.
+    @Test func aTagFirstMetAsARemovalIsCreatedForTheFirstContactThatNeedsIt() async throws {
+        let h = try await Self.harness()
+        defer { Task { await h.shutdown() } }
+        let active = #"{"id":"g0","firstName":"Bo","phone":"(415) 555-0100","tags":["active"]}"#
+        #expect(try await h.executor.process(try await h.contact(active)).action == .created)
+        #expect(await h.server.state.tags.map(\.name) == ["Active client"])
+        await h.server.state.clearRequests()
+        #expect(try await h.executor.process(try await h.contact(Self.ana)).action == .created)
+        let requests = await h.ctRequests
+        #expect(
+            requests.map { "\($0.method) \($0.path)" } == [
+                "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/", "POST /api/contacts/",
+            ])
+        let cold = try #require(await h.server.state.tags.first { $0.name == "Cold lead" }?.id)
+        #expect(requests.last?.body?["tags"] == .array([.number(Double(cold))]))
+
+        let later = try await Self.harness(store: h.store, server: h.server)
+        defer { Task { try? await later.http.shutdown() } }
+        let bea = #"{"id":"g2","firstName":"Bea","phone":"(415) 555-0199","tags":["cold lead"]}"#
+        #expect(try await later.executor.process(try await later.contact(bea)).action == .created)
+        let create = await h.server.state.requests.last { $0.method == "POST" && $0.path == "/api/contacts/" }
+        #expect(create?.body?["tags"] == .array([.number(Double(cold))]))
+    }
+
     @Test func aChangeIsOnePatchWithOnlyTheChange() async throws {
         let h = try await Self.harness()
         defer { Task { await h.shutdown() } }

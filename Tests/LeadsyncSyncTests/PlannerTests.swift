@@ -208,6 +208,22 @@ import Testing
         #expect(planner.calltoolsStep(d, applied: applied, resolution: noCold) == .nothing)
     }
 
+    /// A tag first met as one to remove is remembered as absent. The first contact that must
+    /// have it then resolves it again (creating it), rather than being written without it: the
+    /// crash test saw a whole run tag no "cold" contact because a "warm" one came first.
+    @Test func aTagKnownAbsentIsResolvedAgainWhenAContactNeedsIt() throws {
+        let noCold = Resolution(buckets: resolved.buckets, tags: ["cold": Int?.none, "active": 8])
+        let d = try decide(#"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold"]}"#)
+        let applied = AppliedState(
+            calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],
+            buckets: [11237], tags: [:])
+        #expect(
+            planner.calltoolsStep(d, applied: applied, resolution: noCold)
+                == .resolve(buckets: [], tagsToAdd: ["Cold"], tagsToRemove: []))
+        #expect(
+            planner.calltoolsStep(d, applied: applied, resolution: resolved)
+                == .update(id: 501, CallToolsBody(addTags: [7])))
+    }
     @Test func anUnknownTagStateIsRemovedOnceThenKnownAbsent() throws {
         let applied = AppliedState(
             calltoolsId: 501, fields: ["first_name": "Ana", "mobile_phone_number": "+14155550132"],

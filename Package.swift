@@ -127,11 +127,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the suites share: the sandbox, executor and server harnesses, the rules fixtures,
+        // and scoped helpers that await their cleanup.
+        .target(
+            name: "LeadsyncTestSupport",
+            dependencies: [
+                "LeadsyncValues", "LeadsyncCore", "LeadsyncRules", "LeadsyncStore", "LeadsyncUpstream",
+                "LeadsyncSandbox", "LeadsyncRuntime", "LeadsyncServer", "LeadsyncWebhooks",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/LeadsyncTestSupport"),
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore", "LeadsyncValues"]),
         .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore", "LeadsyncValues"]),
         .testTarget(
             name: "LeadsyncCLITests",
             dependencies: [
+                "LeadsyncTestSupport",
                 "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncValues", "LeadsyncSandbox", "LeadsyncStore",
                 "LeadsyncSync", .product(name: "Logging", package: "swift-log"),
             ]
@@ -149,6 +167,7 @@ let package = Package(
         .testTarget(
             name: "LeadsyncRuntimeTests",
             dependencies: [
+                "LeadsyncTestSupport",
                 "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncUpstream", "LeadsyncStore", "LeadsyncSync",
                 "LeadsyncRules", "LeadsyncCore", "LeadsyncValues",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -164,22 +183,22 @@ let package = Package(
         .testTarget(
             name: "LeadsyncServerTests",
             dependencies: [
-                "LeadsyncServer", "LeadsyncRuntime", "LeadsyncSandbox", "LeadsyncStore", "LeadsyncRules",
+                "LeadsyncTestSupport",
+                "LeadsyncServer", "LeadsyncSandbox", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "LeadsyncUpstreamTests",
             dependencies: [
+                "LeadsyncTestSupport",
                 "LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncValues",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -2,6 +2,7 @@ import Foundation
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -21,70 +22,73 @@ import Testing
         faults.latency = .milliseconds(3)  // slow enough that the kills land mid-pass
         await state.setFaults(faults)
         let server = try await SandboxServer.start(state: state)
-        defer { Task { await server.stop() } }
-        let dir = try TempDir()
-        let db = dir.path + "/leadsync.sqlite"
-        var env = ProcessInfo.processInfo.environment
-        env["GHL_BASE_URL"] = server.baseURL
-        env["GHL_API_KEY"] = "sandbox-ghl-token"
-        env["GHL_LOCATION_ID"] = "sandboxLocation0001"
-        env["CALLTOOLS_BASE_URL"] = server.baseURL
-        env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
-        env["GHL_RATE_LIMIT"] = "100000/1"
-        env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
-        // A create cut off by a kill is waited out at the end of the next pass (2 s here, 30 s by
-        // default), which then finishes it: the last run exits 0.
-        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "2"
+        try await withCleanup {
+            let dir = try TempDir()
+            let db = dir.path + "/leadsync.sqlite"
+            var env = ProcessInfo.processInfo.environment
+            env["GHL_BASE_URL"] = server.baseURL
+            env["GHL_API_KEY"] = "sandbox-ghl-token"
+            env["GHL_LOCATION_ID"] = "sandboxLocation0001"
+            env["CALLTOOLS_BASE_URL"] = server.baseURL
+            env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
+            env["GHL_RATE_LIMIT"] = "100000/1"
+            env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+            // A create cut off by a kill is waited out at the end of the next pass (2 s here, 30 s by
+            // default), which then finishes it: the last run exits 0.
+            env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "2"
 
-        func launch(stderr: Pipe? = nil) throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: binary)
-            p.arguments = ["sync", "--full", "--rules", coldLeads, "--db", db]
-            p.environment = env
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = stderr ?? FileHandle.nullDevice
-            try p.run()
-            return p
-        }
-        // Each run is killed once it has created 150 more CallTools contacts than the last one
-        // left: mid-pass by state, not after a fixed time.
-        var kills = 0
-        for _ in 0..<2 {
-            let before = await state.calltoolsContacts().count
-            let p = try launch()
-            let deadline = ContinuousClock.now + .seconds(120)
-            while p.isRunning, ContinuousClock.now < deadline {
-                if await state.calltoolsContacts().count >= before + 150 {
-                    kill(p.processIdentifier, SIGKILL)
-                    kills += 1
-                    break
-                }
-                try await Task.sleep(for: .milliseconds(2))  // polling the sandbox, not a delay
+            func launch(stderr: Pipe? = nil) throws -> Process {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: binary)
+                p.arguments = ["sync", "--full", "--rules", coldLeads, "--db", db]
+                p.environment = env
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = stderr ?? FileHandle.nullDevice
+                try p.run()
+                return p
             }
-            p.waitUntilExit()
-        }
-        let errors = Pipe()
-        let last = try launch(stderr: errors)
-        let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        last.waitUntilExit()
-        #expect(last.terminationStatus == 0, "\(said.suffix(2000))")
-        #expect(kills == 2, "a pass finished before it created 150 contacts; raise the latency")
+            // Each run is killed once it has created 150 more CallTools contacts than the last one
+            // left: mid-pass by state, not after a fixed time.
+            var kills = 0
+            for _ in 0..<2 {
+                let before = await state.calltoolsContacts().count
+                let p = try launch()
+                let deadline = ContinuousClock.now + .seconds(120)
+                while p.isRunning, ContinuousClock.now < deadline {
+                    if await state.calltoolsContacts().count >= before + 150 {
+                        kill(p.processIdentifier, SIGKILL)
+                        kills += 1
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(2))  // polling the sandbox, not a delay
+                }
+                p.waitUntilExit()
+            }
+            let errors = Pipe()
+            let last = try launch(stderr: errors)
+            let said = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            last.waitUntilExit()
+            #expect(last.terminationStatus == 0, "\(said.suffix(2000))")
+            #expect(kills == 2, "a pass finished before it created 150 contacts; raise the latency")
 
-        // Expected: the contacts the rules route, computed with the engine itself.
-        let rules = try #require(
-            RulesCompiler.compile(source: try String(contentsOfFile: coldLeads, encoding: .utf8), file: "c").rules)
-        var expected = Set<String>()
-        for i in 0..<1500 {
-            let id = "sbx" + String(i).leftPadded(to: 7, with: "0")
-            guard let o = await state.ghlContact(id) else { continue }
-            let c = try InboundContact.decode(.object(o)).contact
-            if !Engine(rules: rules).evaluate(c, now: fixedNow).buckets.isEmpty { expected.insert(id) }
+            // Expected: the contacts the rules route, computed with the engine itself.
+            let rules = try #require(
+                RulesCompiler.compile(source: try String(contentsOfFile: coldLeads, encoding: .utf8), file: "c").rules)
+            var expected = Set<String>()
+            for i in 0..<1500 {
+                let id = "sbx" + String(i).leftPadded(to: 7, with: "0")
+                guard let o = await state.ghlContact(id) else { continue }
+                let c = try InboundContact.decode(.object(o)).contact
+                if !Engine(rules: rules).evaluate(c, now: fixedNow).buckets.isEmpty { expected.insert(id) }
+            }
+            let crmIds = await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue }
+            #expect(crmIds.count == Set(crmIds).count, "a CallTools contact exists twice")
+            #expect(Set(crmIds) == expected)
+            let store = try LeadsyncDatabase.open(path: db)
+            #expect(try store.stats().createPending == 0)
+            #expect(try store.interruptedRun(mode: "full") == nil)
+        } cleanup: {
+            await server.stop()
         }
-        let crmIds = await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue }
-        #expect(crmIds.count == Set(crmIds).count, "a CallTools contact exists twice")
-        #expect(Set(crmIds) == expected)
-        let store = try LeadsyncDatabase.open(path: db)
-        #expect(try store.stats().createPending == 0)
-        #expect(try store.interruptedRun(mode: "full") == nil)
     }
 }

@@ -4,6 +4,7 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
 import LeadsyncSync
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -15,134 +16,127 @@ import Testing
 /// dial on data that may lack `dndSettings` re-reads the contact first, and a failed re-read
 /// dials no one.
 @Suite(.serialized) struct CompletenessTests {
-    /// The project's own rules file: a do-not-call exclusion on `dnd` and on
-    /// `dndSettings.Call.status`.
-    static let coldLeads: String = {
-        var path = #filePath
-        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
-        return (try? String(contentsOfFile: path + "/rules/cold-leads.yaml", encoding: .utf8)) ?? ""
-    }()
-
     static let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
 
-    func pass(_ h: ExecutorTests.Harness) throws -> SyncPass { try h.pass(rules: Self.coldLeads, now: { Self.now }) }
+    func pass(_ h: ExecutorHarness) throws -> SyncPass { try h.pass(rules: Fixtures.coldLeadsFile, now: { Self.now }) }
 
     /// A full pass over schema-complete sandbox contacts, with search answering with and without
     /// `dndSettings`: no Call-DND contact reaches CallTools either way, and CallTools ends the
     /// same as the engine says for the full contacts.
     @Test(arguments: [false, true])
     func aFullPassNeverDialsACallDNDContact(searchOmitsDnd: Bool) async throws {
-        let h = try await ExecutorTests.harness(rules: Self.coldLeads)
-        defer { Task { await h.shutdown() } }
-        let state = h.server.state
-        await state.setLimits(ghl: nil, calltools: nil)
-        await state.setSearchOmitsDndSettings(searchOmitsDnd)
-        let count = 400
-        await SandboxPopulation.seed(state, count: count)
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            let state = h.server.state
+            await state.setLimits(ghl: nil, calltools: nil)
+            await state.setSearchOmitsDndSettings(searchOmitsDnd)
+            let count = 400
+            await SandboxPopulation.seed(state, count: count)
 
-        var plan = SyncPass.Plan()
-        let progress = try await pass(h).run(SyncPass.Options(), plan: &plan)
-        #expect(progress.failed == 0)
-        #expect(progress.contacts == count)
+            var plan = SyncPass.Plan()
+            let progress = try await pass(h).run(SyncPass.Options(), plan: &plan)
+            #expect(progress.failed == 0)
+            #expect(progress.contacts == count)
 
-        let rules = try #require(RulesCompiler.compile(source: Self.coldLeads, file: "c.yaml").rules)
-        let engine = Engine(rules: rules)
-        var expected = Set<String>()
-        var callDND = Set<String>()
-        for i in 0..<count {
-            let full = try #require(await state.ghlContact(SandboxPopulation.id(i)))
-            let contact = try InboundContact.decode(.object(full), expecting: .api).contact
-            if SandboxPopulation.hasCallDND(i) { callDND.insert(contact.id) }
-            if !engine.evaluate(contact, now: Self.now).buckets.isEmpty { expected.insert(contact.id) }
-        }
-        #expect(callDND.count > 30)
-        let crmIds = Set(await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue })
-        #expect(crmIds.isDisjoint(with: callDND))
-        #expect(crmIds == expected)
+            let rules = try #require(RulesCompiler.compile(source: Fixtures.coldLeadsFile, file: "c.yaml").rules)
+            let engine = Engine(rules: rules)
+            var expected = Set<String>()
+            var callDND = Set<String>()
+            for i in 0..<count {
+                let full = try #require(await state.ghlContact(SandboxPopulation.id(i)))
+                let contact = try InboundContact.decode(.object(full), expecting: .api).contact
+                if SandboxPopulation.hasCallDND(i) { callDND.insert(contact.id) }
+                if !engine.evaluate(contact, now: Self.now).buckets.isEmpty { expected.insert(contact.id) }
+            }
+            #expect(callDND.count > 30)
+            let crmIds = Set(await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue })
+            #expect(crmIds.isDisjoint(with: callDND))
+            #expect(crmIds == expected)
 
-        // The cost: one GET per contact that would be dialled on search data lacking dndSettings.
-        let gets = await state.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/contacts/") }.count
-        #expect(gets == progress.rereads)
-        if searchOmitsDnd {
-            #expect(progress.rereads >= expected.count)
-        } else {
-            #expect(progress.rereads < expected.count / 2)
+            // The cost: one GET per contact that would be dialled on search data lacking dndSettings.
+            let gets = await state.requests.filter { $0.method == "GET" && $0.path.hasPrefix("/contacts/") }.count
+            #expect(gets == progress.rereads)
+            if searchOmitsDnd {
+                #expect(progress.rereads >= expected.count)
+            } else {
+                #expect(progress.rereads < expected.count / 2)
+            }
         }
     }
 
     /// The re-read finds Call DND: the contact is not created, and the trail says why.
     @Test func aSearchResultWithoutDndSettingsIsReadBeforeItIsDialled() async throws {
-        let h = try await ExecutorTests.harness(rules: Self.coldLeads)
-        defer { Task { await h.shutdown() } }
-        let full = try JSONParser.parse(
-            #"{"id":"d1","type":"lead","firstName":"Ana","phone":"+14155550132","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"permanent","message":"","code":""}}}"#
-        )
-        await h.server.state.putGHLContact(try #require(full.objectValue))
-        let fromSearch = try InboundContact.decode(
-            try JSONParser.parse(
-                #"{"id":"d1","type":"lead","firstName":"Ana","phone":"+14155550132","tags":["cold lead"],"dnd":false}"#),
-            defaultEventType: "batch", expecting: .api
-        ).contact
-        let outcome = try await h.executor.process(fromSearch, source: .search)
-        #expect(outcome.decision.buckets.isEmpty)
-        #expect(outcome.reread)
-        let rules = try #require(RulesCompiler.compile(source: Self.coldLeads, file: "c.yaml").rules)
-        #expect(outcome.decision.matchedExclusions.map { rules.exclusions[$0].name } == ["do-not-call"])
-        #expect(await h.server.state.calltoolsContacts().isEmpty)
-        let ghl = await h.server.state.requests.filter { !$0.path.hasPrefix("/api/") }
-        #expect(ghl.map { "\($0.method) \($0.path)" } == ["GET /contacts/d1"])
-        let trail = try h.store.auditTrail("d1").map(\.summary)
-        #expect(
-            trail.contains {
-                $0.contains("re-read before dialing (GHL search may leave out dndSettings)")
-                    && $0.contains(#""Call":{"status":"permanent""#)
-            })
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            let full = try JSONParser.parse(
+                #"{"id":"d1","type":"lead","firstName":"Ana","phone":"+14155550132","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"permanent","message":"","code":""}}}"#
+            )
+            await h.server.state.putGHLContact(try #require(full.objectValue))
+            let fromSearch = try InboundContact.decode(
+                try JSONParser.parse(
+                    #"{"id":"d1","type":"lead","firstName":"Ana","phone":"+14155550132","tags":["cold lead"],"dnd":false}"#
+                ),
+                defaultEventType: "batch", expecting: .api
+            ).contact
+            let outcome = try await h.executor.process(fromSearch, source: .search)
+            #expect(outcome.decision.buckets.isEmpty)
+            #expect(outcome.reread)
+            let rules = try #require(RulesCompiler.compile(source: Fixtures.coldLeadsFile, file: "c.yaml").rules)
+            #expect(outcome.decision.matchedExclusions.map { rules.exclusions[$0].name } == ["do-not-call"])
+            #expect(await h.server.state.calltoolsContacts().isEmpty)
+            let ghl = await h.server.state.requests.filter { !$0.path.hasPrefix("/api/") }
+            #expect(ghl.map { "\($0.method) \($0.path)" } == ["GET /contacts/d1"])
+            let trail = try h.store.auditTrail("d1").map(\.summary)
+            #expect(
+                trail.contains {
+                    $0.contains("re-read before dialing (GHL search may leave out dndSettings)")
+                        && $0.contains(#""Call":{"status":"permanent""#)
+                })
+        }
     }
 
     /// The same contact with its dndSettings given in full: no re-read.
     @Test func aContactWithItsDndSettingsIsNotReadAgain() async throws {
-        let h = try await ExecutorTests.harness(rules: Self.coldLeads)
-        defer { Task { await h.shutdown() } }
-        let contact = try InboundContact.decode(
-            try JSONParser.parse(
-                #"{"id":"d2","phone":"+14155550133","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"inactive"}}}"#
-            ), defaultEventType: "batch", expecting: .api
-        ).contact
-        await h.server.state.putGHLContact(try #require(JSONParser.parse(#"{"id":"d2"}"#).objectValue))
-        let outcome = try await h.executor.process(contact, source: .search)
-        #expect(!outcome.reread)
-        #expect(outcome.action == .created)
-        let ghl = await h.server.state.requests.filter { $0.method == "GET" && !$0.path.hasPrefix("/api/") }
-        #expect(ghl.isEmpty)
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            let contact = try InboundContact.decode(
+                try JSONParser.parse(
+                    #"{"id":"d2","phone":"+14155550133","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"inactive"}}}"#
+                ), defaultEventType: "batch", expecting: .api
+            ).contact
+            await h.server.state.putGHLContact(try #require(JSONParser.parse(#"{"id":"d2"}"#).objectValue))
+            let outcome = try await h.executor.process(contact, source: .search)
+            #expect(!outcome.reread)
+            #expect(outcome.action == .created)
+            let ghl = await h.server.state.requests.filter { $0.method == "GET" && !$0.path.hasPrefix("/api/") }
+            #expect(ghl.isEmpty)
+        }
     }
 
     /// The re-read fails: the contact waits (a transient failure), and nothing reaches CallTools.
     @Test func aFailedReReadDialsNoOne() async throws {
-        let h = try await ExecutorTests.harness(rules: Self.coldLeads)
-        defer { Task { await h.shutdown() } }
-        var faults = Faults()
-        faults.errorRate = 1
-        faults.pathPrefix = "/contacts/d3"
-        faults.method = "GET"
-        await h.server.state.setFaults(faults)
-        let contact = try InboundContact.decode(
-            try JSONParser.parse(#"{"id":"d3","phone":"+14155550134","tags":["cold lead"]}"#),
-            defaultEventType: "ContactTagUpdate", expecting: .api
-        ).contact
-        do {
-            _ = try await h.executor.process(contact, source: .webhook("ContactTagUpdate"))
-            Issue.record("a contact was processed without its DND settings")
-        } catch {
-            #expect(error.transient)
-            #expect(error.message.contains("not dialled yet"))
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            var faults = Faults()
+            faults.errorRate = 1
+            faults.pathPrefix = "/contacts/d3"
+            faults.method = "GET"
+            await h.server.state.setFaults(faults)
+            let contact = try InboundContact.decode(
+                try JSONParser.parse(#"{"id":"d3","phone":"+14155550134","tags":["cold lead"]}"#),
+                defaultEventType: "ContactTagUpdate", expecting: .api
+            ).contact
+            do {
+                _ = try await h.executor.process(contact, source: .webhook("ContactTagUpdate"))
+                Issue.record("a contact was processed without its DND settings")
+            } catch let error as Executor.Failure {
+                #expect(error.transient)
+                #expect(error.message.contains("not dialled yet"))
+            }
+            #expect(await h.server.state.calltoolsContacts().isEmpty)
+            #expect(await h.server.state.requests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
         }
-        #expect(await h.server.state.calltoolsContacts().isEmpty)
-        #expect(await h.server.state.requests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
     }
 
     /// `completeness: trust_when_absent` skips the re-read, as documented (and warned about).
     @Test func trustWhenAbsentSkipsTheReRead() async throws {
-        let rules = Self.coldLeads + "\ncompleteness: { trust_when_absent: [dndSettings] }\n"
+        let rules = Fixtures.coldLeadsFile + "\ncompleteness: { trust_when_absent: [dndSettings] }\n"
         let compiled = try #require(RulesCompiler.compile(source: rules, file: "c.yaml").rules)
         #expect(compiled.completeness.trustedWhenAbsent == ["dndSettings"])
         let contact = try InboundContact.decode(
@@ -150,7 +144,7 @@ import Testing
         ).contact
         let decision = Engine(rules: compiled).evaluate(contact, now: Self.now)
         #expect(compiled.fieldsToComplete(contact, source: .search, decision: decision).isEmpty)
-        let strict = try #require(RulesCompiler.compile(source: Self.coldLeads, file: "c.yaml").rules)
+        let strict = try #require(RulesCompiler.compile(source: Fixtures.coldLeadsFile, file: "c.yaml").rules)
         #expect(strict.fieldsToComplete(contact, source: .search, decision: decision) == ["dndSettings"])
         #expect(strict.fieldsToComplete(contact, source: .read, decision: decision).isEmpty)
         #expect(strict.fieldsToComplete(contact, source: .webhook("ContactDndUpdate"), decision: decision).isEmpty)

@@ -4,6 +4,7 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncStore
 import LeadsyncSync
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -13,289 +14,193 @@ import Testing
 
 /// The executor against the sandbox: exact calls, convergence, crash safety, faults.
 @Suite(.serialized) struct ExecutorTests {
-    static let rules = """
-        version: 1
-        buckets:
-          cold: { name: "Cold Leads" }
-          active: 11252
-        fields:
-          first_name: "{{ firstName }}"
-          mobile_phone_number: "{{ phone | e164 }}"
-          crm_id: "{{ id }}"
-        exclusions:
-          - name: dnc
-            when: { field: dnd, equals: true }
-        rules:
-          - name: active
-            when: { tags: { has: active } }
-            bucket: active
-            exclusive: true
-            calltools_tags: { add: [Active client], remove: [Cold lead] }
-            mark_customer: true
-            stop: true
-          - name: cold
-            when: { tags: { has: cold lead } }
-            bucket: cold
-            calltools_tags: { add: [Cold lead] }
-            ghl_tags: { add: [in-calltools] }
-        """
-
-    struct Harness {
-        let server: SandboxServer
-        let http: HTTPClient
-        let store: LeadsyncDatabase
-        let executor: Executor
-        let ghlCalls: Counter
-        let ctCalls: Counter
-
-        func shutdown() async {
-            try? await http.shutdown()
-            await server.stop()
-        }
-
-        /// The contact as a batch pass sees it, and the same contact put into the sandbox's GHL
-        /// (write-backs go there).
-        func contact(_ json: String) async throws -> Contact {
-            let parsed = try JSONParser.parse(json)
-            if case .object(let o) = parsed { await server.state.putGHLContact(o) }
-            return try InboundContact.decode(parsed, defaultEventType: "batch").contact
-        }
-
-        /// A sync pass over this harness's executor and store, with its own GHL client (GHL calls
-        /// counted in `ghlCalls`).
-        func pass(
-            rules: String = ExecutorTests.rules,
-            now: @escaping @Sendable () -> Timestamp = { Timestamp(iso8601: "2026-11-29T12:00:00Z")! }
-        ) throws -> SyncPass {
-            let ghl = GHLClient(
-                baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-                client: http, budget: TokenBucket(capacity: 100_000, period: .seconds(1)), timeout: .seconds(5),
-                onCall: { [ghlCalls] _ in ghlCalls.add() })
-            let compiled = try #require(RulesCompiler.compile(source: rules, file: "e.yaml").rules)
-            return SyncPass(rules: compiled, ghl: ghl, executor: executor, store: store, now: now)
-        }
-
-        var ctRequests: [RecordedRequest] {
-            get async { await server.state.requests.filter { $0.path.hasPrefix("/api/") } }
-        }
-    }
-
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func add() { lock.withLock { value += 1 } }
-        var count: Int { lock.withLock { value } }
-    }
-
-    static func harness(
-        store: LeadsyncDatabase? = nil, server: SandboxServer? = nil, rules: String = ExecutorTests.rules,
-        createSettle: Duration = .zero,
-        now: @escaping @Sendable () -> Timestamp = { Timestamp(iso8601: "2026-11-29T12:00:00Z")! }
-    ) async throws -> Harness {
-        let server = try await { () async throws -> SandboxServer in
-            if let server { return server }
-            return try await SandboxServer.start()
-        }()
-        let http = UpstreamHTTP.makeClient()
-        let fast = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20))
-        let ghlCalls = Counter(), ctCalls = Counter()
-        let ghl = GHLClient(
-            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001", client: http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2), retry: fast,
-            onCall: { _ in ghlCalls.add() })
-        let ct = CallToolsClient(
-            baseURL: server.baseURL, apiKey: "sandbox-calltools-key", client: http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2), retry: fast,
-            onCall: { _ in ctCalls.add() })
-        let compiled = try #require(RulesCompiler.compile(source: rules, file: "e.yaml").rules)
-        let db = try store ?? LeadsyncDatabase.inMemory()
-        let executor = try Executor(
-            rules: compiled, store: db, calltools: ct, ghl: ghl, now: now, createSettle: createSettle)
-        return Harness(server: server, http: http, store: db, executor: executor, ghlCalls: ghlCalls, ctCalls: ctCalls)
-    }
-
     static let ana = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"]}"#
 
     @Test func aNewContactIsResolvedLookedUpAndCreatedThenCostsNothing() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        let first = try await h.executor.process(try await h.contact(Self.ana))
-        #expect(first.action == .created)
-        #expect(first.calltoolsCalls == 2)
-        let requests = await h.ctRequests
-        #expect(
-            requests.map { "\($0.method) \($0.path)" } == [
-                "GET /api/buckets/", "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/",
-                "POST /api/contacts/",
-            ])
-        let create = try #require(requests.last?.body)
-        #expect(
-            JSONWriter.encode(create)
-                == #"{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"g1","buckets":[11237],"tags":[501]}"#
-        )
-        // The GHL write-back went through the tag endpoint.
-        let ghl = await h.server.state.requests.filter { !$0.path.hasPrefix("/api/") }
-        #expect(ghl.map { "\($0.method) \($0.path)" } == ["POST /contacts/g1/tags"])
+        try await ExecutorHarness.with { h in
+            let first = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(first.action == .created)
+            #expect(first.calltoolsCalls == 2)
+            let requests = await h.ctRequests
+            #expect(
+                requests.map { "\($0.method) \($0.path)" } == [
+                    "GET /api/buckets/", "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/",
+                    "POST /api/contacts/",
+                ])
+            let create = try #require(requests.last?.body)
+            #expect(
+                JSONWriter.encode(create)
+                    == #"{"first_name":"Ana","mobile_phone_number":"+14155550132","crm_id":"g1","buckets":[11237],"tags":[501]}"#
+            )
+            // The GHL write-back went through the tag endpoint.
+            let ghl = await h.server.state.requests.filter { !$0.path.hasPrefix("/api/") }
+            #expect(ghl.map { "\($0.method) \($0.path)" } == ["POST /contacts/g1/tags"])
 
-        // Again, with GHL now carrying the write-back tag (as its webhook would): zero calls.
-        await h.server.state.clearRequests()
-        let again = try await h.executor.process(
-            try await h.contact(
-                #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
-        #expect(again.action == .unchanged)
-        #expect(again.calltoolsCalls == 0 && again.ghlCalls == 0)
-        #expect(await h.server.state.requests.isEmpty)
-        #expect(try h.store.contact("g1").applied.calltoolsId == 1001)
+            // Again, with GHL now carrying the write-back tag (as its webhook would): zero calls.
+            await h.server.state.clearRequests()
+            let again = try await h.executor.process(
+                try await h.contact(
+                    #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
+            #expect(again.action == .unchanged)
+            #expect(again.calltoolsCalls == 0 && again.ghlCalls == 0)
+            #expect(await h.server.state.requests.isEmpty)
+            #expect(try h.store.contact("g1").applied.calltoolsId == 1001)
+        }
     }
 
     /// "Cold lead" is first met as a tag to remove (CallTools lacks it, so it is remembered as
     /// absent); the next contact that must carry it gets it created and set, in this executor
     /// and in one built later on the same database.
     @Test func aTagFirstMetAsARemovalIsCreatedForTheFirstContactThatNeedsIt() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        let active = #"{"id":"g0","firstName":"Bo","phone":"(415) 555-0100","tags":["active"]}"#
-        #expect(try await h.executor.process(try await h.contact(active)).action == .created)
-        #expect(await h.server.state.tags.map(\.name) == ["Active client"])
-        await h.server.state.clearRequests()
-        #expect(try await h.executor.process(try await h.contact(Self.ana)).action == .created)
-        let requests = await h.ctRequests
-        #expect(
-            requests.map { "\($0.method) \($0.path)" } == [
-                "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/", "POST /api/contacts/",
-            ])
-        let cold = try #require(await h.server.state.tags.first { $0.name == "Cold lead" }?.id)
-        #expect(requests.last?.body?["tags"] == .array([.number(Double(cold))]))
+        try await ExecutorHarness.with { h in
+            let active = #"{"id":"g0","firstName":"Bo","phone":"(415) 555-0100","tags":["active"]}"#
+            #expect(try await h.executor.process(try await h.contact(active)).action == .created)
+            #expect(await h.server.state.tags.map(\.name) == ["Active client"])
+            await h.server.state.clearRequests()
+            #expect(try await h.executor.process(try await h.contact(Self.ana)).action == .created)
+            let requests = await h.ctRequests
+            #expect(
+                requests.map { "\($0.method) \($0.path)" } == [
+                    "GET /api/alltags/", "POST /api/alltags/", "GET /api/contacts/", "POST /api/contacts/",
+                ])
+            let cold = try #require(await h.server.state.tags.first { $0.name == "Cold lead" }?.id)
+            #expect(requests.last?.body?["tags"] == .array([.number(Double(cold))]))
 
-        let later = try await Self.harness(store: h.store, server: h.server)
-        defer { Task { try? await later.http.shutdown() } }
-        let bea = #"{"id":"g2","firstName":"Bea","phone":"(415) 555-0199","tags":["cold lead"]}"#
-        #expect(try await later.executor.process(try await later.contact(bea)).action == .created)
-        let create = await h.server.state.requests.last { $0.method == "POST" && $0.path == "/api/contacts/" }
-        #expect(create?.body?["tags"] == .array([.number(Double(cold))]))
+            try await ExecutorHarness.with(store: h.store, server: h.server) { later in
+                let bea = #"{"id":"g2","firstName":"Bea","phone":"(415) 555-0199","tags":["cold lead"]}"#
+                let outcome = try await later.executor.process(try await later.contact(bea))
+                #expect(outcome.action == .created)
+                let create = await h.server.state.requests.last { $0.method == "POST" && $0.path == "/api/contacts/" }
+                #expect(create?.body?["tags"] == .array([.number(Double(cold))]))
+            }
+        }
     }
 
     @Test func aChangeIsOnePatchWithOnlyTheChange() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        try await h.executor.process(try await h.contact(Self.ana))
-        await h.server.state.clearRequests()
-        let changed = try await h.executor.process(
-            try await h.contact(
-                #"{"id":"g1","firstName":"Anna","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
-        #expect(changed.action == .updated && changed.calltoolsCalls == 1)
-        let requests = await h.ctRequests
-        #expect(requests.map { "\($0.method) \($0.path)" } == ["PATCH /api/contacts/1001/"])
-        #expect(requests.first?.body == .object(JSONObject(["first_name": .string("Anna")])))
+        try await ExecutorHarness.with { h in
+            try await h.executor.process(try await h.contact(Self.ana))
+            await h.server.state.clearRequests()
+            let changed = try await h.executor.process(
+                try await h.contact(
+                    #"{"id":"g1","firstName":"Anna","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#))
+            #expect(changed.action == .updated && changed.calltoolsCalls == 1)
+            let requests = await h.ctRequests
+            #expect(requests.map { "\($0.method) \($0.path)" } == ["PATCH /api/contacts/1001/"])
+            #expect(requests.first?.body == .object(JSONObject(["first_name": .string("Anna")])))
+        }
     }
 
     @Test func becomingAClientMovesBucketsAndMarks() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        try await h.executor.process(try await h.contact(Self.ana))
-        let moved = try await h.executor.process(
-            try await h.contact(
-                #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","active","in-calltools"]}"#)
-        )
-        #expect(moved.action == .updated)
-        let ct = await h.server.state.calltoolsContacts()[1001]
-        #expect(ct?["buckets"] == .array([.number(11252)]))
-        #expect(try h.store.contact("g1").markedCustomer)
-        // The mark is sticky: without the active tag it still never returns to Cold.
-        let later = try await h.executor.process(try await h.contact(Self.ana))
-        #expect(later.decision.buckets.isEmpty)
-        #expect(await h.server.state.calltoolsContacts()[1001]?["buckets"] == .array([]))
+        try await ExecutorHarness.with { h in
+            try await h.executor.process(try await h.contact(Self.ana))
+            let moved = try await h.executor.process(
+                try await h.contact(
+                    #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","active","in-calltools"]}"#
+                )
+            )
+            #expect(moved.action == .updated)
+            let ct = await h.server.state.calltoolsContacts()[1001]
+            #expect(ct?["buckets"] == .array([.number(11252)]))
+            #expect(try h.store.contact("g1").markedCustomer)
+            // The mark is sticky: without the active tag it still never returns to Cold.
+            let later = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(later.decision.buckets.isEmpty)
+            #expect(await h.server.state.calltoolsContacts()[1001]?["buckets"] == .array([]))
+        }
     }
 
     @Test func aCreateWhoseAnswerIsLostNeverMakesASecondContact() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        // CallTools performs the create, then the connection drops before the answer.
-        var f = Faults()
-        f.resetsAfterHandling = 1
-        f.pathPrefix = "/api/contacts/"
-        f.method = "POST"
-        await h.server.state.setFaults(f)
-        await #expect(throws: Executor.Failure.self) { try await h.executor.process(try await h.contact(Self.ana)) }
-        // The intent was committed before the create; the id never came back.
-        #expect(try h.store.contact("g1").applied == AppliedState(createPending: true))
-        #expect(await h.server.state.calltoolsContacts().count == 1)
+        try await ExecutorHarness.with { h in
+            // CallTools performs the create, then the connection drops before the answer.
+            var f = Faults()
+            f.resetsAfterHandling = 1
+            f.pathPrefix = "/api/contacts/"
+            f.method = "POST"
+            await h.server.state.setFaults(f)
+            await #expect(throws: Executor.Failure.self) { try await h.executor.process(try await h.contact(Self.ana)) }
+            // The intent was committed before the create; the id never came back.
+            #expect(try h.store.contact("g1").applied == AppliedState(createPending: true))
+            #expect(await h.server.state.calltoolsContacts().count == 1)
 
-        // The retry looks the contact up by phone and adopts it: still one CallTools contact.
-        let retry = try await h.executor.process(try await h.contact(Self.ana))
-        #expect(await h.server.state.calltoolsContacts().count == 1)
-        let stored = try h.store.contact("g1").applied
-        #expect(stored.calltoolsId == 1001 && !stored.createPending)
-        #expect(retry.calltoolsCalls == 1)  // the lookup; the create had set everything already
-        #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.count == 1)
+            // The retry looks the contact up by phone and adopts it: still one CallTools contact.
+            let retry = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(await h.server.state.calltoolsContacts().count == 1)
+            let stored = try h.store.contact("g1").applied
+            #expect(stored.calltoolsId == 1001 && !stored.createPending)
+            #expect(retry.calltoolsCalls == 1)  // the lookup; the create had set everything already
+            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.count == 1)
+        }
     }
 
     @Test func aRestartFindsAPendingCreateByPhone() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        // A previous process recorded its intent, CallTools created the contact, then it died.
-        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
-        let existing = await h.server.state.putCallToolsContact(
-            JSONObject([
-                "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"), "crm_id": .string("g1"),
-                "buckets": .array([.number(11237)]),
-            ]))
-        let outcome = try await h.executor.process(try await h.contact(Self.ana))
-        #expect(await h.server.state.calltoolsContacts().count == 1)
-        #expect(try h.store.contact("g1").applied.calltoolsId == existing)
-        #expect(outcome.action == .updated)  // the tag was still missing
-        #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+        try await ExecutorHarness.with { h in
+            // A previous process recorded its intent, CallTools created the contact, then it died.
+            try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
+            let existing = await h.server.state.putCallToolsContact(
+                JSONObject([
+                    "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"),
+                    "crm_id": .string("g1"),
+                    "buckets": .array([.number(11237)]),
+                ]))
+            let outcome = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(await h.server.state.calltoolsContacts().count == 1)
+            #expect(try h.store.contact("g1").applied.calltoolsId == existing)
+            #expect(outcome.action == .updated)  // the tag was still missing
+            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+        }
     }
 
     @Test func aPendingCreateForAContactNoLongerRoutedLeavesItsBucket() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        // The create happened before a crash; by the restart, Ana asked not to be called.
-        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
-        let existing = await h.server.state.putCallToolsContact(
-            JSONObject([
-                "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"), "crm_id": .string("g1"),
-                "buckets": .array([.number(11237)]),
-            ]))
-        let dnd = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"],"dnd":true}"#
-        _ = try await h.executor.process(try await h.contact(dnd))
-        let stored = try h.store.contact("g1")
-        #expect(stored.applied.calltoolsId == existing && !stored.applied.createPending)
-        #expect(await h.server.state.calltoolsContacts()[existing]?["buckets"] == .array([]))
-        // A pending create that never happened is simply forgotten.
-        try h.store.recordCreateIntent("g2", at: Timestamp(milliseconds: 0))
-        let other = #"{"id":"g2","firstName":"Bo","phone":"(415) 555-0199","tags":[],"dnd":true}"#
-        _ = try await h.executor.process(try await h.contact(other))
-        #expect(try h.store.contact("g2").applied == AppliedState())
-        #expect(await h.server.state.calltoolsContacts().count == 1)
+        try await ExecutorHarness.with { h in
+            // The create happened before a crash; by the restart, Ana asked not to be called.
+            try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
+            let existing = await h.server.state.putCallToolsContact(
+                JSONObject([
+                    "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"),
+                    "crm_id": .string("g1"),
+                    "buckets": .array([.number(11237)]),
+                ]))
+            let dnd = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"],"dnd":true}"#
+            _ = try await h.executor.process(try await h.contact(dnd))
+            let stored = try h.store.contact("g1")
+            #expect(stored.applied.calltoolsId == existing && !stored.applied.createPending)
+            #expect(await h.server.state.calltoolsContacts()[existing]?["buckets"] == .array([]))
+            // A pending create that never happened is simply forgotten.
+            try h.store.recordCreateIntent("g2", at: Timestamp(milliseconds: 0))
+            let other = #"{"id":"g2","firstName":"Bo","phone":"(415) 555-0199","tags":[],"dnd":true}"#
+            _ = try await h.executor.process(try await h.contact(other))
+            #expect(try h.store.contact("g2").applied == AppliedState())
+            #expect(await h.server.state.calltoolsContacts().count == 1)
+        }
     }
 
     @Test func aRecentCreateIntentWaitsForTheCreateToSettleBeforeLookingUp() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
-        let ct = CallToolsClient(
-            baseURL: h.server.baseURL, apiKey: "sandbox-calltools-key", client: h.http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)))
-        let compiled = try #require(RulesCompiler.compile(source: Self.rules, file: "e.yaml").rules)
-        let clock = Clock(now)
-        let executor = try Executor(
-            rules: compiled, store: h.store, calltools: ct, ghl: nil, now: { clock.now }, createSettle: .seconds(30))
-        // The create was sent 10 s ago and its outcome is unknown: it may still be in flight.
-        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: now.milliseconds - 10_000))
-        let contact = try await h.contact(Self.ana)
-        await #expect {
-            try await executor.process(contact)
-        } throws: { error in
-            guard let failure = error as? Executor.Failure else { return false }
-            return failure.transient && failure.message.contains("may still be in flight")
+        try await ExecutorHarness.with { h in
+            let now = Timestamp(iso8601: "2026-11-29T12:00:00Z")!
+            let ct = CallToolsClient(
+                baseURL: h.server.baseURL, apiKey: "sandbox-calltools-key", client: h.http,
+                budget: TokenBucket(capacity: 1000, period: .seconds(1)))
+            let compiled = try #require(RulesCompiler.compile(source: Fixtures.executor, file: "e.yaml").rules)
+            let clock = Clock(now)
+            let executor = try Executor(
+                rules: compiled, store: h.store, calltools: ct, ghl: nil, now: { clock.now }, createSettle: .seconds(30)
+            )
+            // The create was sent 10 s ago and its outcome is unknown: it may still be in flight.
+            try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: now.milliseconds - 10_000))
+            let contact = try await h.contact(Self.ana)
+            await #expect {
+                try await executor.process(contact)
+            } throws: { error in
+                guard let failure = error as? Executor.Failure else { return false }
+                return failure.transient && failure.message.contains("may still be in flight")
+            }
+            #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.isEmpty)  // no lookup, no create
+            // 30 s after the intent, the lookup runs (and finds nothing: the create never arrived).
+            clock.now = Timestamp(milliseconds: now.milliseconds + 20_001)
+            let outcome = try await executor.process(contact)
+            #expect(outcome.action == .created)
+            #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.map(\.method) == ["GET", "POST"])
         }
-        #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.isEmpty)  // no lookup, no create
-        // 30 s after the intent, the lookup runs (and finds nothing: the create never arrived).
-        clock.now = Timestamp(milliseconds: now.milliseconds + 20_001)
-        let outcome = try await executor.process(contact)
-        #expect(outcome.action == .created)
-        #expect(await h.ctRequests.filter { $0.path == "/api/contacts/" }.map(\.method) == ["GET", "POST"])
     }
 
     final class Clock: @unchecked Sendable {
@@ -309,61 +214,62 @@ import Testing
     }
 
     @Test func rateLimitsAndServerErrorsEndInTheRightState() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        var f = Faults()
-        f.burst429 = 2
-        f.retryAfterSeconds = 1
-        await h.server.state.setFaults(f)
-        let start = ContinuousClock.now
-        let outcome = try await h.executor.process(try await h.contact(Self.ana))
-        #expect(outcome.action == .created)
-        #expect(ContinuousClock.now - start >= .milliseconds(950))
-        let statuses = await h.server.state.requests.map(\.status)
-        #expect(statuses.prefix(2) == [429, 429])
-        #expect(await h.server.state.calltoolsContacts().count == 1)
+        try await ExecutorHarness.with { h in
+            var f = Faults()
+            f.burst429 = 2
+            f.retryAfterSeconds = 1
+            await h.server.state.setFaults(f)
+            let start = ContinuousClock.now
+            let outcome = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(outcome.action == .created)
+            #expect(ContinuousClock.now - start >= .milliseconds(950))
+            let statuses = await h.server.state.requests.map(\.status)
+            #expect(statuses.prefix(2) == [429, 429])
+            #expect(await h.server.state.calltoolsContacts().count == 1)
+        }
     }
 
     @Test func anExcludedContactIsNeverCreated() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        let outcome = try await h.executor.process(
-            try await h.contact(#"{"id":"g9","phone":"4155550132","dnd":true,"tags":["cold lead"]}"#))
-        #expect(outcome.action == .skipped && outcome.calltoolsCalls == 0)
-        #expect(await h.server.state.calltoolsContacts().isEmpty)
-        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
+        try await ExecutorHarness.with { h in
+            let outcome = try await h.executor.process(
+                try await h.contact(#"{"id":"g9","phone":"4155550132","dnd":true,"tags":["cold lead"]}"#))
+            #expect(outcome.action == .skipped && outcome.calltoolsCalls == 0)
+            #expect(await h.server.state.calltoolsContacts().isEmpty)
+            #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
+        }
     }
 
     @Test func theAuditTrailExplainsEverything() async throws {
-        let h = try await Self.harness()
-        defer { Task { await h.shutdown() } }
-        try await h.executor.process(try await h.contact(Self.ana))
-        // Latencies vary: compare with the milliseconds masked.
-        func trail(_ id: String) throws -> [String] {
-            try h.store.auditTrail(id).map { entry in
-                entry.summary.replacingOccurrences(of: #" in \d+ ms"#, with: " in _ ms", options: .regularExpression)
+        try await ExecutorHarness.with { h in
+            try await h.executor.process(try await h.contact(Self.ana))
+            // Latencies vary: compare with the milliseconds masked.
+            func trail(_ id: String) throws -> [String] {
+                try h.store.auditTrail(id).map { entry in
+                    entry.summary.replacingOccurrences(
+                        of: #" in \d+ ms"#, with: " in _ ms", options: .regularExpression)
+                }
             }
+            #expect(
+                try trail("g1") == [
+                    "batch: buckets [cold] by cold",
+                    "GET /api/buckets/ → 200 in _ ms", "GET /api/alltags/ → 200 in _ ms",
+                    "POST /api/alltags/ → 201 in _ ms",
+                    "GET /api/contacts/ → 200 in _ ms", "no CallTools contact with this phone",
+                    "POST /api/contacts/ → 201 in _ ms", "created CallTools contact 1001",
+                    "POST /contacts/g1/tags → 201 in _ ms", "GHL tags +in-calltools", "created (2 CallTools calls)",
+                ])
+            // The same decision again, with nothing to do, writes nothing more.
+            let again = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#
+            try await h.executor.process(try await h.contact(again))
+            #expect(try trail("g1").count == 11)
+            // An excluded contact's decision is recorded once, not on every pass.
+            let excluded = #"{"id":"g9","dnd":true,"tags":["cold lead"]}"#
+            try await h.executor.process(try await h.contact(excluded))
+            try await h.executor.process(try await h.contact(excluded))
+            #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
+            // A different decision is recorded even when it costs no call.
+            try await h.executor.process(try await h.contact(#"{"id":"g9","dnd":false,"tags":["newsletter"]}"#))
+            #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome, .decision, .outcome])
         }
-        #expect(
-            try trail("g1") == [
-                "batch: buckets [cold] by cold",
-                "GET /api/buckets/ → 200 in _ ms", "GET /api/alltags/ → 200 in _ ms",
-                "POST /api/alltags/ → 201 in _ ms",
-                "GET /api/contacts/ → 200 in _ ms", "no CallTools contact with this phone",
-                "POST /api/contacts/ → 201 in _ ms", "created CallTools contact 1001",
-                "POST /contacts/g1/tags → 201 in _ ms", "GHL tags +in-calltools", "created (2 CallTools calls)",
-            ])
-        // The same decision again, with nothing to do, writes nothing more.
-        let again = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead","in-calltools"]}"#
-        try await h.executor.process(try await h.contact(again))
-        #expect(try trail("g1").count == 11)
-        // An excluded contact's decision is recorded once, not on every pass.
-        let excluded = #"{"id":"g9","dnd":true,"tags":["cold lead"]}"#
-        try await h.executor.process(try await h.contact(excluded))
-        try await h.executor.process(try await h.contact(excluded))
-        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome])
-        // A different decision is recorded even when it costs no call.
-        try await h.executor.process(try await h.contact(#"{"id":"g9","dnd":false,"tags":["newsletter"]}"#))
-        #expect(try h.store.auditTrail("g9").map(\.kind) == [.decision, .outcome, .decision, .outcome])
     }
 }

@@ -11,6 +11,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import LeadsyncTestSupport
 #endif
 
 /// Rules reloaded (by the endpoint and by SIGHUP) while webhook workers and a full pass run on
@@ -19,98 +20,98 @@ import Glibc
 /// event was applied.
 @Suite(.serialized) struct ReloadUnderLoadTests {
     /// The harness's rules with `cold lead` routed to the active bucket instead.
-    static let rulesB = ServerHarness.rules.replacingOccurrences(
+    static let rulesB = Fixtures.server.replacingOccurrences(
         of: "bucket: cold\n", with: "bucket: active\n")
 
     enum Trigger: String, CaseIterable, Sendable { case endpoint, sighup }
 
     @Test(arguments: Trigger.allCases)
     func reloadWhileWorkersAndAPassRun(_ trigger: Trigger) async throws {
-        #expect(Self.rulesB != ServerHarness.rules)
-        let h = try await ServerHarness(configure: {
+        #expect(Self.rulesB != Fixtures.server)
+        try await ServerHarness.with(configure: {
             $0.adminToken = "t0ken"
             $0.workers = 8
-        })
-        defer { Task { await h.shutdown() } }
-        let n = 40
-        let ids = (0..<n).map { "r\(String($0).leftPadded(to: 3, with: "0"))" }
-        for (i, id) in ids.enumerated() {
-            var c = JSONObject()
-            c["id"] = .string(id)
-            c["firstName"] = .string("Ana")
-            c["phone"] = .string("+1415555\(String(2000 + i))")
-            c["tags"] = .array([.string("cold lead")])
-            await h.state.putGHLContact(c)
-        }
-        // CallTools answers slowly, so work is in flight when the rules change.
-        var faults = Faults()
-        faults.latency = .milliseconds(15)
-        faults.pathPrefix = "/api/"
-        await h.state.setFaults(faults)
-        let firstHash = h.server.rules.current.hash
+        }) { h in
+            let n = 40
+            let ids = (0..<n).map { "r\(String($0).leftPadded(to: 3, with: "0"))" }
+            for (i, id) in ids.enumerated() {
+                var c = JSONObject()
+                c["id"] = .string(id)
+                c["firstName"] = .string("Ana")
+                c["phone"] = .string("+1415555\(String(2000 + i))")
+                c["tags"] = .array([.string("cold lead")])
+                await h.state.putGHLContact(c)
+            }
+            // CallTools answers slowly, so work is in flight when the rules change.
+            var faults = Faults()
+            faults.latency = .milliseconds(15)
+            faults.pathPrefix = "/api/"
+            await h.state.setFaults(faults)
+            let firstHash = h.server.rules.current.hash
 
-        try await h.running(emitter: false) { port in
-            // A full pass over the same contacts, running at batch priority with the workers.
-            _ = try h.server.scheduler?.trigger(full: true)
-            // Round 1 under the first rules, from 8 connections at once; the reload lands in the
-            // middle of it.
-            try await Self.send(h, port: port, ids: ids, round: 1) { sent in
-                guard sent == n / 2 else { return }
-                try Self.rulesB.write(toFile: h.rulesPath, atomically: true, encoding: .utf8)
-                switch trigger {
-                case .endpoint:
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/rules/reload")
-                    request.method = .POST
-                    request.headers.add(name: "authorization", value: "Bearer t0ken")
-                    let response = try await h.http.execute(request, timeout: .seconds(10))
-                    _ = try await response.body.collect(upTo: 1 << 16)
-                    #expect(response.status == .ok)
-                case .sighup:
-                    try await Self.sighup(h)
+            try await h.running(emitter: false) { port in
+                // A full pass over the same contacts, running at batch priority with the workers.
+                _ = try h.server.scheduler?.trigger(full: true)
+                // Round 1 under the first rules, from 8 connections at once; the reload lands in the
+                // middle of it.
+                try await Self.send(h, port: port, ids: ids, round: 1) { sent in
+                    guard sent == n / 2 else { return }
+                    try Self.rulesB.write(toFile: h.rulesPath, atomically: true, encoding: .utf8)
+                    switch trigger {
+                    case .endpoint:
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/rules/reload")
+                        request.method = .POST
+                        request.headers.add(name: "authorization", value: "Bearer t0ken")
+                        let response = try await h.http.execute(request, timeout: .seconds(10))
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                        #expect(response.status == .ok)
+                    case .sighup:
+                        try await Self.sighup(h)
+                    }
+                }
+                // The reload went live (a SIGHUP is sent again until the signal source has it).
+                try await eventually("the new rules live") {
+                    if h.server.rules.current.hash != firstHash { return true }
+                    if trigger == .sighup { try await Self.sighup(h) }
+                    return false
+                }
+                // Round 2, all under the new rules: every contact's last event moves it.
+                try await Self.send(h, port: port, ids: ids, round: 2) { _ in }
+                try await eventually("every contact in the active bucket only", timeout: .seconds(60)) {
+                    let buckets = await h.calltoolsBuckets()
+                    return ids.allSatisfy { buckets[$0] == [11252] }
+                }
+                try await eventually("the pass finished and the inbox empty", timeout: .seconds(60)) {
+                    let counts = try h.store.inboxCounts()
+                    let running = try h.store.interruptedRun(mode: "full")
+                    return counts.pending == 0 && running == nil
                 }
             }
-            // The reload went live (a SIGHUP is sent again until the signal source has it).
-            try await h.eventually("the new rules live") {
-                if h.server.rules.current.hash != firstHash { return true }
-                if trigger == .sighup { try await Self.sighup(h) }
-                return false
+            #expect(try h.store.inboxCounts().dead == 0)
+            // Exactly one CallTools contact per lead, in the bucket the newest rules give.
+            let buckets = await h.calltoolsBuckets()
+            for id in ids {
+                let count = await h.calltoolsCount(crm: id)
+                #expect(count == 1, "\(id) created \(count) times")
+                #expect(buckets[id] == [11252], "\(id) ended in \(buckets[id] ?? [])")
             }
-            // Round 2, all under the new rules: every contact's last event moves it.
-            try await Self.send(h, port: port, ids: ids, round: 2) { _ in }
-            try await h.eventually("every contact in the active bucket only", timeout: .seconds(60)) {
-                let buckets = await h.calltoolsBuckets()
-                return ids.allSatisfy { buckets[$0] == [11252] }
+            // No contact was written by two callers at once: with 15 ms of latency, a second write
+            // for the same CallTools contact can only arrive after the first was answered.
+            let writes = await Self.writesByContact(h.state)
+            for (contact, times) in writes {
+                for (a, b) in zip(times, times.dropFirst()) {
+                    #expect(b - a >= .milliseconds(14), "two writes for \(contact) overlapped (\(b - a) apart)")
+                }
             }
-            try await h.eventually("the pass finished and the inbox empty", timeout: .seconds(60)) {
-                let counts = try h.store.inboxCounts()
-                let running = try h.store.interruptedRun(mode: "full")
-                return counts.pending == 0 && running == nil
-            }
+            #expect(writes.values.contains { $0.count > 1 }, "no contact was written twice: the test shows nothing")
         }
-        #expect(try h.store.inboxCounts().dead == 0)
-        // Exactly one CallTools contact per lead, in the bucket the newest rules give.
-        let buckets = await h.calltoolsBuckets()
-        for id in ids {
-            let count = await h.calltoolsCount(crm: id)
-            #expect(count == 1, "\(id) created \(count) times")
-            #expect(buckets[id] == [11252], "\(id) ended in \(buckets[id] ?? [])")
-        }
-        // No contact was written by two callers at once: with 15 ms of latency, a second write
-        // for the same CallTools contact can only arrive after the first was answered.
-        let writes = await Self.writesByContact(h.state)
-        for (contact, times) in writes {
-            for (a, b) in zip(times, times.dropFirst()) {
-                #expect(b - a >= .milliseconds(14), "two writes for \(contact) overlapped (\(b - a) apart)")
-            }
-        }
-        #expect(writes.values.contains { $0.count > 1 }, "no contact was written twice: the test shows nothing")
     }
 
     /// SIGHUP to this process, once the server's signal listener has taken the signal over (its
     /// dispatch source replaces the default disposition): sent before that, the default action
     /// would end the test process.
     static func sighup(_ h: ServerHarness) async throws {
-        try await h.eventually("the server listening for SIGHUP") {
+        try await eventually("the server listening for SIGHUP") {
             var current = sigaction()
             sigaction(SIGHUP, nil, &current)
             // Anything but SIG_DFL (0): ignored, or dispatch's own handler.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import LeadsyncTestSupport
 import LeadsyncValues
 import NIOCore
 import NIOHTTP1
@@ -10,25 +11,7 @@ import Testing
 /// The clients against the sandbox on a loopback port, asserting the exact requests.
 @Suite(.serialized) struct ClientTests {
     static func withSandbox(_ body: (SandboxServer, GHLClient, CallToolsClient) async throws -> Void) async throws {
-        let server = try await SandboxServer.start()
-        let http = UpstreamHTTP.makeClient()
-        let fast = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(5), maxDelay: .milliseconds(20))
-        let ghl = GHLClient(
-            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-            client: http, budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2),
-            retry: fast)
-        let ct = CallToolsClient(
-            baseURL: server.baseURL, apiKey: "sandbox-calltools-key", client: http,
-            budget: TokenBucket(capacity: 1000, period: .seconds(1)), timeout: .seconds(2), retry: fast)
-        do {
-            try await body(server, ghl, ct)
-        } catch {
-            try? await http.shutdown()
-            await server.stop()
-            throw error
-        }
-        try await http.shutdown()
-        await server.stop()
+        try await UpstreamHarness.with { h in try await body(h.server, h.ghl, h.calltools) }
     }
 
     @Test func ghlContactReadSendsBearerAndVersion() async throws {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -61,25 +62,21 @@ import Testing
 
     @Test func theGHLClientSendsWhatTheOpenAPIDescribes() async throws {
         let specs = [try Self.load("contacts.json"), try Self.load("locations.json")]
-        let server = try await SandboxServer.start()
-        let http = UpstreamHTTP.makeClient()
-        let ghl = GHLClient(
-            baseURL: server.baseURL, token: "sandbox-ghl-token", locationId: "sandboxLocation0001",
-            client: http, budget: TokenBucket(capacity: 100, period: .seconds(1)))
-        await server.state.putGHLContact(JSONObject(["id": .string("c1"), "tags": .array([.string("a")])]))
-        _ = try await ghl.contact("c1")
-        let page = try await ghl.search(
-            filters: [
-                .object(JSONObject(["field": .string("tags"), "operator": .string("eq"), "value": .string("a")]))
-            ],
-            pageLimit: 1)
-        _ = try await ghl.search(pageLimit: 1, searchAfter: page.next)
-        try await ghl.addTags("c1", ["b"])
-        try await ghl.removeTags("c1", ["a"])
-        _ = try await ghl.customFields()
-        let requests = await server.state.requests
-        try await http.shutdown()
-        await server.stop()
+        let requests = try await UpstreamHarness.with { h in
+            let ghl = h.ghl
+            await h.state.putGHLContact(JSONObject(["id": .string("c1"), "tags": .array([.string("a")])]))
+            _ = try await ghl.contact("c1")
+            let page = try await ghl.search(
+                filters: [
+                    .object(JSONObject(["field": .string("tags"), "operator": .string("eq"), "value": .string("a")]))
+                ],
+                pageLimit: 1)
+            _ = try await ghl.search(pageLimit: 1, searchAfter: page.next)
+            try await ghl.addTags("c1", ["b"])
+            try await ghl.removeTags("c1", ["a"])
+            _ = try await ghl.customFields()
+            return await h.state.requests
+        }
 
         #expect(requests.count == 6)
         for r in requests {

@@ -8,6 +8,7 @@ import LeadsyncCore
 import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncSandbox
+import LeadsyncServer
 import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
@@ -17,46 +18,25 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 
-@testable import LeadsyncServer
-
 /// A server wired to an in-process sandbox, on a temporary database; the pieces tests poke.
-final class ServerHarness: @unchecked Sendable {
-    static let rules = """
-        version: 1
-        buckets:
-          cold: 11237
-          active: 11252
-        fields:
-          first_name: "{{ firstName }}"
-          mobile_phone_number: "{{ phone | e164 }}"
-          crm_id: "{{ id }}"
-        exclusions:
-          - name: customer
-            when: { tags: { has: customer } }
-        rules:
-          - name: cold
-            when: { tags: { has: cold lead } }
-            bucket: cold
-            ghl_tags: { add: [in-dialer] }
-        """
-
-    let dir: String
-    let rulesPath: String
-    let dbPath: String
-    let sandbox: SandboxServer
-    let http: HTTPClient
-    let store: LeadsyncDatabase
-    private(set) var server: LeadsyncServer
+public final class ServerHarness: @unchecked Sendable {
+    public let dir: String
+    public let rulesPath: String
+    public let dbPath: String
+    public let sandbox: SandboxServer
+    public let http: HTTPClient
+    public let store: LeadsyncDatabase
+    public private(set) var server: LeadsyncServer
     /// Builds a server as a new process would (same store, rules, clients, configuration).
     private let makeServer: @Sendable () -> LeadsyncServer
-    let key = Curve25519.Signing.PrivateKey()
-    let emitter: SandboxWebhookEmitter
-    let ghl: GHLClient
+    public let key = Curve25519.Signing.PrivateKey()
+    public let emitter: SandboxWebhookEmitter
+    public let ghl: GHLClient
 
-    var state: SandboxState { sandbox.state }
+    public var state: SandboxState { sandbox.state }
 
-    init(
-        rules: String = ServerHarness.rules, configure: (inout ServerConfiguration) -> Void = { _ in },
+    public init(
+        rules: String = Fixtures.server, configure: (inout ServerConfiguration) -> Void = { _ in },
         readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)),
         createSettle: Duration = .zero
     ) async throws {
@@ -90,7 +70,7 @@ final class ServerHarness: @unchecked Sendable {
         let setup = ServerSetup(
             configuration: config, rulesPath: rulesPath, store: store, upstreams: upstreams,
             verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Self.now() })
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
         // What `serve` does at start; a restart builds it again on the same database.
         let first = try LeadsyncServer.build(setup)
         ghl = first.ghl!
@@ -101,11 +81,25 @@ final class ServerHarness: @unchecked Sendable {
     }
 
     /// A new server on the same database: what a restart does.
-    func restart() { server = makeServer() }
+    public func restart() { server = makeServer() }
 
-    static func now() -> Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+    /// A harness, `body`, then the harness shut down and awaited whether `body` threw or not:
+    /// the next test of a serialised suite never overlaps this one's server.
+    public static func with<T>(
+        rules: String = Fixtures.server, configure: (inout ServerConfiguration) -> Void = { _ in },
+        readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)),
+        createSettle: Duration = .zero, _ body: (ServerHarness) async throws -> T
+    ) async throws -> T {
+        let h = try await ServerHarness(
+            rules: rules, configure: configure, readOnlyStore: readOnlyStore, retry: retry, createSettle: createSettle)
+        return try await withCleanup {
+            try await body(h)
+        } cleanup: {
+            await h.shutdown()
+        }
+    }
 
-    func shutdown() async {
+    public func shutdown() async {
         store.close()
         try? await http.shutdown()
         await sandbox.stop()
@@ -113,18 +107,18 @@ final class ServerHarness: @unchecked Sendable {
     }
 
     /// The router alone, no workers: what intake stored stays in the inbox for the test to see.
-    func routerOnly() -> some ApplicationProtocol {
+    public func routerOnly() -> some ApplicationProtocol {
         Application(router: server.router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     }
 
-    func signed(_ body: String) -> HTTPFields {
+    public func signed(_ body: String) -> HTTPFields {
         var h = HTTPFields()
         h[HTTPField.Name("x-ghl-signature")!] = emitter.sign(Array(body.utf8))
         h[.contentType] = "application/json"
         return h
     }
 
-    static func event(
+    public static func event(
         _ type: String = "ContactTagUpdate", id: String = "c1", webhookId: String = UUID().uuidString,
         tags: [String] = ["cold lead"], phone: String? = "+14155550100"
     ) -> String {
@@ -135,13 +129,13 @@ final class ServerHarness: @unchecked Sendable {
         o["firstName"] = .string("Ana")
         if let phone { o["phone"] = .string(phone) }
         o["tags"] = .array(tags.map(JSON.string))
-        o["timestamp"] = .string(now().iso8601)
+        o["timestamp"] = .string(Fixtures.wallClock().iso8601)
         o["webhookId"] = .string(webhookId)
         return JSONWriter.encode(.object(o))
     }
 
     /// The contact in sandbox GHL too (write-backs go there; a missing one is a 404).
-    func seed(_ id: String, phone: String = "+14155550100") async {
+    public func seed(_ id: String, phone: String = "+14155550100") async {
         var c = JSONObject()
         c["id"] = .string(id)
         c["firstName"] = .string("Ana")
@@ -152,7 +146,7 @@ final class ServerHarness: @unchecked Sendable {
 
     /// Runs the whole server (HTTP, workers, and the emitter unless `emitter` is false: it runs
     /// once per harness) until `body` returns.
-    func running<T: Sendable>(
+    public func running<T: Sendable>(
         emitter withEmitter: Bool = true, _ body: @Sendable (Int) async throws -> T
     ) async throws
         -> T
@@ -187,25 +181,8 @@ final class ServerHarness: @unchecked Sendable {
         }
     }
 
-    /// Waits (with a deadline, not a fixed sleep) until `condition` holds.
-    func eventually(
-        _ what: String, timeout: Duration = .seconds(15), _ condition: @Sendable () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw Timeout(what: what)
-    }
-
-    struct Timeout: Error, CustomStringConvertible {
-        var what: String
-        var description: String { "timed out waiting for \(what)" }
-    }
-
     /// POSTs a signed marketplace webhook; returns the status and the answer.
-    func postWithAnswer(
+    public func postWithAnswer(
         port: Int, _ body: String, timeout: TimeAmount = .seconds(10)
     ) async throws -> (status: UInt, answer: String) {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")
@@ -218,7 +195,7 @@ final class ServerHarness: @unchecked Sendable {
     }
 
     /// POSTs a signed marketplace webhook; returns the status.
-    func post(port: Int, _ body: String) async throws -> UInt {
+    public func post(port: Int, _ body: String) async throws -> UInt {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")
         request.method = .POST
         request.headers.add(name: "x-ghl-signature", value: emitter.sign(Array(body.utf8)))
@@ -229,7 +206,7 @@ final class ServerHarness: @unchecked Sendable {
     }
 
     /// CallTools contacts by `crm_id`: their buckets.
-    func calltoolsBuckets() async -> [String: [Int]] {
+    public func calltoolsBuckets() async -> [String: [Int]] {
         var out: [String: [Int]] = [:]
         for (_, c) in await state.calltoolsContacts() {
             guard let crm = c["crm_id"]?.stringValue else { continue }
@@ -242,11 +219,11 @@ final class ServerHarness: @unchecked Sendable {
         return out
     }
 
-    func calltoolsCount(crm: String) async -> Int {
+    public func calltoolsCount(crm: String) async -> Int {
         await state.calltoolsContacts().values.filter { $0["crm_id"]?.stringValue == crm }.count
     }
 }
 
 extension ByteBuffer {
-    var text: String { String(buffer: self) }
+    public var text: String { String(buffer: self) }
 }

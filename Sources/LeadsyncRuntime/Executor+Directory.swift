@@ -22,7 +22,12 @@ extension Executor {
         var map: [String: CallToolsContact] = [:]
         func add(_ list: [CallToolsContact]) {
             // The lowest id wins, as the first match of a phone search would.
-            for c in list { for p in c.phoneNumbers where map[p].map({ c.id < $0.id }) ?? true { map[p] = c } }
+            // Keyed by E.164, as lookups ask: a number kept in another form still matches.
+            for c in list {
+                for p in c.phoneNumbers.map({ PhoneNumber.e164($0) ?? $0 }) where map[p].map({ c.id < $0.id }) ?? true {
+                    map[p] = c
+                }
+            }
         }
         add(first.contacts)
         var page = 1

@@ -96,6 +96,12 @@ public actor TokenBucket {
         if blockedUntil.map({ $0 < instant }) ?? true { blockedUntil = instant }
     }
 
+    /// The tokens available now (what an operator's status page and the tests read).
+    public func available() -> Double {
+        refill()
+        return tokens
+    }
+
     /// Lowers the tokens left to what the upstream says remains (`X-RateLimit-Remaining`).
     public func observe(remaining: Int) {
         refill()

@@ -150,6 +150,22 @@ import Testing
         }
     }
 
+    /// A contact someone typed into CallTools by hand, its number in a local form: the lookup by
+    /// the E.164 number finds it, and it is adopted, not created a second time.
+    @Test func aHandEnteredNumberInAnotherFormIsFoundNotDuplicated() async throws {
+        try await ExecutorHarness.with { h in
+            let existing = await h.server.state.putCallToolsContact(
+                JSONObject(["first_name": .string("Ana"), "mobile_phone_number": .string("(415) 555-0132")]))
+            let outcome = try await h.executor.process(try await h.contact(Self.ana))
+            #expect(outcome.action == .updated)
+            #expect(await h.server.state.calltoolsContacts().count == 1)
+            #expect(try h.store.contact("g1").applied.calltoolsId == existing)
+            let lookup = try #require(await h.ctRequests.first { $0.path == "/api/contacts/" })
+            #expect(lookup.query["phone_number"] == "+14155550132")
+            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+        }
+    }
+
     @Test func aPendingCreateForAContactNoLongerRoutedLeavesItsBucket() async throws {
         try await ExecutorHarness.with { h in
             // The create happened before a crash; by the restart, Ana asked not to be called.

@@ -1,3 +1,4 @@
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -81,6 +82,34 @@ import Testing
             let early = Self.insidePause(requests, after: first, pause: .seconds(1))
             #expect(early.isEmpty, "\(early.count) requests inside the Retry-After")
             #expect(requests.filter { $0.status == 200 }.count == 40)
+        }
+    }
+
+    /// Another app on the same GHL location spends most of the window: GHL's
+    /// `X-RateLimit-Remaining` on our next answer lowers our own budget to match, so our next
+    /// request waits for the bucket to refill instead of running into a 429.
+    @Test func ghlRemainingLowersOurBudget() async throws {
+        try await UpstreamHarness.with { h in
+            await h.state.setLimits(ghl: (10, 60_000), calltools: nil)
+            await h.state.putGHLContact(JSONObject(["id": .string("rm0001"), "firstName": .string("Ana")]))
+            // The other app: eight of the window's ten requests, with its own client.
+            try await UpstreamHarness.with(server: h.server) { other in
+                for _ in 0..<8 { _ = try await other.ghl.contact("rm0001") }
+            }
+            let budget = TokenBucket(capacity: 600, period: .seconds(60))  // one token per 100 ms
+            let ghl = GHLClient(
+                baseURL: h.server.baseURL, token: h.state.ghlToken, locationId: h.state.locationId, client: h.http,
+                budget: budget, timeout: .seconds(2))
+            #expect(await budget.available() > 590)
+            _ = try await ghl.contact("rm0001")
+            let answer = try #require(await h.state.requests.last)
+            #expect(answer.status == 200)
+            // GHL said one request remains; our bucket holds no more than that (plus what
+            // refilled in the meantime, far under one more token).
+            #expect(await budget.available() < 1.5)
+            _ = try await ghl.contact("rm0001")
+            #expect(await budget.available() < 0.5)
+            #expect(await h.state.requests.filter { $0.status == 429 }.isEmpty)
         }
     }
 }

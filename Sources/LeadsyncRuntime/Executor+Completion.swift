@@ -27,7 +27,8 @@ extension Executor {
             throw Failure(
                 contactId: contact.id,
                 message: "not dialled yet: \(why), and re-reading it failed: \(error)",
-                transient: true)
+                transient: true, upstreamDown: (error as? UpstreamError).flatMap { $0.isCircuitOpen ? $0.service : nil }
+            )
         }
         let catalog = rules.usesCustomFields ? try await catalogs?.covering([fresh]) : nil
         let read: Contact

@@ -104,6 +104,9 @@ public actor Executor {
         /// Not a failure but a wait: an earlier create may still be in flight, and the look-up
         /// that settles it can run from this instant.
         public var settlesAt: Timestamp? = nil
+        /// Not a failure but a wait: nothing was sent because this upstream is down (its
+        /// circuit breaker is open). The server holds the work without spending an attempt.
+        public var upstreamDown: Upstream? = nil
         public var description: String { "contact \(contactId): \(message)" }
     }
 
@@ -179,7 +182,9 @@ public actor Executor {
                 audit: run.audit + callEntries(log)
                     + [AuditEntry(at: now(), kind: .outcome, summary: "failed: \(error)")],
                 completing: [], at: now())
-            throw Failure(contactId: id, message: error.description, transient: error.isTransient)
+            throw Failure(
+                contactId: id, message: error.description, transient: error.isTransient,
+                upstreamDown: error.isCircuitOpen ? error.service : nil)
         } catch let error as StoreError {
             throw Failure(contactId: id, message: error.description, transient: error.isTransient)
         } catch let error as Failure {

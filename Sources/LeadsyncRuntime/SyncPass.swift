@@ -141,7 +141,11 @@ public struct SyncPass: Sendable {
         // The directory read for an import lives for this pass only, however it ends.
         let first = executor
         do {
-            let progress = try await pass(options, plan: &plan, onPage: onPage, onError: onError, onWait: onWait)
+            // An upstream that goes down mid-pass pauses the pass (its calls wait for the
+            // circuit breaker to close, probing) instead of failing every contact after it.
+            let progress = try await CircuitBreaker.$waitsWhenOpen.withValue(true) {
+                try await pass(options, plan: &plan, onPage: onPage, onError: onError, onWait: onWait)
+            }
             await first.dropDirectory()
             return progress
         } catch {

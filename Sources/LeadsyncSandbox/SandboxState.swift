@@ -37,6 +37,10 @@ public struct Faults: Sendable, Equatable {
     /// The next N requests are performed, then their connection is closed without an answer:
     /// the client cannot know the create happened (the crash-safety case).
     public var resetsAfterHandling: Int = 0
+    /// The whole upstream is down: every request to it is answered 503 (as a load balancer
+    /// in front of a dead service answers), whatever `pathPrefix` and `method` say.
+    public var calltoolsDown = false
+    public var ghlDown = false
     /// Only requests whose path starts with this are affected (nil: all).
     public var pathPrefix: String?
     /// Only requests with this method are affected (nil: all).
@@ -192,6 +196,7 @@ public actor SandboxState {
 
     /// Decides this request's fault, if any: `.reset`, a status, or nil.
     func fault(for path: String, method: String) -> (reset: Bool, status: Int?, retryAfter: Double?) {
+        if path.hasPrefix("/api/") ? faults.calltoolsDown : faults.ghlDown { return (false, 503, nil) }
         if let prefix = faults.pathPrefix, !path.hasPrefix(prefix) { return (false, nil, nil) }
         if let m = faults.method, m != method { return (false, nil, nil) }
         if faults.resets > 0 {

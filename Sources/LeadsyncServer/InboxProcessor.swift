@@ -13,7 +13,10 @@ import Synchronization
 /// - All pending events of a contact are coalesced: the newest (by GHL's `timestamp`, then
 ///   arrival) is evaluated, and every one of them is done when it is applied.
 /// - A failure the upstream may recover from waits (doubling, capped, jittered) and is tried
-///   again; after `maxAttempts`, or at once when a retry cannot help, it is a dead letter.
+///   again, for `retryWindow` from the event's arrival (or `maxAttempts`, when set); past that,
+///   or at once when a retry cannot help, it is a dead letter.
+/// - While an upstream's circuit breaker is open, its events are held (no attempt spent) and
+///   the processor's tick sends the breaker's probes; when it closes they are released.
 /// - Graceful shutdown stops taking contacts, lets those in flight finish for `shutdownGrace`,
 ///   then cancels them; their events stay pending in the inbox and resume on restart.
 public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
@@ -35,12 +38,15 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     let catalogs: CatalogCache?
     /// Where contacts are processed (see `WorkerExecutor`).
     let workerExecutor: WorkerExecutor
+    /// The upstreams whose circuit breakers this processor probes while they are open.
+    let upstreams: [UpstreamHTTP]
 
     init(
         store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient?, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor, catalogs: CatalogCache?,
-        now: @escaping @Sendable () -> Timestamp
+        upstreams: [UpstreamHTTP] = [], now: @escaping @Sendable () -> Timestamp
     ) {
+        self.upstreams = upstreams
         self.catalogs = catalogs
         self.workerExecutor = workerExecutor
         self.store = store
@@ -72,6 +78,13 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 var busy = Set<String>()
                 var stopDeadline: ContinuousClock.Instant?
                 var lastPrune: ContinuousClock.Instant?
+                // A new process starts with every breaker closed: what the last one held is due.
+                do {
+                    let n = try store.releaseHeldInboxEvents(at: now())
+                    if n > 0 { logger.info("inbox: \(n) event(s) held by the last run are due again") }
+                } catch {
+                    logger.error("inbox: \(error)")
+                }
                 signal.yield(.wake)  // events left pending by the last run
                 loop: for await s in signals {
                     switch s {
@@ -89,6 +102,10 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                         if lastPrune.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
                             lastPrune = .now
                             prune()
+                        }
+                        // An open breaker's probe, when due (one in flight at most per upstream).
+                        for upstream in upstreams where upstream.breaker.map({ !$0.isClosed }) ?? false {
+                            group.addTask { await upstream.probeIfDue() }
                         }
                     }
                     if let deadline = stopDeadline {
@@ -171,6 +188,10 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 ])
         } catch {
             if Task.isCancelled { return }  // shutdown: the events stay pending, untouched
+            if let upstream = Self.upstreamDown(error) {
+                hold(seqs, upstream: upstream, contact: id, error: Self.describe(error).0)
+                return
+            }
             let (message, transient) = Self.describe(error)
             let attempts = (events.map(\.attempts).max() ?? 0) + 1
             var retryAt =
@@ -180,9 +201,11 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             let settlesAt = (error as? Executor.Failure)?.settlesAt
             if let settlesAt { retryAt = max(settlesAt.milliseconds, now().milliseconds) + 50 }
             do {
+                let expires = now().milliseconds - Int64(configuration.retryWindow / .milliseconds(1))
                 let died = try store.failInboxEvents(
                     seqs, error: message, permanent: !transient, retryAt: Timestamp(milliseconds: retryAt),
-                    maxAttempts: configuration.maxAttempts, at: now(), spendsAttempt: settlesAt == nil)
+                    maxAttempts: configuration.maxAttempts, at: now(), spendsAttempt: settlesAt == nil,
+                    expiresBefore: Timestamp(milliseconds: expires))
                 metrics.deadLettered(died)
                 if died > 0 {
                     logger.error(
@@ -200,6 +223,42 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             } catch {
                 logger.error("inbox: \(error)")
             }
+        }
+    }
+
+    /// Holds a contact's events while `upstream` is down: no attempt spent, nothing logged per
+    /// event (the breaker's opening was logged once). If the breaker closed meanwhile, they are
+    /// released at once: its release may have run before this hold was written.
+    func hold(_ seqs: [Int64], upstream: Upstream, contact: String, error: String) {
+        do {
+            try store.holdInboxEvents(seqs, upstream: upstream.rawValue, error: error)
+            if upstreams.first(where: { $0.service == upstream })?.breaker?.isClosed ?? true {
+                try store.releaseHeldInboxEvents(upstream: upstream.rawValue, at: now())
+                wake()
+            }
+        } catch {
+            logger.error("inbox: \(error)")
+        }
+    }
+
+    /// Releases what was held for `upstream` (its breaker closed) and wakes the workers.
+    func release(_ upstream: Upstream) -> Int {
+        do {
+            let n = try store.releaseHeldInboxEvents(upstream: upstream.rawValue, at: now())
+            wake()
+            return n
+        } catch {
+            logger.error("inbox: \(error)")
+            return 0
+        }
+    }
+
+    /// The upstream whose open breaker stopped this work, if that is why it failed.
+    static func upstreamDown(_ error: any Error) -> Upstream? {
+        switch error {
+        case let e as Executor.Failure: return e.upstreamDown
+        case let e as UpstreamError: return e.isCircuitOpen ? e.service : nil
+        default: return nil
         }
     }
 

@@ -177,6 +177,18 @@ extension LeadsyncServer {
     func stats() async -> Response {
         do {
             var report = try store.statsReport()
+            if case .object(var o) = report {
+                o["upstreams"] = upstreamStates()
+                // The backlog's ETA at CallTools' budget: about two calls per contact (a lookup
+                // and a create, or one PATCH), whatever the number of events coalesced.
+                if let ct = upstreams.first(where: { $0.service == .calltools }),
+                    case .number(let contacts)? = o["backlog_contacts"]
+                {
+                    let perSecond = ct.budget.capacity / max(0.001, Double(ct.budget.period / .milliseconds(1)) / 1000)
+                    o["backlog_eta_seconds"] = .number((contacts * 2 / perSecond).rounded(.up))
+                }
+                report = .object(o)
+            }
             if let ghlBudget, case .object(var o) = report {
                 // Batch work stops while GHL's daily budget is spent; say until when.
                 let until = await ghlBudget.dailyExhaustedUntil
@@ -249,12 +261,52 @@ extension LeadsyncServer {
             return Self.json(
                 .serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
         }
-        return Self.json(.ok, ["status": .string("ready"), "rules": .string(rules.current.hash)])
+        // Still ready while an upstream is down (intake keeps committing webhooks, so GHL must
+        // keep sending them), but said to be degraded, with each upstream's breaker.
+        return Self.json(.ok, readyReport())
+    }
+
+    /// `/readyz`'s answer when the database is there: `ready`, or `degraded` while an
+    /// upstream's breaker is open, with the rules' hash and every upstream's breaker.
+    func readyReport() -> JSON {
+        let degraded = upstreams.contains { !($0.breaker?.isClosed ?? true) }
+        return .object(
+            JSONObject([
+                "status": .string(degraded ? "degraded" : "ready"), "rules": .string(rules.current.hash),
+                "upstreams": upstreamStates(),
+            ]))
+    }
+
+    /// Each upstream's circuit breaker: state, since when, consecutive failures, last error.
+    func upstreamStates() -> JSON {
+        var o = JSONObject()
+        for u in upstreams {
+            guard let b = u.breaker else { continue }
+            let s = b.status
+            var e = JSONObject()
+            e["state"] = .string(s.state.rawValue)
+            if let at = s.openedAt {
+                e["open_since"] = .string(at.iso8601)
+                e["open_seconds"] = .number(Double(b.openFor.components.seconds))
+                e["probes"] = .number(Double(s.probes))
+            }
+            if s.consecutiveFailures > 0 { e["consecutive_failures"] = .number(Double(s.consecutiveFailures)) }
+            if let err = s.lastError { e["last_error"] = .string(err) }
+            o[u.service.rawValue] = .object(e)
+        }
+        return .object(o)
     }
 
     func metricsPage() async -> Response {
         if let counts = try? store.inboxCounts() {
-            metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead))
+            metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead, held: counts.held))
+        }
+        for u in upstreams {
+            guard let b = u.breaker else { continue }
+            let d = b.openFor
+            metrics.circuitOpenFor(
+                upstream: u.service.rawValue,
+                seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
         }
         if let ghlBudget { metrics.dailyBudget(service: "ghl", exhausted: await ghlBudget.dailyExhaustedUntil != nil) }
         return Response(

@@ -29,14 +29,17 @@ public final class LeadsyncServer: Sendable {
     let ghlBudget: TokenBucket?
     /// The GHL client the server's executors and passes use (the demo tags contacts with it).
     public let ghl: GHLClient?
+    /// The upstreams' transports, whose circuit breakers `/readyz`, stats and metrics report.
+    public let upstreams: [UpstreamHTTP]
     let logger: Logger
     let now: @Sendable () -> Timestamp
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
         ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, catalogs: CatalogCache? = nil,
-        now: @escaping @Sendable () -> Timestamp
+        upstreams: [UpstreamHTTP] = [], now: @escaping @Sendable () -> Timestamp
     ) {
+        self.upstreams = upstreams
         self.configuration = configuration
         self.ghlBudget = ghl?.http.budget
         self.ghl = ghl
@@ -49,8 +52,36 @@ public final class LeadsyncServer: Sendable {
         let workerExecutor = WorkerExecutor()
         let processor = InboxProcessor(
             store: store, rules: rules, ghl: ghl, configuration: configuration, metrics: metrics, logger: logger,
-            workerExecutor: workerExecutor, catalogs: catalogs ?? ghl.map { CatalogCache(ghl: $0) }, now: now)
+            workerExecutor: workerExecutor, catalogs: catalogs ?? ghl.map { CatalogCache(ghl: $0) },
+            upstreams: upstreams, now: now)
         self.processor = processor
+        for upstream in upstreams {
+            guard let breaker = upstream.breaker else { continue }
+            let name = upstream.service.rawValue
+            metrics.circuit(upstream: name, state: .closed)
+            // Logged once when it opens and once when it closes, never per event.
+            breaker.observe { [weak processor] transition in
+                switch transition {
+                case .opened(let status):
+                    metrics.circuit(upstream: name, state: .open)
+                    logger.error(
+                        "\(name) is failing: circuit open; its work is held, webhooks are still accepted",
+                        metadata: [
+                            "upstream": .string(name), "failures": .stringConvertible(status.consecutiveFailures),
+                            "last_error": .string(status.lastError ?? ""),
+                        ])
+                case .closed(let after, let probes):
+                    metrics.circuit(upstream: name, state: .closed)
+                    let released = processor?.release(upstream.service) ?? 0
+                    logger.notice(
+                        "\(name) is back: circuit closed",
+                        metadata: [
+                            "upstream": .string(name), "open_seconds": .stringConvertible(after.components.seconds),
+                            "probes": .stringConvertible(probes), "released": .stringConvertible(released),
+                        ])
+                }
+            }
+        }
         self.scheduler = ghl.map {
             ReconcileScheduler(
                 store: store, rules: rules, ghl: $0, configuration: configuration, metrics: metrics, logger: logger,

@@ -16,8 +16,13 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 1 << 20
     /// Contacts processed at once (`LEADSYNC_WORKERS`).
     public var workers = 8
-    /// Failed attempts before an event becomes a dead letter (`LEADSYNC_MAX_ATTEMPTS`).
-    public var maxAttempts = 6
+    /// Failed attempts before an event becomes a dead letter (`LEADSYNC_MAX_ATTEMPTS`); nil (the
+    /// default) leaves it to `retryWindow`.
+    public var maxAttempts: Int? = nil
+    /// How long an event that keeps failing for a reason a retry may fix is tried again, from
+    /// its arrival (`LEADSYNC_RETRY_WINDOW_HOURS`, default 24). Past it, it is a dead letter.
+    /// Time held for an upstream that is down spends no attempt, and nothing dies while held.
+    public var retryWindow: Duration = .seconds(24 * 3600)
     /// First wait before an event is tried again; doubles per attempt up to `retryCap`.
     public var retryBase: Duration = .seconds(10)
     public var retryCap: Duration = .seconds(30 * 60)
@@ -61,7 +66,8 @@ public struct ServerConfiguration: Sendable {
         c.workflowSecret = nonEmpty("LEADSYNC_WORKFLOW_SECRET")
         c.adminToken = nonEmpty("LEADSYNC_ADMIN_TOKEN")
         if let w = try int("LEADSYNC_WORKERS", 1...256) { c.workers = w }
-        if let a = try int("LEADSYNC_MAX_ATTEMPTS", 1...100) { c.maxAttempts = a }
+        if let a = try int("LEADSYNC_MAX_ATTEMPTS", 1...10_000) { c.maxAttempts = a }
+        if let h = try int("LEADSYNC_RETRY_WINDOW_HOURS", 1...720) { c.retryWindow = .seconds(h * 3600) }
         if let m = try int("LEADSYNC_SYNC_INTERVAL_MINUTES", 0...100_000) {
             c.syncInterval = m == 0 ? nil : .seconds(m * 60)
         }

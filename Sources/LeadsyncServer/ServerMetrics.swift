@@ -56,7 +56,7 @@ public final class ServerMetrics: Sendable {
     func processed(after d: Duration) { processing.recordNanoseconds(max(0, Int64(d / .nanoseconds(1)))) }
 
     func inbox(_ counts: InboxCountsSnapshot) {
-        queueDepth.record(counts.pending)
+        queueDepth.record(counts.pending + counts.held)
         deadLetterGauge.record(counts.dead)
     }
 
@@ -105,6 +105,26 @@ public final class ServerMetrics: Sendable {
         .record(exhausted ? 1 : 0)
     }
 
+    /// An upstream's circuit breaker: `leadsync_upstream_circuit_open` is 1 while it is open
+    /// (half-open counts as open), and each opening counts in `leadsync_upstream_circuit_opened_total`.
+    func circuit(upstream: String, state: CircuitBreaker.State) {
+        CoreMetrics.Gauge(
+            label: "leadsync_upstream_circuit_open", dimensions: [("service", upstream)], factory: factory
+        )
+        .record(state == .closed ? 0 : 1)
+        let opened = CoreMetrics.Counter(
+            label: "leadsync_upstream_circuit_opened_total", dimensions: [("service", upstream)], factory: factory)
+        if state == .open { opened.increment() }
+    }
+
+    /// How long each upstream's breaker has been open (0 while closed), refreshed per scrape.
+    func circuitOpenFor(upstream: String, seconds: Double) {
+        CoreMetrics.Gauge(
+            label: "leadsync_upstream_circuit_open_seconds", dimensions: [("service", upstream)], factory: factory
+        )
+        .record(seconds)
+    }
+
     func syncRun(mode: String, result: String) {
         CoreMetrics.Counter(
             label: "leadsync_sync_runs_total", dimensions: [("mode", mode), ("result", result)], factory: factory
@@ -120,4 +140,5 @@ public final class ServerMetrics: Sendable {
 struct InboxCountsSnapshot {
     var pending: Int
     var dead: Int
+    var held = 0
 }

@@ -57,7 +57,8 @@ extension LeadsyncServer {
             })
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
-            metrics: metrics, logger: setup.logger, catalogs: catalogs, now: now)
+            metrics: metrics, logger: setup.logger, catalogs: catalogs, upstreams: [ghl.http, calltools.http],
+            now: now)
     }
 }
 

@@ -16,6 +16,9 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     public var createSettle: Duration = .seconds(30)
     /// How failed calls are retried (the clients' default unless a test shortens it).
     public var retry = RetryPolicy()
+    /// When each upstream's circuit breaker opens and how often it probes
+    /// (`LEADSYNC_BREAKER_FAILURES`, `LEADSYNC_BREAKER_PROBE_MAX_SECONDS`).
+    public var breaker = CircuitBreaker.Settings()
 
     public init(
         ghlToken: String, ghlLocationId: String, ghlBaseURL: String, calltoolsKey: String, calltoolsBaseURL: String,
@@ -59,6 +62,20 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             }
             settle = .seconds(n)
         }
+        var breaker = CircuitBreaker.Settings()
+        if let text = env["LEADSYNC_BREAKER_FAILURES"]?.trimmedASCII, !text.isEmpty {
+            guard let n = Int(text), (1...1000).contains(n) else {
+                throw Error("LEADSYNC_BREAKER_FAILURES must be a whole number from 1 to 1000; got '\(text)'")
+            }
+            breaker.threshold = n
+        }
+        if let text = env["LEADSYNC_BREAKER_PROBE_MAX_SECONDS"]?.trimmedASCII, !text.isEmpty {
+            guard let n = Int(text), (1...3600).contains(n) else {
+                throw Error("LEADSYNC_BREAKER_PROBE_MAX_SECONDS must be a whole number from 1 to 3600; got '\(text)'")
+            }
+            breaker.probeCap = .seconds(n)
+            breaker.probeFirst = min(breaker.probeFirst, breaker.probeCap)
+        }
         var settings = UpstreamSettings(
             ghlToken: try required("GHL_API_KEY", "the GHL Private Integration or OAuth access token"),
             ghlLocationId: try required("GHL_LOCATION_ID", "the GHL sub-account id"),
@@ -68,6 +85,7 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             ghlRate: try rate("GHL_RATE_LIMIT", "100/10"),
             calltoolsRate: try rate("CALLTOOLS_RATE_LIMIT", "1000/3600"))
         settings.createSettle = settle
+        settings.breaker = breaker
         return settings
     }
 
@@ -75,7 +93,7 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         "GHL \(ghlBaseURL) location \(ghlLocationId) (token ****), CallTools \(calltoolsBaseURL) (key ****)"
     }
 
-    /// Clients sharing one HTTP client and one budget per account.
+    /// Clients sharing one HTTP client, and one budget and one circuit breaker per account.
     public func clients(
         http: HTTPClient, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     )
@@ -86,10 +104,10 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         return (
             GHLClient(
                 baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http, budget: ghlBudget,
-                retry: retry, onCall: onCall),
+                retry: retry, breaker: CircuitBreaker(upstream: .ghl, settings: breaker), onCall: onCall),
             CallToolsClient(
                 baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http, budget: ctBudget, retry: retry,
-                onCall: onCall)
+                breaker: CircuitBreaker(upstream: .calltools, settings: breaker), onCall: onCall)
         )
     }
 }

@@ -11,6 +11,9 @@ public struct InboxEvent: Sendable, Equatable {
         case done
         /// Gave up after the allowed attempts, or failed in a way a retry cannot fix; `replay` requeues.
         case dead
+        /// Waiting for an upstream that is down (its circuit breaker is open): no attempt is
+        /// spent; released to `pending` when the breaker closes or the server starts.
+        case held
     }
     public var seq: Int64
     public var webhookId: String?
@@ -49,6 +52,10 @@ public struct InboxCounts: Sendable, Equatable {
     public var pending = 0
     public var dead = 0
     public var done = 0
+    /// Held for an upstream that is down (not yet applied, like `pending`).
+    public var held = 0
+    /// Distinct contacts with pending or held events: the backlog, one unit of work each.
+    public var backlogContacts = 0
     public init() {}
 }
 
@@ -114,11 +121,13 @@ extension LeadsyncDatabase {
         }
     }
 
-    /// Every pending event of one contact, in arrival order (the worker coalesces them).
+    /// Every event of one contact not yet applied, pending or held, in arrival order (the worker
+    /// coalesces them: a held event is never applied after a newer one).
     public func pendingInboxEvents(contact: String) throws(StoreError) -> [InboxEvent] {
         try read("read the inbox for \(contact)") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM inbox WHERE contact_id = ? AND status = 'pending' ORDER BY seq",
+                db,
+                sql: "SELECT * FROM inbox WHERE contact_id = ? AND status IN ('pending', 'held') ORDER BY seq",
                 arguments: [contact]
             ).map(Self.decodeEvent)
         }
@@ -155,26 +164,61 @@ extension LeadsyncDatabase {
     @discardableResult
     /// `spendsAttempt: false` reschedules without counting an attempt (a contact waiting for an
     /// earlier create to settle is not failing: it is never dead-lettered for that).
+    /// `expiresBefore`: events received before this instant are past the retry window and die
+    /// on this failure too (nil: no window).
     public func failInboxEvents(
-        _ seqs: [Int64], error: String, permanent: Bool, retryAt: Timestamp, maxAttempts: Int, at: Timestamp,
-        spendsAttempt: Bool = true
+        _ seqs: [Int64], error: String, permanent: Bool, retryAt: Timestamp, maxAttempts: Int?, at: Timestamp,
+        spendsAttempt: Bool = true, expiresBefore: Timestamp? = nil
     ) throws(StoreError) -> Int {
         guard !seqs.isEmpty else { return 0 }
         let step = spendsAttempt ? 1 : 0
+        let limit = maxAttempts ?? Int.max
+        // A wait that spends no attempt (a create settling) never expires the event either.
+        let expiry = spendsAttempt ? (expiresBefore?.milliseconds ?? Int64.min) : Int64.min
         return try run("record a failed attempt") { db in
+            let dies = "(? OR attempts + ? >= ? OR received_at < ?)"
             try db.execute(
                 sql: """
-                    UPDATE inbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?,
-                        status = CASE WHEN ? OR attempts + ? >= ? THEN 'dead' ELSE 'pending' END,
-                        finished_at = CASE WHEN ? OR attempts + ? >= ? THEN ? ELSE NULL END
+                    UPDATE inbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, held_by = NULL,
+                        status = CASE WHEN \(dies) THEN 'dead' ELSE 'pending' END,
+                        finished_at = CASE WHEN \(dies) THEN ? ELSE NULL END
                     WHERE seq IN \(Self.list(seqs))
                     """,
                 arguments: [
-                    step, error, retryAt.milliseconds, permanent, step, maxAttempts, permanent, step, maxAttempts,
+                    step, error, retryAt.milliseconds, permanent, step, limit, expiry, permanent, step, limit, expiry,
                     at.milliseconds,
                 ])
             return try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND seq IN \(Self.list(seqs))") ?? 0
+        }
+    }
+
+    /// Holds events while `upstream` is down: status `held`, no attempt spent, out of the
+    /// workers' way until `releaseHeldInboxEvents`.
+    public func holdInboxEvents(_ seqs: [Int64], upstream: String, error: String) throws(StoreError) {
+        guard !seqs.isEmpty else { return }
+        try run("hold events for \(upstream)") { db in
+            try db.execute(
+                sql: """
+                    UPDATE inbox SET status = 'held', held_by = ?, last_error = ?
+                    WHERE seq IN \(Self.list(seqs)) AND status IN ('pending', 'held')
+                    """, arguments: [upstream, error])
+        }
+    }
+
+    /// Makes held events pending again, due at `at` (those held for `upstream`, or all): their
+    /// upstream is back, or the server just started. Returns how many.
+    @discardableResult
+    public func releaseHeldInboxEvents(upstream: String? = nil, at: Timestamp) throws(StoreError) -> Int {
+        try run("release held events") { db in
+            var sql = "UPDATE inbox SET status = 'pending', held_by = NULL, next_attempt_at = ? WHERE status = 'held'"
+            var args: [any DatabaseValueConvertible] = [at.milliseconds]
+            if let upstream {
+                sql += " AND held_by = ?"
+                args.append(upstream)
+            }
+            try db.execute(sql: sql, arguments: StatementArguments(args))
+            return db.changesCount
         }
     }
 
@@ -216,9 +260,13 @@ extension LeadsyncDatabase {
                 case "pending": counts.pending = row["n"]
                 case "dead": counts.dead = row["n"]
                 case "done": counts.done = row["n"]
+                case "held": counts.held = row["n"]
                 default: break
                 }
             }
+            counts.backlogContacts =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(DISTINCT contact_id) FROM inbox WHERE status IN ('pending', 'held')") ?? 0
             return counts
         }
     }

@@ -204,7 +204,9 @@ extension LeadsyncDatabase {
         }
         o["by_rule"] = counts(decisions.byRule)
         o["by_exclusion"] = counts(decisions.byExclusion)
-        o["queue_depth"] = .number(Double(inbox.pending))
+        o["queue_depth"] = .number(Double(inbox.pending + inbox.held))
+        o["held_for_upstream"] = .number(Double(inbox.held))
+        o["backlog_contacts"] = .number(Double(inbox.backlogContacts))
         o["dead_letters"] = .number(Double(inbox.dead))
         o["events_applied"] = .number(Double(inbox.done))
         o["last_sync"] =

@@ -143,6 +143,10 @@ public final class LeadsyncDatabase: Sendable {
         m.registerMigration("v3") { db in
             try db.create(index: "inbox_status_seq", on: "inbox", columns: ["status", "seq"])
         }
+        // Events held while an upstream's circuit breaker is open (status 'held'): which upstream.
+        m.registerMigration("v4") { db in
+            try db.alter(table: "inbox") { t in t.add(column: "held_by", .text) }
+        }
         return m
     }
 }

@@ -56,14 +56,14 @@ public struct CallToolsClient: Sendable {
     public init(
         baseURL: String = defaultBaseURL, apiKey: String, client: HTTPClient, budget: TokenBucket,
         timeout: Duration = .seconds(15), retry: RetryPolicy = RetryPolicy(),
-        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        breaker: CircuitBreaker? = nil, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     ) {
         http = UpstreamHTTP(
             service: .calltools,
             configuration: .init(
                 baseURL: baseURL, headers: [("Authorization", "Token \(apiKey)")], timeout: timeout,
-                retry: retry),
-            client: client, budget: budget, onCall: onCall)
+                retry: retry, probe: (.GET, "/api/buckets/", [("page", "1"), ("page_size", "1")])),
+            client: client, budget: budget, breaker: breaker, onCall: onCall)
     }
 
     /// Contacts whose phone numbers include `e164`, verified client-side. Every page of the

@@ -19,14 +19,16 @@ public struct GHLClient: Sendable {
     public init(
         baseURL: String = defaultBaseURL, token: String, locationId: String, client: HTTPClient,
         budget: TokenBucket, timeout: Duration = .seconds(15), retry: RetryPolicy = RetryPolicy(),
-        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        breaker: CircuitBreaker? = nil, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     ) {
+        // The breaker's probe: the location's custom-field list, a small documented read.
+        let probe = "/locations/\(UpstreamHTTP.percentEncode(locationId))/customFields"
         http = UpstreamHTTP(
             service: .ghl,
             configuration: .init(
                 baseURL: baseURL, headers: [("Authorization", "Bearer \(token)"), ("Version", Self.version)],
-                timeout: timeout, retry: retry),
-            client: client, budget: budget, onCall: onCall)
+                timeout: timeout, retry: retry, probe: (.GET, probe, [("model", "contact")])),
+            client: client, budget: budget, breaker: breaker, onCall: onCall)
         self.locationId = locationId
     }
 

@@ -6,8 +6,8 @@ import LeadsyncValues
 /// so the budget holds across concurrent work. `acquire` waits for a token instead of failing.
 /// `pause(until:)` honours a `Retry-After`: no request leaves before that instant.
 public actor TokenBucket {
-    public let capacity: Double
-    public let period: Duration
+    public nonisolated let capacity: Double
+    public nonisolated let period: Duration
     private var tokens: Double
     private var last: ContinuousClock.Instant
     private var blockedUntil: ContinuousClock.Instant?

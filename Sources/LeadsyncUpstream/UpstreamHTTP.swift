@@ -21,6 +21,8 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case connection(String, sent: Bool)
         /// The answer was not what the API documents.
         case invalidResponse(String)
+        /// Nothing was sent: the upstream's circuit breaker is open (it has been failing).
+        case circuitOpen
     }
 
     public var service: Upstream
@@ -33,10 +35,14 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
     public var isTransient: Bool {
         switch kind {
         case .status(let s, _): return s == 429 || s >= 500
-        case .timeout, .connection: return true
+        case .timeout, .connection, .circuitOpen: return true
         case .invalidResponse: return false
         }
     }
+
+    /// Nothing was sent because the upstream's breaker is open: the caller should hold its
+    /// work until the breaker closes, without counting a failed attempt.
+    public var isCircuitOpen: Bool { kind == .circuitOpen }
 
     /// The request may have been processed although no success came back.
     public var outcomeUnknown: Bool {
@@ -45,6 +51,7 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case .connection(_, let sent): return sent
         case .status(let s, _): return s >= 500
         case .invalidResponse: return true
+        case .circuitOpen: return false
         }
     }
 
@@ -55,6 +62,7 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case .timeout: what = "no answer before the deadline"
         case .connection(let m, _): what = "connection failed: \(m)"
         case .invalidResponse(let m): what = "unexpected answer: \(m)"
+        case .circuitOpen: what = "not sent: \(service.rawValue) is failing (circuit open)"
         }
         return "\(service.rawValue) \(call): \(what)" + (attempts > 1 ? " (after \(attempts) attempts)" : "")
     }
@@ -118,15 +126,19 @@ public struct UpstreamHTTP: Sendable {
         public var headers: [(String, String)]
         public var timeout: Duration
         public var retry: RetryPolicy
+        /// The cheap read a circuit breaker sends to learn whether the upstream is back.
+        public var probe: (method: HTTPMethod, path: String, query: [(String, String)])?
 
         public init(
             baseURL: String, headers: [(String, String)], timeout: Duration = .seconds(15),
-            retry: RetryPolicy = RetryPolicy()
+            retry: RetryPolicy = RetryPolicy(),
+            probe: (method: HTTPMethod, path: String, query: [(String, String)])? = nil
         ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.headers = headers
             self.timeout = timeout
             self.retry = retry
+            self.probe = probe
         }
     }
 
@@ -136,16 +148,77 @@ public struct UpstreamHTTP: Sendable {
     public let budget: TokenBucket
     /// Called once per attempt (audit, metrics, tests).
     public let onCall: @Sendable (CallRecord) -> Void
+    /// Stops calls to an upstream that keeps failing (nil: every call goes out).
+    public let breaker: CircuitBreaker?
 
     public init(
         service: Upstream, configuration: Configuration, client: HTTPClient, budget: TokenBucket,
-        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        breaker: CircuitBreaker? = nil, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     ) {
         self.service = service
         self.configuration = configuration
         self.client = client
         self.budget = budget
+        self.breaker = breaker
         self.onCall = onCall
+    }
+
+    /// Sends the breaker's probe when one is due (the breaker is open and its wait is over, and
+    /// no other probe is in flight); its outcome closes the breaker or lengthens the wait.
+    /// Returns whether a probe went out.
+    @discardableResult
+    public func probeIfDue() async -> Bool {
+        guard let breaker, let probe = configuration.probe, breaker.claimProbe() else { return false }
+        try? await budget.acquire()
+        let start = ContinuousClock.now
+        let result = await once(probe.method, probe.path, query: probe.query, body: nil)
+        let status: Int?
+        switch result {
+        case .success(let r): status = r.status
+        case .failure: status = nil
+        }
+        onCall(
+            CallRecord(
+                service: service, method: probe.method.rawValue, path: probe.path, status: status,
+                milliseconds: Self.milliseconds(ContinuousClock.now - start), attempt: 1))
+        record(result)
+        return true
+    }
+
+    /// Waits until the breaker closes, sending probes when they are due (sync passes wait
+    /// instead of failing; the server's workers hold their events instead).
+    func waitUntilClosed(call: String) async throws(UpstreamError) {
+        guard let breaker else { return }
+        while !breaker.isClosed {
+            if Task.isCancelled {
+                throw UpstreamError(service: service, call: call, kind: .circuitOpen, attempts: 0)
+            }
+            await probeIfDue()
+            if breaker.isClosed { return }
+            let next = breaker.nextProbe ?? .now
+            try? await Task.sleep(until: min(max(next, .now + .milliseconds(20)), .now + .seconds(1)))
+        }
+    }
+
+    /// Tells the breaker what an attempt says of the upstream's health.
+    private func record(_ result: Result<Response, UpstreamError.Kind>) {
+        guard let breaker else { return }
+        switch result {
+        case .success(let r) where r.status >= 500:
+            breaker.recordFailure("HTTP \(r.status)")
+        case .success:
+            breaker.recordSuccess()
+        case .failure(.timeout):
+            breaker.recordFailure("no answer before the deadline")
+        case .failure(.connection(let m, _)):
+            breaker.recordFailure(m)
+        case .failure:
+            break
+        }
+    }
+
+    static func milliseconds(_ d: Duration) -> Int {
+        Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
     }
 
     /// An HTTP client for API calls: redirects off (an API write must never be replayed
@@ -174,6 +247,14 @@ public struct UpstreamHTTP: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            if let breaker, !breaker.isClosed {
+                // Nothing goes out while the upstream is failing: a sync pass waits for it to
+                // come back; live work gets an error that says nothing was sent.
+                guard CircuitBreaker.waitsWhenOpen else {
+                    throw UpstreamError(service: service, call: call, kind: .circuitOpen, attempts: attempt - 1)
+                }
+                try await waitUntilClosed(call: call)
+            }
             do {
                 try await budget.acquire()
             } catch {
@@ -182,8 +263,8 @@ public struct UpstreamHTTP: Sendable {
             }
             let start = ContinuousClock.now
             let result = await once(method, path, query: query, body: body)
-            let elapsed = ContinuousClock.now - start
-            let ms = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            record(result)
+            let ms = Self.milliseconds(ContinuousClock.now - start)
             var failure: UpstreamError.Kind
             switch result {
             case .success(let response):

@@ -37,7 +37,7 @@ import Testing
         #expect(list.code == 0)
         #expect(list.out.contains("c1  ContactTagUpdate  1 attempt(s)  calltools POST /api/contacts/: HTTP 400"))
         let stats = capture { StoreCommands.stats(dbPath: db, json: true, console: $0) }
-        #expect(stats.out.contains(#""queue_depth":0,"dead_letters":2"#))
+        #expect(stats.out.contains(#""queue_depth":0,"held_for_upstream":0,"backlog_contacts":0,"dead_letters":2"#))
         let explain = capture { StoreCommands.explain("c1", dbPath: db, console: $0) }
         #expect(explain.code == 0)
         #expect(

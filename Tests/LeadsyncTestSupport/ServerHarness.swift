@@ -67,6 +67,7 @@ public final class ServerHarness: @unchecked Sendable {
             calltoolsRate: (1000, 1))
         upstreams.retry = retry
         upstreams.createSettle = createSettle
+        upstreams.breaker = Self.fastBreaker
         let setup = ServerSetup(
             configuration: config, rulesPath: rulesPath, store: store, upstreams: upstreams,
             verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
@@ -79,6 +80,15 @@ public final class ServerHarness: @unchecked Sendable {
         emitter = SandboxWebhookEmitter(
             client: http, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), key: key)
     }
+
+    /// Breakers that open after five failures and probe every 100-300 ms (the default probes
+    /// after 5 s, then up to every minute).
+    public static let fastBreaker: CircuitBreaker.Settings = {
+        var b = CircuitBreaker.Settings()
+        b.probeFirst = .milliseconds(100)
+        b.probeCap = .milliseconds(300)
+        return b
+    }()
 
     /// A new server on the same database: what a restart does.
     public func restart() { server = makeServer() }

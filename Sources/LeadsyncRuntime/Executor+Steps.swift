@@ -113,7 +113,7 @@ extension Executor {
         run.calls += 1
         if recorder == nil { try store.recordCreateIntent(run.id, at: now()) }
         let newId = try await calltools.create(body)
-        run.applied = run.applied.applying(body, id: newId)
+        recordWrite(body, id: newId, created: true, &run)
         if directory != nil, let phone = body.fields.first(where: { $0.slug == rules.calltools.phoneField })?.value {
             // A later GHL contact with the same phone links to this one, as a lookup would. Id
             // and buckets only: memory stays small; such a contact costs one fuller PATCH.
@@ -122,12 +122,6 @@ extension Executor {
             // Bounded memory: past this size, phone lookups go back to CallTools.
             if (directory?.count ?? 0) > Executor.maxDirectoryEntries { directory = nil }
         }
-        run.audit += callEntries(run.log)
-        run.audit.append(
-            AuditEntry(
-                at: now(), kind: .call, summary: "created CallTools contact \(newId)",
-                detail: JSONWriter.encode(body.wire(forCreate: true))))
-        run.dirty = true
         run.action = .created
     }
 
@@ -135,14 +129,20 @@ extension Executor {
     func update(_ id: Int, _ body: CallToolsBody, _ run: inout Run) async throws {
         run.calls += 1
         try await calltools.update(id, body)
+        recordWrite(body, id: id, created: false, &run)
+        if run.action != .created { run.action = .updated }
+    }
+
+    /// What a create or a PATCH leaves behind: the applied state, and the calls and the body
+    /// sent in the audit trail.
+    private func recordWrite(_ body: CallToolsBody, id: Int, created: Bool, _ run: inout Run) {
         run.applied = run.applied.applying(body, id: id)
         run.audit += callEntries(run.log)
         run.audit.append(
             AuditEntry(
-                at: now(), kind: .call, summary: "updated CallTools contact \(id)",
-                detail: JSONWriter.encode(body.wire(forCreate: false))))
+                at: now(), kind: .call, summary: "\(created ? "created" : "updated") CallTools contact \(id)",
+                detail: JSONWriter.encode(body.wire(forCreate: created))))
         run.dirty = true
-        if run.action != .created { run.action = .updated }
     }
 
     /// GHL tag write-backs, only when the contact lacks or has the tags. Returns the calls made.

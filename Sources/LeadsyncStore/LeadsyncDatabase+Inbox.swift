@@ -54,8 +54,6 @@ public struct InboxCounts: Sendable, Equatable {
     public var done = 0
     /// Held for an upstream that is down (not yet applied, like `pending`).
     public var held = 0
-    /// Distinct contacts with pending or held events: the backlog, one unit of work each.
-    public var backlogContacts = 0
     public init() {}
 }
 
@@ -264,10 +262,16 @@ extension LeadsyncDatabase {
                 default: break
                 }
             }
-            counts.backlogContacts =
-                try Int.fetchOne(
-                    db, sql: "SELECT COUNT(DISTINCT contact_id) FROM inbox WHERE status IN ('pending', 'held')") ?? 0
             return counts
+        }
+    }
+
+    /// Distinct contacts with pending or held events: the backlog, one unit of work each
+    /// (their events coalesce). Read by `stats` only: `/readyz` and `/metrics` need not pay it.
+    public func backlogContacts() throws(StoreError) -> Int {
+        try read("count the backlog") { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(DISTINCT contact_id) FROM inbox WHERE status IN ('pending', 'held')") ?? 0
         }
     }
 

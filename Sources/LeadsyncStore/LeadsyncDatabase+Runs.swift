@@ -206,7 +206,7 @@ extension LeadsyncDatabase {
         o["by_exclusion"] = counts(decisions.byExclusion)
         o["queue_depth"] = .number(Double(inbox.pending + inbox.held))
         o["held_for_upstream"] = .number(Double(inbox.held))
-        o["backlog_contacts"] = .number(Double(inbox.backlogContacts))
+        o["backlog_contacts"] = .number(Double(try backlogContacts()))
         o["dead_letters"] = .number(Double(inbox.dead))
         o["events_applied"] = .number(Double(inbox.done))
         o["last_sync"] =

@@ -130,7 +130,7 @@ import Testing
                 #expect(error.message.contains("not dialled yet"))
             }
             #expect(await h.server.state.calltoolsContacts().isEmpty)
-            #expect(await h.server.state.requests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+            #expect(await h.server.state.calltoolsCreates.isEmpty)
         }
     }
 

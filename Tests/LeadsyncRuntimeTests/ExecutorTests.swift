@@ -14,6 +14,17 @@ import Testing
 
 /// The executor against the sandbox: exact calls, convergence, crash safety, faults.
 @Suite(.serialized) struct ExecutorTests {
+    /// Ana's create intent, and the contact CallTools made from it before the process died
+    /// without recording the answer. Returns its CallTools id.
+    static func createdBeforeACrash(_ h: ExecutorHarness) async throws -> Int {
+        try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
+        return await h.server.state.putCallToolsContact(
+            JSONObject([
+                "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"),
+                "crm_id": .string("g1"), "buckets": .array([.number(11237)]),
+            ]))
+    }
+
     static let ana = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"]}"#
 
     @Test func aNewContactIsResolvedLookedUpAndCreatedThenCostsNothing() async throws {
@@ -70,7 +81,7 @@ import Testing
                 let bea = #"{"id":"g2","firstName":"Bea","phone":"(415) 555-0199","tags":["cold lead"]}"#
                 let outcome = try await later.executor.process(try await later.contact(bea))
                 #expect(outcome.action == .created)
-                let create = await h.server.state.requests.last { $0.method == "POST" && $0.path == "/api/contacts/" }
+                let create = await h.server.state.calltoolsCreates.last
                 #expect(create?.body?["tags"] == .array([.number(Double(cold))]))
             }
         }
@@ -128,25 +139,19 @@ import Testing
             let stored = try h.store.contact("g1").applied
             #expect(stored.calltoolsId == 1001 && !stored.createPending)
             #expect(retry.calltoolsCalls == 1)  // the lookup; the create had set everything already
-            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.count == 1)
+            #expect(await h.server.state.calltoolsCreates.count == 1)
         }
     }
 
     @Test func aRestartFindsAPendingCreateByPhone() async throws {
         try await ExecutorHarness.with { h in
             // A previous process recorded its intent, CallTools created the contact, then it died.
-            try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
-            let existing = await h.server.state.putCallToolsContact(
-                JSONObject([
-                    "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"),
-                    "crm_id": .string("g1"),
-                    "buckets": .array([.number(11237)]),
-                ]))
+            let existing = try await Self.createdBeforeACrash(h)
             let outcome = try await h.executor.process(try await h.contact(Self.ana))
             #expect(await h.server.state.calltoolsContacts().count == 1)
             #expect(try h.store.contact("g1").applied.calltoolsId == existing)
             #expect(outcome.action == .updated)  // the tag was still missing
-            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+            #expect(await h.server.state.calltoolsCreates.isEmpty)
         }
     }
 
@@ -162,20 +167,14 @@ import Testing
             #expect(try h.store.contact("g1").applied.calltoolsId == existing)
             let lookup = try #require(await h.ctRequests.first { $0.path == "/api/contacts/" })
             #expect(lookup.query["phone_number"] == "+14155550132")
-            #expect(await h.ctRequests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.isEmpty)
+            #expect(await h.server.state.calltoolsCreates.isEmpty)
         }
     }
 
     @Test func aPendingCreateForAContactNoLongerRoutedLeavesItsBucket() async throws {
         try await ExecutorHarness.with { h in
             // The create happened before a crash; by the restart, Ana asked not to be called.
-            try h.store.recordCreateIntent("g1", at: Timestamp(milliseconds: 0))
-            let existing = await h.server.state.putCallToolsContact(
-                JSONObject([
-                    "first_name": .string("Ana"), "mobile_phone_number": .string("+14155550132"),
-                    "crm_id": .string("g1"),
-                    "buckets": .array([.number(11237)]),
-                ]))
+            let existing = try await Self.createdBeforeACrash(h)
             let dnd = #"{"id":"g1","firstName":"Ana","phone":"(415) 555-0132","tags":["cold lead"],"dnd":true}"#
             _ = try await h.executor.process(try await h.contact(dnd))
             let stored = try h.store.contact("g1")

@@ -102,13 +102,7 @@ import Testing
             down.ghlDown = true
             await h.state.setFaults(down)
             for i in 0..<10 {
-                _ = try await h.store.enqueue(
-                    [
-                        NewInboxEvent(
-                            webhookId: nil, contactId: "g\(i)", eventType: "workflow", source: "workflow",
-                            body: #"{"contact_id":"g\#(i)","tags":"cold lead"}"#)
-                    ],
-                    at: Fixtures.wallClock())
+                try await h.enqueueWorkflow(#"{"contact_id":"g\#(i)","tags":"cold lead"}"#, contact: "g\(i)")
             }
             let scheduler = try #require(h.server.scheduler)
             try await h.running(emitter: false) { _ in

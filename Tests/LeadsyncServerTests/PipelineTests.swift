@@ -74,13 +74,7 @@ import Testing
             }
             // Stored before the workers start, so they are all pending together.
             for b in bodies {
-                _ = try await h.store.enqueue(
-                    [
-                        NewInboxEvent(
-                            webhookId: nil, contactId: "c5", eventType: "ContactTagUpdate", source: "marketplace",
-                            body: b)
-                    ],
-                    at: Fixtures.wallClock())
+                try await h.enqueue(b, contact: "c5")
             }
             try await h.running { _ in
                 try await eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
@@ -128,13 +122,7 @@ import Testing
         try await ServerHarness.with(rules: rules) { h in
             await h.seed("d1")
             let body = ServerHarness.event(id: "d1", webhookId: "dead-1")
-            _ = try await h.store.enqueue(
-                [
-                    NewInboxEvent(
-                        webhookId: "dead-1", contactId: "d1", eventType: "ContactTagUpdate", source: "marketplace",
-                        body: body)
-                ],
-                at: Fixtures.wallClock())
+            try await h.enqueue(body, contact: "d1", webhookId: "dead-1")
             try await h.running { _ in
                 try await eventually("a dead letter") { try h.store.inboxCounts().dead == 1 }
                 let dead = try h.store.deadLetters()
@@ -164,13 +152,7 @@ import Testing
             await h.state.setFaults(faults)
             await h.seed("s1")
             let body = ServerHarness.event(id: "s1", webhookId: "s-1")
-            _ = try await h.store.enqueue(
-                [
-                    NewInboxEvent(
-                        webhookId: "s-1", contactId: "s1", eventType: "ContactTagUpdate", source: "marketplace",
-                        body: body)
-                ],
-                at: Fixtures.wallClock())
+            try await h.enqueue(body, contact: "s1", webhookId: "s-1")
             try await h.running(emitter: false) { _ in
                 try await eventually("a CallTools request") { await !h.state.requests.isEmpty }
             }
@@ -196,18 +178,13 @@ import Testing
             let payload = #"{"contact_id":"w1","first_name":"FromPayload","tags":"","phone":"+14155550111"}"#
             let missing = #"{"contact_id":"gone1","tags":"cold lead"}"#
             for (body, id) in [(payload, "w1"), (missing, "gone1")] {
-                _ = try await h.store.enqueue(
-                    [
-                        NewInboxEvent(
-                            webhookId: nil, contactId: id, eventType: "workflow", source: "workflow", body: body)
-                    ],
-                    at: Fixtures.wallClock())
+                try await h.enqueueWorkflow(body, contact: id)
             }
             try await h.running(emitter: false) { _ in
                 try await eventually("both applied") { try h.store.inboxCounts().done == 2 }
             }
             #expect(await h.calltoolsBuckets()["w1"] == [11237])
-            let created = await h.state.requests.first { $0.method == "POST" && $0.path == "/api/contacts/" }
+            let created = await h.state.calltoolsCreates.first
             #expect(created?.body?["first_name"]?.stringValue == "FromGHL")
             #expect(await h.state.requests.contains { $0.method == "GET" && $0.path == "/contacts/w1" })
             // A contact GHL no longer has is treated as deleted: in no bucket, no call to CallTools.

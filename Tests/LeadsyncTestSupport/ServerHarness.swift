@@ -144,6 +144,25 @@ public final class ServerHarness: @unchecked Sendable {
         return JSONWriter.encode(.object(o))
     }
 
+    /// Commits one event to the inbox as intake would (a marketplace `ContactTagUpdate` unless
+    /// said otherwise), without going through HTTP.
+    public func enqueue(
+        _ body: String, contact: String, webhookId: String? = nil, eventType: String = "ContactTagUpdate",
+        source: String = "marketplace"
+    ) async throws {
+        _ = try await store.enqueue(
+            [
+                NewInboxEvent(
+                    webhookId: webhookId, contactId: contact, eventType: eventType, source: source, body: body)
+            ],
+            at: Fixtures.wallClock())
+    }
+
+    /// A workflow webhook's event, as intake stores it.
+    public func enqueueWorkflow(_ body: String, contact: String) async throws {
+        try await enqueue(body, contact: contact, eventType: "workflow", source: "workflow")
+    }
+
     /// The contact in sandbox GHL too (write-backs go there; a missing one is a 404).
     public func seed(_ id: String, phone: String = "+14155550100") async {
         var c = JSONObject()

@@ -50,3 +50,10 @@ public struct UpstreamHarness: Sendable {
         }
     }
 }
+
+extension SandboxState {
+    /// The CallTools creates (`POST /api/contacts/`) the sandbox saw, in order.
+    public var calltoolsCreates: [RecordedRequest] {
+        requests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }
+    }
+}

@@ -37,6 +37,10 @@ public struct SyncPass: Sendable {
         /// transient faults to pass; contacts still waiting then are reported failed (the next
         /// pass or the server finishes them).
         public var maxWait: Duration = .seconds(300)
+        /// What the pass does when an upstream's circuit breaker opens: pause until it closes
+        /// (the server's passes: `.wait`), or pause only if the upstream answered earlier in
+        /// this process (the command line: an upstream unreachable from the start is an error).
+        public var whenUpstreamDown: CircuitBreaker.WhenOpen = .waitIfEverReached
         public init() {}
     }
 
@@ -143,7 +147,7 @@ public struct SyncPass: Sendable {
         do {
             // An upstream that goes down mid-pass pauses the pass (its calls wait for the
             // circuit breaker to close, probing) instead of failing every contact after it.
-            let progress = try await CircuitBreaker.$waitsWhenOpen.withValue(true) {
+            let progress = try await CircuitBreaker.$whenOpen.withValue(options.whenUpstreamDown) {
                 try await pass(options, plan: &plan, onPage: onPage, onError: onError, onWait: onWait)
             }
             await first.dropDirectory()

@@ -118,6 +118,8 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
         var options = SyncPass.Options()
         options.mode = request.full ? .full : .incremental(since: nil)
         options.runId = request.runId
+        // The server's passes ride out an outage, however it began; the workers hold their events.
+        options.whenUpstreamDown = .wait
         let mode = request.full ? "full" : "incremental"
         logger.info("sync pass started", metadata: ["run": .stringConvertible(request.runId), "mode": .string(mode)])
         do {

@@ -6,8 +6,8 @@ import Synchronization
 ///
 /// Consecutive transient failures (5xx, resets, timeouts; not 429, which is pacing) open it.
 /// While it is open a call either fails at once with `.circuitOpen`, sending nothing (live work:
-/// the server holds the event without spending an attempt), or waits for it to close
-/// (`waitsWhenOpen`, which sync passes set). Probes run at growing intervals (`Settings`); the
+/// the server holds the event without spending an attempt), or waits for it to close (`whenOpen`,
+/// which sync passes set). Probes run at growing intervals (`Settings`); the
 /// first success closes it. Observers hear each transition once, not once per call.
 public final class CircuitBreaker: Sendable {
     public enum State: String, Sendable {
@@ -40,8 +40,20 @@ public final class CircuitBreaker: Sendable {
         case closed(after: Duration, probes: Int)
     }
 
-    /// Callers inside a task with this set wait for the breaker to close instead of failing.
-    @TaskLocal public static var waitsWhenOpen = false
+    /// What a call does while the breaker is open.
+    public enum WhenOpen: Sendable {
+        /// Fail at once with `.circuitOpen`, sending nothing (the server's workers: they hold).
+        case fail
+        /// Wait for the breaker to close, probing (the server's reconcile passes).
+        case wait
+        /// Wait if the upstream ever answered in this process; else fail at once. A command-line
+        /// pass pauses through an outage, but a wrong URL or a dead network from the start is an
+        /// error in seconds, not a silent hang.
+        case waitIfEverReached
+    }
+
+    /// What calls made inside a task do while the breaker is open.
+    @TaskLocal public static var whenOpen: WhenOpen = .fail
 
     public let upstream: Upstream
     public let settings: Settings
@@ -57,6 +69,8 @@ public final class CircuitBreaker: Sendable {
         var nextProbe: ContinuousClock.Instant = .now
         var interval: Duration = .zero
         var probes = 0
+        /// The upstream answered (anything but a 5xx) at least once in this process.
+        var reached = false
     }
     private let box = Mutex(Box())
 
@@ -81,6 +95,12 @@ public final class CircuitBreaker: Sendable {
 
     public var isClosed: Bool { box.withLock { $0.state == .closed } }
 
+    /// Whether the upstream ever answered in this process.
+    public var hasBeenReached: Bool { box.withLock { $0.reached } }
+
+    /// The last failure that counted, for errors that say why nothing was sent.
+    var lastError: String { box.withLock { $0.lastError ?? "" } }
+
     /// How long it has been open (zero while closed).
     public var openFor: Duration {
         box.withLock { b in b.openedInstant.map { ContinuousClock.now - $0 } ?? .zero }
@@ -91,10 +111,12 @@ public final class CircuitBreaker: Sendable {
         let transition: Transition? = box.withLock { b in
             b.failures = 0
             b.lastError = nil
+            b.reached = true
             guard b.state != .closed else { return nil }
             let after = b.openedInstant.map { ContinuousClock.now - $0 } ?? .zero
             let probes = b.probes
             b = Box()
+            b.reached = true
             return .closed(after: after, probes: probes)
         }
         if let transition { notify(transition) }

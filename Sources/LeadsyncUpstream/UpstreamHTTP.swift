@@ -21,8 +21,9 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case connection(String, sent: Bool)
         /// The answer was not what the API documents.
         case invalidResponse(String)
-        /// Nothing was sent: the upstream's circuit breaker is open (it has been failing).
-        case circuitOpen
+        /// Nothing was sent: the upstream's circuit breaker is open (it has been failing; the
+        /// last failure says how).
+        case circuitOpen(String)
     }
 
     public var service: Upstream
@@ -42,7 +43,10 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
 
     /// Nothing was sent because the upstream's breaker is open: the caller should hold its
     /// work until the breaker closes, without counting a failed attempt.
-    public var isCircuitOpen: Bool { kind == .circuitOpen }
+    public var isCircuitOpen: Bool {
+        if case .circuitOpen = kind { return true }
+        return false
+    }
 
     /// The request may have been processed although no success came back.
     public var outcomeUnknown: Bool {
@@ -62,7 +66,10 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         case .timeout: what = "no answer before the deadline"
         case .connection(let m, _): what = "connection failed: \(m)"
         case .invalidResponse(let m): what = "unexpected answer: \(m)"
-        case .circuitOpen: what = "not sent: \(service.rawValue) is failing (circuit open)"
+        case .circuitOpen(let last):
+            what =
+                "not sent: \(service.rawValue) is failing (circuit open"
+                + (last.isEmpty ? ")" : "; last error: \(last))")
         }
         return "\(service.rawValue) \(call): \(what)" + (attempts > 1 ? " (after \(attempts) attempts)" : "")
     }
@@ -191,7 +198,8 @@ public struct UpstreamHTTP: Sendable {
         guard let breaker else { return }
         while !breaker.isClosed {
             if Task.isCancelled {
-                throw UpstreamError(service: service, call: call, kind: .circuitOpen, attempts: 0)
+                throw UpstreamError(
+                    service: service, call: call, kind: .circuitOpen(breaker.lastError), attempts: 0)
             }
             await probeIfDue()
             if breaker.isClosed { return }
@@ -250,10 +258,15 @@ public struct UpstreamHTTP: Sendable {
             if let breaker, !breaker.isClosed {
                 // Nothing goes out while the upstream is failing: a sync pass waits for it to
                 // come back; live work gets an error that says nothing was sent.
-                guard CircuitBreaker.waitsWhenOpen else {
-                    throw UpstreamError(service: service, call: call, kind: .circuitOpen, attempts: attempt - 1)
+                switch CircuitBreaker.whenOpen {
+                case .wait:
+                    try await waitUntilClosed(call: call)
+                case .waitIfEverReached where breaker.hasBeenReached:
+                    try await waitUntilClosed(call: call)
+                case .fail, .waitIfEverReached:
+                    throw UpstreamError(
+                        service: service, call: call, kind: .circuitOpen(breaker.lastError), attempts: attempt - 1)
                 }
-                try await waitUntilClosed(call: call)
             }
             do {
                 try await budget.acquire()

@@ -144,6 +144,9 @@ public actor SandboxState {
     // MARK: Setup and inspection (tests, demo, `leadsync sandbox`)
 
     public func setFaults(_ f: Faults) { faults = f }
+    /// Takes the whole emulated CallTools down (every request answered 503) or brings it back,
+    /// leaving the other faults as they are.
+    public func setCallToolsDown(_ down: Bool) { faults.calltoolsDown = down }
     public func setLimits(ghl: (Int, Int64)?, calltools: (Int, Int64)?) {
         ghlLimit = ghl
         calltoolsLimit = calltools

@@ -180,12 +180,14 @@ extension LeadsyncServer {
             if case .object(var o) = report {
                 o["upstreams"] = upstreamStates()
                 // The backlog's ETA at CallTools' budget: about two calls per contact (a lookup
-                // and a create, or one PATCH), whatever the number of events coalesced.
+                // and a create, or one PATCH), whatever the number of events coalesced. What
+                // the budget holds now goes at once; the rest at its refill rate.
                 if let ct = upstreams.first(where: { $0.service == .calltools }),
                     case .number(let contacts)? = o["backlog_contacts"]
                 {
                     let perSecond = ct.budget.capacity / max(0.001, Double(ct.budget.period / .milliseconds(1)) / 1000)
-                    o["backlog_eta_seconds"] = .number((contacts * 2 / perSecond).rounded(.up))
+                    let beyondBurst = max(0, contacts * 2 - (await ct.budget.available()))
+                    o["backlog_eta_seconds"] = .number((beyondBurst / perSecond).rounded(.up))
                 }
                 report = .object(o)
             }

@@ -103,9 +103,11 @@ public actor TokenBucket {
     }
 
     /// Lowers the tokens left to what the upstream says remains (`X-RateLimit-Remaining`).
+    /// A negative value (a broken or hostile header) counts as none left: it must not push the
+    /// bucket so far below zero that no refill ever brings it back.
     public func observe(remaining: Int) {
         refill()
-        tokens = min(tokens, Double(remaining))
+        tokens = min(tokens, Double(max(0, remaining)))
     }
 
     // MARK: The daily budget (GHL's `X-RateLimit-Daily-Remaining`)

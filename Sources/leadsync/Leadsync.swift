@@ -271,7 +271,24 @@ extension Leadsync {
             name: .customLong("calltools-latency-ms"),
             help: "Milliseconds CallTools takes to answer after performing a request (crash tests).")
         var calltoolsLatencyMs = 0
+        @Option(
+            name: .customLong("calltools-outage"),
+            help: "AFTER,FOR seconds: CallTools answers 503 to everything from AFTER s after start, for FOR s.")
+        var calltoolsOutage: String?
+        /// `AFTER,FOR` in whole seconds, each 0 to 86,400.
+        static func outage(_ text: String) -> (after: Duration, lasting: Duration)? {
+            let parts = text.split(separator: ",").map { Int(String($0).trimmedASCII) }
+            guard parts.count == 2, let after = parts[0], let lasting = parts[1], (0...86_400).contains(after),
+                (1...86_400).contains(lasting)
+            else { return nil }
+            return (.seconds(after), .seconds(lasting))
+        }
         func validate() throws {
+            if let calltoolsOutage, Self.outage(calltoolsOutage) == nil {
+                throw ValidationError(
+                    "--calltools-outage '\(calltoolsOutage)' must be AFTER,FOR in whole seconds (FOR at least 1), e.g. 10,1800"
+                )
+            }
             guard (0...60_000).contains(calltoolsLatencyMs) else {
                 throw ValidationError("--calltools-latency-ms must be 0 to 60000; got \(calltoolsLatencyMs)")
             }
@@ -284,7 +301,8 @@ extension Leadsync {
             let code = await SandboxCommand.run(
                 host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
                 calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults),
-                calltoolsLatency: .milliseconds(calltoolsLatencyMs), console: .standard)
+                calltoolsLatency: .milliseconds(calltoolsLatencyMs),
+                calltoolsOutage: calltoolsOutage.flatMap(Self.outage), console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

@@ -16,6 +16,16 @@ import Testing
         #expect(TokenBucket.admits(live: live, tokens: tokens, liveWaiting: waiting, reserve: reserve) == admitted)
     }
 
+    /// `X-RateLimit-Remaining: -9223372036854775808` from a broken upstream: counted as none
+    /// left, so the next call waits one token's refill (100 ms here), not forever.
+    @Test(.timeLimit(.minutes(1))) func aNegativeRemainingCountsAsNoneLeft() async throws {
+        let bucket = TokenBucket(capacity: 10, period: .seconds(1))
+        await bucket.observe(remaining: Int.min)
+        #expect(await bucket.available() >= 0)
+        #expect(await bucket.available() < 1)
+        try await bucket.acquire()
+    }
+
     @Test func theReserveIsATenthOfTheBudget() async {
         #expect(await TokenBucket(capacity: 100, period: .seconds(10)).liveReserve == 10)
         #expect(await TokenBucket(capacity: 1000, period: .seconds(3600)).liveReserve == 100)

@@ -33,7 +33,8 @@ public enum SandboxCommand {
 
     public static func run(
         host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false,
-        calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero, console: Console
+        calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero,
+        calltoolsOutage: (after: Duration, lasting: Duration)? = nil, console: Console
     ) async -> Int32 {
         let state = SandboxState()
         await state.setSearchOmitsDndSettings(searchOmitsDnd)
@@ -72,6 +73,16 @@ public enum SandboxCommand {
             console.out.line("  export CALLTOOLS_BASE_URL=\(server.baseURL) CALLTOOLS_API_KEY=\(state.calltoolsKey)")
             console.out.line("Stop with Ctrl-C.")
             console.out.flush()
+            if let outage = calltoolsOutage {
+                // A scripted outage (the outage benchmark): every CallTools request answered 503.
+                tasks.addTask {
+                    try? await Task.sleep(for: outage.after)
+                    await state.setCallToolsDown(true)
+                    try? await Task.sleep(for: outage.lasting)
+                    await state.setCallToolsDown(false)
+                    return nil
+                }
+            }
             guard case .some(.some(let failure)) = await tasks.next() else { return 0 }
             console.err.line("leadsync: \(failure)")
             return 1

@@ -76,7 +76,7 @@ def wait_until(what, check, deadline):
         except Exception:
             pass
         time.sleep(0.02)
-    raise Failure(f"crash test: timed out waiting for {what}")
+    raise Failure(f"{os.path.basename(sys.argv[0])}: timed out waiting for {what}")
 
 
 def healthy(port):

@@ -30,6 +30,11 @@ def calltools_crm_ids(url):
         page += 1
 
 
+def said_no(i):
+    """Call DND set (SandboxPopulation.hasCallDND), or the phone of a contact that has it (sharesPhoneWith)."""
+    return i % 11 == 5 or (i % 55 == 6 and (i - 1) % 17 != 0)
+
+
 print(f"sync --full over {n} sandbox contacts, rules {rules}, GHL paced at 100 per 10 s (GHL_RATE_LIMIT=100/10)\n")
 print(f"{'search':<22}{'pass':<11}{'GHL calls':>10}{'re-reads':>10}{'per 1,000':>11}{'wall':>9}{'created':>9}  Call-DND in CallTools")
 for omit in (False, True):
@@ -46,7 +51,7 @@ for omit in (False, True):
             db = os.path.join(tmp, "leadsync.sqlite")
             for name in ("new", "unchanged"):
                 r = sync(env, db)
-                dnc = [c for c in calltools_crm_ids(url) if c and int(c[3:]) % 11 == 5]
+                dnc = [c for c in calltools_crm_ids(url) if c and said_no(int(c[3:]))]
                 label = "without dndSettings" if omit else "with dndSettings"
                 print(f"{label:<22}{name:<11}{r['ghl']:>10}{r['rereads']:>10}{r['rereads'] * 1000 / n:>11.0f}"
                       f"{r['wall']:>8.1f}s{r['created']:>9}  {len(dnc)}")

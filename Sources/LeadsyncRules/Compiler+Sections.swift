@@ -127,7 +127,7 @@ extension Compiler {
         var seen: [String: Int] = [CompiledRules.markedCustomerExclusion: 0]
         for item in seq {
             guard let entries = mapping(item, "an exclusion") else { continue }
-            checkKeys(entries, allowed: ["name", "when"], context: "an exclusion")
+            checkKeys(entries, allowed: ["name", "when", "by_phone"], context: "an exclusion")
             let nameNode = requireKey(entries, "name", in: "an exclusion", at: item)
             let name = nameNode.flatMap { string($0, "exclusion name") }
             if let name, let nameNode {
@@ -145,7 +145,11 @@ extension Compiler {
             let when = requireKey(entries, "when", in: "exclusion '\(name ?? "?")'", at: item).flatMap {
                 compileCondition($0)
             }
-            if let name, let when { out.append(Exclusion(name: name, condition: when)) }
+            var byPhone = true
+            if let node = entries.first(where: { $0.key == "by_phone" })?.value {
+                byPhone = bool(node, "by_phone") ?? true
+            }
+            if let name, let when { out.append(Exclusion(name: name, condition: when, byPhone: byPhone)) }
         }
         return out
     }

@@ -20,23 +20,39 @@ extension Executor {
         return recorder.drain()
     }
 
+    /// A dry run's view of the phone's exclusions (see `applyPhone`): what the local state knows
+    /// of the other contacts with this contact's phone, without reading any of them. Returns the
+    /// decision to plan with and the applied state to plan against (a sibling's CallTools contact
+    /// that an exclusion here would take out of its buckets).
+    public func withPhoneExclusions(
+        _ contact: Contact, _ decision: Decision, state: ContactState, applied: AppliedState, source: ContactSource
+    ) async throws -> (Decision, AppliedState) {
+        guard recorder != nil, let phone = phoneKey(contact) else { return (decision, applied) }
+        var run = Run(id: contact.id, log: CallLog())
+        run.applied = applied
+        let out = try await applyPhone(
+            contact, decision, state: state, deleted: decision.deleted, source: source, completed: false, phone: phone,
+            &run)
+        return (out.decision, run.applied)
+    }
+
     /// `sync --dry-run`: what each contact of a page would cost, counted per bucket and rule.
     /// Unresolved names plan with placeholder ids; a phone lookup finds no one.
     func plan(_ contacts: [Contact], into plan: inout SyncPass.Plan) async throws {
         guard let recorder else { return }
         for contact in contacts {
             let stored = try store.contact(contact.id)
-            let decision = engine.evaluate(
-                contact,
-                state: ContactState(
-                    markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets)),
-                now: now())
+            let state = ContactState(
+                markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
+            let (decision, applied) = try await withPhoneExclusions(
+                contact, engine.evaluate(contact, state: state, now: now()), state: state, applied: stored.applied,
+                source: .search)
             for r in decision.appliedRules { plan.byRule[rules.rules[r].name, default: 0] += 1 }
             // A real pass re-reads these before dialing (search may omit dndSettings); the dry run
             // plans them on the search data and counts them.
             if !rules.fieldsToComplete(contact, source: .search, decision: decision).isEmpty { plan.rereads += 1 }
             var changed = false
-            for call in try await plannedCalls(decision, applied: stored.applied, contact: contact) {
+            for call in try await plannedCalls(decision, applied: applied, contact: contact) {
                 let name = { (id: Int) in recorder.bucketName(id, resolution: self.resolution) }
                 switch call {
                 case .create(let body):

@@ -90,9 +90,9 @@ public actor Executor {
         public var calltoolsCalls: Int
         public var ghlCalls: Int
         public var decision: Decision
-        /// The contact was re-read from GHL before dialing (its source may omit a field the
-        /// rules read).
-        public var reread = false
+        /// GHL contacts read in full before dialing: this one (its source may omit a field the
+        /// rules read), and others with the same phone whose exclusions rest on partial data.
+        public var rereads = 0
     }
 
     /// A failure processing one contact, naming the contact and the step.
@@ -122,6 +122,11 @@ public actor Executor {
     ) async throws(Failure) -> Outcome {
         await locks.lock(contact.id)
         defer { locks.unlock(contact.id) }
+        // Contacts with one phone share one CallTools contact: one of them at a time (after the
+        // id, and only one phone per holder, so no two callers wait on each other).
+        let phoneLock = phoneKey(contact).map { "tel:" + $0 }
+        if let phoneLock { await locks.lock(phoneLock) }
+        defer { if let phoneLock { locks.unlock(phoneLock) } }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {
@@ -159,10 +164,24 @@ public actor Executor {
             run.pendingSince = stored.pendingSince
             let state = ContactState(
                 markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
-            let (contact, decision, completion) = try await decide(
+            var (contact, decision, completion) = try await decide(
                 contact, deleted: deleted, state: state, source: source)
+            var phoneRecord: PhoneRecord?? = nil
+            var phoneAudit: [AuditEntry] = []
+            var rereads = completion == nil ? 0 : 1
+            if let phone = phoneKey(contact) {
+                let byPhone = try await applyPhone(
+                    contact, decision, state: state, deleted: deleted, source: source, completed: completion != nil,
+                    phone: phone, &run)
+                (contact, decision, phoneAudit) = (byPhone.contact, byPhone.decision, byPhone.audit)
+                rereads += byPhone.audit.count { $0.kind == .reread }
+                if byPhone.record != stored.phone { phoneRecord = .some(byPhone.record) }
+            } else if stored.phone != nil {
+                phoneRecord = .some(nil)
+            }
             run.audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
             if let completion { run.audit.append(completion) }
+            run.audit += phoneAudit
             if decision.marksCustomer, recorder == nil {
                 let rule =
                     decision.appliedRules.first { rules.rules[$0].markCustomer }.map { rules.rules[$0].name } ?? "?"
@@ -171,10 +190,10 @@ public actor Executor {
             try await converge(&run, decision, contact: contact)
             let ghlCalls = try await writeBackTags(&run, decision, contact: contact)
             if run.applied.calltoolsId == nil && decision.buckets.isEmpty { run.action = .skipped }
-            try record(run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents)
+            try record(run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents, phone: phoneRecord)
             return Outcome(
                 contactId: id, action: run.action, calltoolsCalls: run.calls,
-                ghlCalls: ghlCalls + (completion == nil ? 0 : 1), decision: decision, reread: completion != nil)
+                ghlCalls: ghlCalls + rereads, decision: decision, rereads: rereads)
         } catch let error as UpstreamError {
             // What did happen before the failure is kept (a create's new id above all).
             try? store.recordOutcome(
@@ -214,7 +233,7 @@ public actor Executor {
     /// reads as before writes nothing (no row, no fsync), so daily passes do not grow the
     /// database, and `explain` still shows the decision that holds.
     func record(
-        _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64]
+        _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64], phone: PhoneRecord??
     ) throws(StoreError) {
         guard recorder == nil else { return }
         var audit = run.audit
@@ -229,7 +248,7 @@ public actor Executor {
         }
         try store.recordOutcome(
             run.id, state: run.dirty ? run.applied : nil, audit: unchangedDecision ? [] : audit,
-            completing: inboxEvents, at: now())
+            completing: inboxEvents, phone: phone, at: now())
     }
 
     /// Rule bucket indexes for CallTools bucket ids (for `on_no_match: keep`).

@@ -26,7 +26,7 @@ extension SyncPass {
         for (item, result) in outcomes {
             switch result {
             case .success(let outcome):
-                if outcome.reread { progress.rereads += 1 }
+                progress.rereads += outcome.rereads
                 switch outcome.action {
                 case .created: progress.created += 1
                 case .updated: progress.updated += 1

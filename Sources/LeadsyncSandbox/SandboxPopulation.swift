@@ -9,7 +9,8 @@ import LeadsyncValues
 ///
 /// Deterministic: contact `i` is always the same. The routing-relevant parts follow a simple
 /// pattern that tests rely on: every third contact is tagged as a cold lead, every tenth as an
-/// active client, every seventeenth has no phone; phones are otherwise unique.
+/// active client, every seventeenth has no phone, and one in 55 has the phone of the contact
+/// before it, a Call-DND contact (`sharesPhoneWith`); phones are otherwise unique.
 public enum SandboxPopulation {
     public static func id(_ i: Int) -> String { "sbx" + String(i).leftPadded(to: 7, with: "0") }
 
@@ -20,6 +21,12 @@ public enum SandboxPopulation {
     /// Contacts whose `dndSettings.Call.status` is active or permanent while `dnd` stays false:
     /// the case search may hide (every eleventh contact, alternating the two statuses).
     public static func hasCallDND(_ i: Int) -> Bool { i % 11 == 5 }
+
+    /// The contact whose phone contact `i` has too (two GHL records, one person or one
+    /// household): the one before it, which has Call DND set. Nil for all others.
+    public static func sharesPhoneWith(_ i: Int) -> Int? {
+        i % 55 == 6 && (i - 1) % 17 != 0 ? i - 1 : nil
+    }
 
     public static func contact(_ i: Int, locationId: String = "sandboxLocation0001") -> JSONObject {
         var c = JSONObject()
@@ -45,7 +52,9 @@ public enum SandboxPopulation {
         default: c["email"] = .string("lead\(i)@example.com")
         }
         if let email = c["email"]?.stringValue { c["emailLowerCase"] = .string(email.lowercased()) }
-        if i % 17 != 0 {
+        if let other = sharesPhoneWith(i) {
+            c["phone"] = .string(phone(other))
+        } else if i % 17 != 0 {
             c["phone"] = .string(phone(i))
         } else if i % 34 == 0 {
             c["phone"] = .null

@@ -10,6 +10,8 @@ public struct StoredContact: Sendable, Equatable {
     public var markedCustomer: Bool
     /// When the pending create intent was recorded (`applied.createPending`), else nil.
     public var pendingSince: Timestamp?
+    /// The contact's phone and the exclusions that hold for it (`PhoneRecord`).
+    public var phone: PhoneRecord?
 
     public init(ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil) {
         self.ghlId = ghlId
@@ -68,11 +70,17 @@ extension LeadsyncDatabase {
     /// The contact's applied state and mark; a contact never seen is `.new` and unmarked.
     public func contact(_ ghlId: String) throws(StoreError) -> StoredContact {
         try read("read contact \(ghlId)") { db in
+            let phone = try Row.fetchOne(db, sql: "SELECT * FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId])
+                .map(Self.decodePhone)
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contact WHERE ghl_id = ?", arguments: [ghlId])
             else {
-                return StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
+                var fresh = StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
+                fresh.phone = phone
+                return fresh
             }
-            return Self.decode(row)
+            var stored = Self.decode(row)
+            stored.phone = phone
+            return stored
         }
     }
 
@@ -92,12 +100,15 @@ extension LeadsyncDatabase {
     /// Everything one processing of a contact leaves, in one transaction: the state CallTools now
     /// holds (nil: unchanged), the audit entries that explain it, and the inbox events it
     /// applied. Nothing to record writes nothing.
+    /// `phone`: the contact's phone record, when it changed (`.some(nil)` forgets it).
     public func recordOutcome(
-        _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64], at: Timestamp
+        _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64],
+        phone: PhoneRecord?? = nil, at: Timestamp
     ) throws(StoreError) {
-        guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty else { return }
+        guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty || phone != nil else { return }
         try run("record the outcome for \(ghlId)") { db in
             if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
+            if let phone { try Self.writePhone(db, ghlId, phone, at: at) }
             try Self.insertAudit(db, ghlId, audit)
             if !inboxEvents.isEmpty { try Self.markInboxDone(db, inboxEvents, at: at) }
         }
@@ -180,7 +191,7 @@ extension LeadsyncDatabase {
 
     // MARK: Encoding (JSON text columns, written with the core's JSON so they read back exactly)
 
-    static func decode(_ row: Row) -> StoredContact {
+    static func decode(_ row: Row, updatedAt: String = "updated_at") -> StoredContact {
         var applied = AppliedState()
         applied.calltoolsId = row["calltools_id"]
         applied.createPending = row["create_pending"]
@@ -197,7 +208,7 @@ extension LeadsyncDatabase {
         // intent's time, or later (which only makes the executor wait longer).
         return StoredContact(
             ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"],
-            pendingSince: applied.createPending ? Timestamp(milliseconds: row["updated_at"]) : nil)
+            pendingSince: applied.createPending ? Timestamp(milliseconds: row[updatedAt]) : nil)
     }
 
     static func encodeFields(_ fields: [String: String]) -> String {

@@ -147,6 +147,18 @@ public final class LeadsyncDatabase: Sendable {
         m.registerMigration("v4") { db in
             try db.alter(table: "inbox") { t in t.add(column: "held_by", .text) }
         }
+        // Each GHL contact's phone (E.164, as CallTools gets it) and the by-phone exclusions it
+        // matched: two GHL contacts with one phone share one CallTools contact, and an exclusion
+        // on either holds for both (see `phoneSiblings`).
+        m.registerMigration("v5") { db in
+            try db.create(table: "contact_phone") { t in
+                t.column("ghl_id", .text).primaryKey()
+                t.column("phone", .text).notNull().indexed()
+                t.column("exclusions", .text).notNull().defaults(to: "")
+                t.column("complete", .boolean).notNull().defaults(to: false)
+                t.column("updated_at", .integer).notNull()
+            }
+        }
         return m
     }
 }

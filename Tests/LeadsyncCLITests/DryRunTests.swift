@@ -371,6 +371,40 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     }
 
+    /// The local state knows that another contact with this phone said "do not call": dry-run
+    /// --db shows the contact excluded by it, with the note, and plans no call.
+    @Test func aPhoneAnotherContactExcludedIsExcludedHere() async throws {
+        let dir = try TempDir()
+        let path = dir.path + "/leadsync.sqlite"
+        do {
+            let db = try LeadsyncDatabase.open(path: path)
+            try db.saveResolution(buckets: [:], tags: ["ACA Cold lead": 7, "ACA Active client": 8], at: fixedNow)
+            try db.setPhoneRecord(
+                "dnc", PhoneRecord(phone: "+14155550132", exclusions: ["do-not-call"], complete: true), at: fixedNow)
+        }
+        var options = DryRunCommand.Options(now: fixedNow)
+        options.json = true
+        options.database = try LeadsyncDatabase.openReadOnly(path: path)
+        let input = try dir.write(
+            "in.jsonl",
+            """
+            {"id":"k2","phone":"(415) 555-0132","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"inactive"}}}
+            {"id":"k3","phone":"(415) 555-0133","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"inactive"}}}
+            """)
+        let r = await capture {
+            await DryRunCommand.run(rulesPath: coldLeads, inputs: [input], options: options, console: $0)
+        }
+        #expect(r.code == 0, "\(r.err)")
+        let lines = try r.out.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(lines[0]["buckets"] == .array([]))
+        #expect(lines[0]["excluded_by"] == .array([.string("do-not-call")]))
+        #expect(lines[0]["calls"] == .array([]))
+        #expect(
+            lines[0]["trace"]?["notes"]
+                == .array([.string("exclusion 'do-not-call' matched GHL contact dnc, which has the same phone")]))
+        #expect(lines[1]["buckets"] == .array([.string("cold_leads")]))
+    }
+
     /// With ids not yet known, the plan runs the executor's own steps against the recorder:
     /// the tag look-ups first, then the create with named placeholders, and nothing is written.
     @Test func unknownIdsArePlannedWithNamedPlaceholders() async throws {

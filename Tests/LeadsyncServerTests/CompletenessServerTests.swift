@@ -73,6 +73,75 @@ import Testing
     }
 }
 
+/// One phone on two GHL contacts is one CallTools contact: a Call DND on either keeps the number
+/// out of every bucket through the server too, in both orders.
+@Suite(.serialized) struct SharedPhoneServerTests {
+    func seed(_ h: ServerHarness, _ id: String, phone: String, call: String, tags: [String]) async {
+        var c = JSONObject()
+        c["id"] = .string(id)
+        c["type"] = .string("lead")
+        c["phone"] = .string(phone)
+        c["dnd"] = .bool(false)
+        c["tags"] = .array(tags.map(JSON.string))
+        c["dndSettings"] = .object(JSONObject(["Call": .object(JSONObject(["status": .string(call)]))]))
+        await h.state.putGHLContact(c)
+    }
+
+    /// A tag update dials `lead`; `dnc`, with the same phone, has Call DND in GHL and an earlier
+    /// tag update (no dndSettings in it) recorded nothing conclusive. The lead is never dialled.
+    @Test func aTagUpdateNeverDialsAPhoneAnotherContactSaidNoFor() async throws {
+        try await ServerHarness.with(rules: Fixtures.callDND) { h in
+            await seed(h, "dnc", phone: "+14155550192", call: "active", tags: ["newsletter"])
+            await seed(h, "lead", phone: "+14155550192", call: "inactive", tags: ["cold lead"])
+            try await h.running(emitter: false) { port in
+                let first = ServerHarness.event(id: "dnc", tags: ["newsletter"], phone: "+14155550192")
+                #expect(try await h.post(port: port, first) == 200)
+                try await eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+                #expect(try await h.post(port: port, ServerHarness.event(id: "lead", phone: "(415) 555-0192")) == 200)
+                try await eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+            }
+            #expect(await h.state.calltoolsContacts().isEmpty)
+            #expect(try h.store.inboxCounts().dead == 0)
+            let trail = try h.store.auditTrail("lead").map(\.summary)
+            #expect(trail.contains { $0.contains("excluded by do-not-call") })
+        }
+    }
+
+    /// The lead is in its bucket; then `dnc` (same phone) turns Call DND on: its
+    /// `ContactDndUpdate` takes the shared CallTools contact out of the bucket.
+    @Test func aDndUpdateOnTheOtherContactTakesThePhoneOut() async throws {
+        try await ServerHarness.with(rules: Fixtures.callDND) { h in
+            await seed(h, "lead", phone: "+14155550193", call: "inactive", tags: ["cold lead"])
+            try await h.running(emitter: false) { port in
+                #expect(try await h.post(port: port, ServerHarness.event(id: "lead", phone: "+14155550193")) == 200)
+                try await eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+                #expect(await h.calltoolsBuckets()["lead"] == [11237])
+
+                await seed(h, "dnc", phone: "+14155550193", call: "permanent", tags: [])
+                var o = JSONObject()
+                o["type"] = .string("ContactDndUpdate")
+                o["locationId"] = .string("sandboxLocation0001")
+                o["id"] = .string("dnc")
+                o["phone"] = .string("+14155550193")
+                o["tags"] = .array([])
+                o["dnd"] = .bool(false)
+                o["dndSettings"] = .object(
+                    JSONObject(["Call": .object(JSONObject(["status": .string("permanent")]))]))
+                o["timestamp"] = .string(Fixtures.wallClock().iso8601)
+                o["webhookId"] = .string(UUID().uuidString)
+                #expect(try await h.post(port: port, JSONWriter.encode(.object(o))) == 200)
+                try await eventually("the inbox to drain") { try h.store.inboxCounts().pending == 0 }
+            }
+            let held = await h.state.calltoolsContacts()
+            #expect(held.count == 1)
+            #expect(held.values.first?["buckets"]?.arrayValue?.isEmpty == true)
+            // The DND update carried its settings: no read was needed to act on it.
+            let gets = await h.state.requests.filter { $0.method == "GET" && $0.path == "/contacts/dnc" }
+            #expect(gets.isEmpty)
+        }
+    }
+}
+
 /// A contact waiting for an earlier create to settle is retried when the wait is over, without
 /// spending an attempt: never a dead letter for it, even with one attempt allowed.
 @Suite(.serialized) struct SettleServerTests {

@@ -136,17 +136,7 @@ public struct DryRunCommand {
                 return
             }
         }
-        let decision = engine.evaluate(inbound.contact, state: state, now: options.now, deleted: inbound.deleted)
-        var calls: [String]?
-        if let executor {
-            do {
-                calls = recorder.describe(
-                    try await executor.plannedCalls(decision, applied: applied, contact: inbound.contact))
-            } catch {
-                report(error: "\(error)", location: location, name: name)
-                return
-            }
-        }
+        var decision = engine.evaluate(inbound.contact, state: state, now: options.now, deleted: inbound.deleted)
         // Where this input would come from in production, and what that source may leave out: a
         // contact shaped like an API contact is taken as a search result (the source that omits
         // dndSettings), a webhook as its event.
@@ -156,6 +146,19 @@ public struct DryRunCommand {
             case .marketplace: .webhook(inbound.contact.eventType)
             case .workflow: rules.webhooks.trustWorkflowPayload ? .workflowPayload : .read
             }
+        var calls: [String]?
+        if let executor {
+            do {
+                // What the local state knows of other contacts with this phone holds here too.
+                (decision, applied) = try await executor.withPhoneExclusions(
+                    inbound.contact, decision, state: state, applied: applied, source: source)
+                calls = recorder.describe(
+                    try await executor.plannedCalls(decision, applied: applied, contact: inbound.contact))
+            } catch {
+                report(error: "\(error)", location: location, name: name)
+                return
+            }
+        }
         let missing = rules.fieldsToComplete(inbound.contact, source: source, decision: decision)
         let reread =
             missing.isEmpty

@@ -7,13 +7,28 @@ public struct ContactState: Sendable, Equatable {
     /// Managed buckets the contact is in now (indexes into `CompiledRules.buckets`); used by
     /// `on_no_match: keep`.
     public var buckets: [Int]
+    /// Exclusions that matched another GHL contact with the same phone (`Exclusion.byPhone`):
+    /// they hold for this contact too, as if they had matched it.
+    public var phoneExclusions: [PhoneExclusion]
 
-    public init(markedCustomer: Bool = false, buckets: [Int] = []) {
+    public init(markedCustomer: Bool = false, buckets: [Int] = [], phoneExclusions: [PhoneExclusion] = []) {
         self.markedCustomer = markedCustomer
         self.buckets = buckets
+        self.phoneExclusions = phoneExclusions
     }
 
     public static let none = ContactState()
+}
+
+/// An exclusion (index into `CompiledRules.exclusions`) that matched another GHL contact holding
+/// the same phone.
+public struct PhoneExclusion: Sendable, Equatable {
+    public var exclusion: Int
+    public var contactId: String
+    public init(exclusion: Int, contactId: String) {
+        self.exclusion = exclusion
+        self.contactId = contactId
+    }
 }
 
 /// A CallTools field and its rendered value.

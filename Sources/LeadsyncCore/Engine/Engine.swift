@@ -58,6 +58,16 @@ public struct Engine: Sendable {
                 anyExcluded = true
             }
         }
+        var notes: [String] = []
+        for shared in state.phoneExclusions where shared.exclusion < excluded.count {
+            if !excluded[shared.exclusion] {
+                excluded[shared.exclusion] = true
+                anyExcluded = true
+            }
+            notes.append(
+                "exclusion '\(rules.exclusions[shared.exclusion].name)' matched GHL contact \(shared.contactId), "
+                    + "which has the same phone")
+        }
 
         // 3. Rules in file order.
         var outcomes = [RuleOutcome]()
@@ -111,7 +121,6 @@ public struct Engine: Sendable {
         }
 
         // 4. The desired state.
-        var notes: [String] = []
         var fields: [FieldValue] = []
         var kept = false
         if firstApplied >= 0 {

@@ -89,10 +89,15 @@ public final class Exclusion: Sendable {
     public let name: String
     public let condition: Condition
     public let builtIn: Bool
-    public init(name: String, condition: Condition, builtIn: Bool = false) {
+    /// The exclusion holds for the phone, not only for the contact: another GHL contact with the
+    /// same phone (one CallTools contact) is kept out of every bucket it blocks
+    /// (`by_phone`, default true; the built-in `marked-customer` is per contact).
+    public let byPhone: Bool
+    public init(name: String, condition: Condition, builtIn: Bool = false, byPhone: Bool = true) {
         self.name = name
         self.condition = condition
         self.builtIn = builtIn
+        self.byPhone = byPhone && !builtIn
     }
 }
 

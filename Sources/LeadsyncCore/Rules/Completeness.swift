@@ -77,6 +77,30 @@ extension CompiledRules {
     }
 }
 
+extension CompiledRules {
+    /// Whether any exclusion holds for the phone (`by_phone`, the default).
+    public var hasPhoneExclusions: Bool { exclusions.contains { $0.byPhone } }
+
+    /// The top-level keys the by-phone exclusions read that `source` may have left out of
+    /// `contact` (and the rules do not trust when absent): when not empty, what the contact's
+    /// exclusions say cannot be taken for the phone without a full read.
+    public func phoneExclusionFieldsToComplete(_ contact: Contact, source: ContactSource) -> [String] {
+        let omissible = source.mayOmit.subtracting(completeness.trustedWhenAbsent)
+        guard !omissible.isEmpty else { return [] }
+        var keys: Set<String> = []
+        func walk(_ c: Condition) {
+            switch c {
+            case .all(let list, _), .any(let list, _): for x in list { walk(x) }
+            case .not(let x, _): walk(x)
+            case .field(.field(let first, _), _, _): keys.insert(first)
+            case .field, .tags, .markedCustomer: break
+            }
+        }
+        for e in exclusions where e.byPhone { walk(e.condition) }
+        return keys.sorted().filter { omissible.contains($0) && contact.field($0) == nil }
+    }
+}
+
 /// `completeness:` in the rules file.
 public struct CompletenessSettings: Sendable, Equatable {
     /// Top-level keys taken as absent when a source leaves them out, instead of re-reading the

@@ -284,7 +284,7 @@ extension Compiler {
             }
             argText = s
         case "gt", "gte", "lt", "lte":
-            let comparison = Comparison(rawValue: op.key)!
+            let comparison = Comparison(rawValue: op.key)!  // cannot trap: the case names its four raw values
             if case .scalar(let s) = op.value, s.style == .plain,
                 let n = op.value.float ?? op.value.int.map(Double.init)
             {

@@ -55,7 +55,9 @@ extension Compiler {
             if let n = requireKey(entries, "name", in: "a test", at: item).flatMap({ string($0, "test name") }) {
                 name = n
                 if let first = seen[n] {
-                    error(.duplicateName, "duplicate test name '\(n)' (first at line \(first))", at: value("name")!)
+                    error(
+                        .duplicateName, "duplicate test name '\(n)' (first at line \(first))", at: value("name") ?? item
+                    )
                 }
                 seen[n] = line
             }

@@ -28,7 +28,7 @@ public final class ContactLocks: Sendable {
                     w[id] = []
                     return true
                 }
-                w[id]!.append(c)
+                w[id, default: []].append(c)
                 return false
             }
             if taken { c.resume() }

@@ -68,7 +68,10 @@ public struct SandboxResponder: HTTPResponder {
         if let status = fault.status {
             var r = SandboxResponse.json(
                 status, .object(JSONObject(["message": .string("sandbox fault"), "detail": .string("sandbox fault")])))
-            if let after = fault.retryAfter { r.headers = [("Retry-After", String(Int(after.rounded(.up))))] }
+            if let after = fault.retryAfter {
+                // cannot trap: clamped to a day
+                r.headers = [("Retry-After", String(Int(min(max(after, 0), 86_400).rounded(.up))))]
+            }
             return try await answer(r, request, path, query, headers, body)
         }
         let segments = path.split(separator: "/").map(String.init)

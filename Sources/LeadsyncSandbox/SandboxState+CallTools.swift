@@ -19,6 +19,7 @@ extension SandboxState {
         if budget.over {
             var r = Self.drf(
                 429, "Request was throttled. Expected available in \(Int(budget.retryAfter.rounded(.up))) seconds.")
+            // cannot trap: a budget's wait is at most its period, a finite number of seconds
             r.headers = [("Retry-After", String(Int(budget.retryAfter.rounded(.up))))]
             return r
         }
@@ -29,7 +30,7 @@ extension SandboxState {
             if let phone = query["phone_number"] {
                 list = contacts(withPhone: phone)
             } else {
-                list = ctContacts.keys.sorted().map { ctContacts[$0]! }
+                list = ctContacts.sorted { $0.key < $1.key }.map(\.value)
             }
             // Any other filter is silently ignored, as the real API does.
             return page(list.map(JSON.object), query: query, path: path)
@@ -110,7 +111,7 @@ extension SandboxState {
     func applyCallToolsBody(_ body: JSONObject, to c: inout JSONObject, create: Bool) {
         func ints(_ value: JSON?) -> [Int] {
             value?.arrayValue?.compactMap { item -> Int? in
-                if case .number(let n) = item { return Int(n) }
+                if case .number(let n) = item { return Int(exactly: n) }
                 return nil
             } ?? []
         }

@@ -51,7 +51,10 @@ extension SandboxState {
         }
         if budget.over {
             // GHL documents no Retry-After; the sandbox sends one only when told to.
-            if ghlSendsRetryAfter { rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up))))) }
+            if ghlSendsRetryAfter {
+                // cannot trap: a budget's wait is at most its period, a finite number of seconds
+                rateHeaders.append(("Retry-After", String(Int(budget.retryAfter.rounded(.up)))))
+            }
             var r = Self.ghlError(429, "Too Many Requests")
             r.headers = rateHeaders
             return r
@@ -139,16 +142,20 @@ extension SandboxState {
         func key(_ c: JSONObject) -> (Int64, String) {
             (c[sortField]?.stringValue.flatMap(Timestamp.init(iso8601:))?.milliseconds ?? 0, c["id"]?.stringValue ?? "")
         }
-        if sortCache == nil || sortCache!.field != sortField || sortCache!.descending != descending {
+        let sorted: [(Int64, String)]
+        if let cache = sortCache, cache.field == sortField, cache.descending == descending {
+            sorted = cache.keys
+        } else {
             var keys = ghlContacts.values.map(key)
             keys.sort { descending ? $0 > $1 : $0 < $1 }
             sortCache = (sortField, descending, keys)
+            sorted = keys
         }
-        var ordered = sortCache!.keys[...]
+        var ordered = sorted[...]
         if let after = b["searchAfter"]?.arrayValue, after.count == 2, case .number(let ms) = after[0],
-            let id = after[1].stringValue
+            let id = after[1].stringValue, let cursorMs = Int64(exactly: ms.rounded(.towardZero))
         {
-            let cursor = (Int64(ms), id)
+            let cursor = (cursorMs, id)
             // Binary search for the first key past the cursor.
             var lo = ordered.startIndex, hi = ordered.endIndex
             while lo < hi {

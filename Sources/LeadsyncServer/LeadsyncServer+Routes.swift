@@ -318,9 +318,10 @@ extension LeadsyncServer {
 
     // MARK: Helpers
 
+    // cannot trap: literal, valid header-name tokens
     static let ghlSignature = HTTPField.Name("x-ghl-signature")!
-    static let whSignature = HTTPField.Name("x-wh-signature")!
-    static let webhookSecret = HTTPField.Name("x-webhook-secret")!
+    static let whSignature = HTTPField.Name("x-wh-signature")!  // cannot trap: as above
+    static let webhookSecret = HTTPField.Name("x-webhook-secret")!  // cannot trap: as above
 
     static func json(_ status: HTTPResponse.Status, _ pairs: KeyValuePairs<String, JSON>) -> Response {
         json(status, .object(JSONObject(pairs)))

@@ -49,7 +49,9 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         func rate(_ name: String, _ fallback: String) throws(Error) -> (Int, Double) {
             let text = env[name] ?? fallback
             let parts = text.split(separator: "/")
-            guard parts.count == 2, let n = Int(parts[0]), n > 0, let s = Double(parts[1]), s > 0 else {
+            guard parts.count == 2, let n = Int(parts[0]), n > 0, n <= 1_000_000_000, let s = Double(parts[1]),
+                s.isFinite, s >= 0.001, s <= 31_622_400
+            else {
                 throw Error("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
             }
             return (n, s)
@@ -99,7 +101,9 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     )
         -> (GHLClient, CallToolsClient)
     {
+        // cannot trap: `rate` took only 0.001 to 31,622,400 seconds
         let ghlBudget = TokenBucket(capacity: ghlRate.0, period: .milliseconds(Int64(ghlRate.1 * 1000)))
+        // cannot trap: as above
         let ctBudget = TokenBucket(capacity: calltoolsRate.0, period: .milliseconds(Int64(calltoolsRate.1 * 1000)))
         return (
             GHLClient(

@@ -199,7 +199,7 @@ extension LeadsyncDatabase {
             for e in o.entries { if let v = e.value.stringValue { applied.fields[e.key] = v } }
         }
         if case .array(let a)? = try? JSONParser.parse(row["buckets"] as String) {
-            applied.buckets = Set(a.compactMap { if case .number(let n) = $0 { Int(n) } else { nil } })
+            applied.buckets = Set(a.compactMap { if case .number(let n) = $0 { Int(exactly: n) } else { nil } })
         }
         if case .object(let o)? = try? JSONParser.parse(row["tags"] as String) {
             for e in o.entries { if let id = Int(e.key), case .bool(let b) = e.value { applied.tags[id] = b } }

@@ -134,7 +134,7 @@ extension LeadsyncDatabase {
     static func decodeRun(_ row: Row) -> SyncRun {
         var counts: [String: Int] = [:]
         if case .object(let o)? = try? JSONParser.parse(row["counts"] as String) {
-            for e in o.entries { if case .number(let n) = e.value { counts[e.key] = Int(n) } }
+            for e in o.entries { if case .number(let n) = e.value, let i = Int(exactly: n) { counts[e.key] = i } }
         }
         return SyncRun(
             id: row["id"], mode: row["mode"], startedAt: Timestamp(milliseconds: row["started_at"]),

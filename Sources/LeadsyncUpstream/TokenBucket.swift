@@ -14,18 +14,20 @@ public actor TokenBucket {
     private let clock = ContinuousClock()
 
     public init(capacity: Int, period: Duration) {
-        precondition(capacity > 0, "a budget needs at least one request")
-        self.capacity = Double(capacity)
+        // At least one request: a budget of none would never let anything out.
+        self.capacity = Double(max(1, capacity))
         self.period = period
-        self.tokens = Double(capacity)
+        self.tokens = Double(max(1, capacity))
         self.last = ContinuousClock().now
     }
 
     /// Parses `REQUESTS/SECONDS` (`100/10`, `1000/3600`).
     public init?(spec: String) {
         let parts = spec.split(separator: "/")
-        guard parts.count == 2, let n = Int(parts[0]), n > 0, let s = Double(parts[1]), s > 0 else { return nil }
-        self.init(capacity: n, period: .milliseconds(Int64(s * 1000)))
+        guard parts.count == 2, let n = Int(parts[0]), n > 0, n <= 1_000_000_000, let s = Double(parts[1]),
+            s.isFinite, s >= 0.001, s <= 31_622_400
+        else { return nil }
+        self.init(capacity: n, period: .milliseconds(Int64(s * 1000)))  // cannot trap: s checked above
     }
 
     private var perToken: Duration { period / capacity }

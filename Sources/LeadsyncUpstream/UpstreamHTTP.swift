@@ -226,6 +226,7 @@ public struct UpstreamHTTP: Sendable {
     }
 
     static func milliseconds(_ d: Duration) -> Int {
+        // cannot trap: a measured latency
         Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
     }
 

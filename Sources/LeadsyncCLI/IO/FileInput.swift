@@ -45,12 +45,13 @@ public final class FileInput {
 
     /// Appends up to `count` bytes to `buffer`; returns how many were read (0 at end of file).
     public func read(into buffer: inout [UInt8], count: Int = 1 << 20) throws(CLIError) -> Int {
+        guard count > 0 else { return 0 }
         if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
         var n = 0
         var failure: Int32 = 0
         scratch.withUnsafeMutableBytes { p in
             while true {
-                n = Glibc.read(fd, p.baseAddress!, count)
+                n = Glibc.read(fd, p.baseAddress!, count)  // cannot trap: scratch holds count > 0 bytes
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { failure = errno }
                 break

@@ -47,6 +47,7 @@ public final class FileDescriptorOutput: OutputSink {
         var offset = 0
         buffer.withUnsafeBufferPointer { p in
             while offset < p.count {
+                // cannot trap: inside the loop p.count > 0, so the buffer has a base address
                 let n = Glibc.write(fd, p.baseAddress! + offset, p.count - offset)
                 if n <= 0 {
                     if n < 0 && errno == EINTR { continue }

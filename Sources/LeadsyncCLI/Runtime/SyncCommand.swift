@@ -192,7 +192,7 @@ public enum SyncCommand {
     }
 
     static func format2(_ v: Double) -> String {
-        let hundredths = Int((v * 100).rounded())
+        guard let hundredths = Int(exactly: (v * 100).rounded()) else { return "?" }
         return "\(hundredths / 100).\(String(hundredths % 100).leftPadded(to: 2, with: "0"))"
     }
 }

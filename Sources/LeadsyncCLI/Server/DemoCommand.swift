@@ -244,7 +244,8 @@ public enum DemoCommand {
             let actual =
                 ct[p.id].map { $0.buckets.isEmpty ? "no bucket" : $0.buckets.map(bucketName).joined(separator: ",") }
                 ?? "-"
-            let good = p.expected == nil ? (ct[p.id]?.buckets.isEmpty ?? true) : (ct[p.id]?.buckets == [p.expected!])
+            let good =
+                p.expected == nil ? (ct[p.id]?.buckets.isEmpty ?? true) : (ct[p.id]?.buckets == p.expected.map { [$0] })
             ok = ok && good
             let after = arrived[p.id].map { "\(Int($0 / .milliseconds(1))) ms" } ?? ""
             out.line(
@@ -322,7 +323,7 @@ public enum DemoCommand {
             guard let crm = c["crm_id"]?.stringValue else { continue }
             let buckets =
                 c["buckets"]?.arrayValue?.compactMap { v -> Int? in
-                    if case .number(let n) = v { return Int(n) }
+                    if case .number(let n) = v { return Int(exactly: n) }
                     return nil
                 } ?? []
             out[crm] = CTContact(id: id, buckets: buckets.sorted())

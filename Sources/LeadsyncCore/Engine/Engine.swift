@@ -295,7 +295,7 @@ public struct Engine: Sendable {
         switch value {
         case .string(let s)?: return Timestamp(iso8601: s)
         // GHL sometimes sends epoch milliseconds.
-        case .number(let n)?: return Timestamp(milliseconds: Int64(n))
+        case .number(let n)?: return Timestamp(epochMilliseconds: n)
         default: return nil
         }
     }

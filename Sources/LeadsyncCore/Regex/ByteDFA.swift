@@ -186,7 +186,7 @@ struct NFA {
                 guard let e = build(b, next: next) else { return nil }
                 entries.append(e)
             }
-            var entry = entries.last!
+            guard var entry = entries.last else { return nil }
             for e in entries.dropLast().reversed() { entry = add(.split(e, entry)) }
             return entry
         case .repetition(let inner, let min, let max):
@@ -271,7 +271,7 @@ struct DFABuilder {
         var work = 0
         while work < keys.count {
             let key = keys[work]
-            let prev = Kind(rawValue: Int(key.prev))!
+            let prev = Kind(rawValue: Int(key.prev))!  // cannot trap: keys are interned from Kind values only
             let beforeWord = closure(key.kernel, prev: prev, next: .word)
             let beforeOther = closure(key.kernel, prev: prev, next: .other)
             acceptWord.append(beforeWord.accepts)

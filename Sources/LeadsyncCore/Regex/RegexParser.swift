@@ -67,7 +67,7 @@ struct RegexParser {
                 j += 1
                 hi = number()
             }
-            guard j < p.count, p[j] == UInt8(ascii: "}"), hi == nil || hi! >= lo else { return nil }
+            guard j < p.count, p[j] == UInt8(ascii: "}"), hi.map({ $0 >= lo }) ?? true else { return nil }
             i = j + 1
             result = (lo, hi)
         default: return nil

@@ -31,7 +31,7 @@ public struct PhoneRegion: Sendable, Hashable {
         return table
     }()
 
-    public static let us = known["US"]!
+    public static let us = known["US"]!  // cannot trap: "US" is a key of the literal table above
 }
 
 /// Normalises phone numbers to E.164 (`+14155550132`) without a phone-number library.

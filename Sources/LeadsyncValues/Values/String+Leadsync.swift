@@ -15,7 +15,7 @@ extension String {
         if let f = utf8.first, let l = utf8.last, f > 0x20, f < 0x80, l > 0x20, l < 0x80 { return self }
         if utf8.isEmpty { return self }
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
-        let last = lastIndex(where: { !$0.isWhitespace })!
+        let last = lastIndex(where: { !$0.isWhitespace }) ?? first
         if first == startIndex && last == index(before: endIndex) { return self }
         return String(self[first...last])
     }
@@ -113,7 +113,7 @@ public func suggestion(for word: String, among candidates: some Sequence<String>
     for candidate in candidates {
         let d = editDistance(word, candidate)
         let limit = Swift.max(1, Swift.min(3, candidate.count / 3))
-        if d <= limit, best == nil || d < best!.1 { best = (candidate, d) }
+        if d <= limit, best.map({ d < $0.1 }) ?? true { best = (candidate, d) }
         if best == nil, candidate.count >= 4,
             word.lowercased().hasPrefix(candidate.lowercased()) || candidate.lowercased().hasPrefix(word.lowercased())
         {

@@ -8,6 +8,17 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
+    /// The largest distance from 1970, either way, that a timestamp from input may have: about
+    /// 31,000 years, far inside Int64, so differences of two timestamps never overflow.
+    public static let inputBound: Double = 1e15
+
+    /// Epoch milliseconds from a JSON number (GHL sends some dates this way). Nil for a value that
+    /// is not finite or lies past `inputBound`: `1e300` is no date, and must not become a trap.
+    public init?(epochMilliseconds d: Double) {
+        guard d.isFinite, abs(d) < Timestamp.inputBound else { return nil }
+        self.init(milliseconds: Int64(d))  // cannot trap: |d| < 1e15
+    }
+
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.milliseconds < b.milliseconds }
 
     /// Parses ISO-8601 / RFC 3339 forms GHL uses: `2021-11-26`, `2021-11-26T12:41:02Z`,

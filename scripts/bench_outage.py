@@ -69,7 +69,7 @@ def main():
     env = dict(os.environ, GHL_BASE_URL=base, GHL_API_KEY="sandbox-ghl-token", GHL_LOCATION_ID="sandboxLocation0001",
                CALLTOOLS_BASE_URL=base, CALLTOOLS_API_KEY="sandbox-calltools-key",
                GHL_WEBHOOK_ED25519_PUBLIC_KEY=f"{work}/ed25519.pem", LEADSYNC_PORT=str(port),
-               LEADSYNC_ADMIN_TOKEN="bench", LEADSYNC_SYNC_INTERVAL_MINUTES="0", LEADSYNC_FULL_SYNC_HOUR="off",
+               LEADSYNC_ADMIN_TOKEN="bench-admin-token-0123456789abcdef0123", LEADSYNC_SYNC_INTERVAL_MINUTES="0", LEADSYNC_FULL_SYNC_HOUR="off",
                LEADSYNC_DB=f"{work}/leadsync.sqlite")
     for k in ("CALLTOOLS_RATE_LIMIT", "GHL_RATE_LIMIT", "LEADSYNC_BREAKER_FAILURES", "LEADSYNC_BREAKER_PROBE_MAX_SECONDS"):
         env.pop(k, None)  # defaults, as an operator runs it
@@ -82,7 +82,7 @@ def main():
 
         def stats():
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/sync/stats", headers={"Authorization": "Bearer bench"})
+            c.request("GET", "/sync/stats", headers={"Authorization": "Bearer bench-admin-token-0123456789abcdef0123"})
             return json.loads(c.getresponse().read())
 
         accepted = 0

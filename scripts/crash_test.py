@@ -130,7 +130,7 @@ def main():
     env = dict(os.environ, GHL_BASE_URL=base, GHL_API_KEY="sandbox-ghl-token", GHL_LOCATION_ID="sandboxLocation0001",
                CALLTOOLS_BASE_URL=base, CALLTOOLS_API_KEY="sandbox-calltools-key", GHL_RATE_LIMIT="100000/1",
                CALLTOOLS_RATE_LIMIT="100000/1", GHL_WEBHOOK_ED25519_PUBLIC_KEY=f"{work}/ed25519.pem",
-               LEADSYNC_PORT=str(port), LEADSYNC_ADMIN_TOKEN="crash", LEADSYNC_SYNC_INTERVAL_MINUTES="0",
+               LEADSYNC_PORT=str(port), LEADSYNC_ADMIN_TOKEN="crash-test-admin-token-0123456789abcdef", LEADSYNC_SYNC_INTERVAL_MINUTES="0",
                LEADSYNC_FULL_SYNC_HOUR="off", LEADSYNC_DB=db,
                # A create cut off by a kill is looked up 2 s later.
                LEADSYNC_CREATE_SETTLE_SECONDS="2")
@@ -229,7 +229,7 @@ def main():
 
     def stats():
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        c.request("GET", "/sync/stats", headers={"Authorization": "Bearer crash"})
+        c.request("GET", "/sync/stats", headers={"Authorization": "Bearer crash-test-admin-token-0123456789abcdef"})
         return json.loads(c.getresponse().read())
 
     wait_until("the inbox to drain", lambda: stats()["queue_depth"] == 0, 120)

@@ -116,9 +116,11 @@ public actor Executor {
     /// transaction as the state they produced.
     /// `source`: where the contact's data came from; a decision to dial on data that source may
     /// have left out (`ContactSource.mayOmit`) first re-reads the contact from GHL.
+    /// `observedAt`: how new that data is (an event's GHL timestamp, the time of a read); stored
+    /// with the outcome so that an older event never overrides it (a re-read counts as now).
     public func process(
         _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = [],
-        source: ContactSource = .given
+        source: ContactSource = .given, observedAt: Timestamp? = nil
     ) async throws(Failure) -> Outcome {
         await locks.lock(contact.id)
         defer { locks.unlock(contact.id) }
@@ -130,7 +132,9 @@ public actor Executor {
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {
-                try await processLogged(contact, deleted: deleted, completing: inboxEvents, source: source, log: log)
+                try await processLogged(
+                    contact, deleted: deleted, completing: inboxEvents, source: source, observedAt: observedAt, log: log
+                )
             }
         } catch let failure as Failure {
             throw failure
@@ -151,7 +155,8 @@ public actor Executor {
     }
 
     func processLogged(
-        _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource, log: CallLog
+        _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource,
+        observedAt: Timestamp?, log: CallLog
     ) async throws(Failure) -> Outcome {
         let id = contact.id
         // What this processing leaves is written once, at the end (one transaction, one fsync),
@@ -190,7 +195,10 @@ public actor Executor {
             try await converge(&run, decision, contact: contact)
             let ghlCalls = try await writeBackTags(&run, decision, contact: contact)
             if run.applied.calltoolsId == nil && decision.buckets.isEmpty { run.action = .skipped }
-            try record(run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents, phone: phoneRecord)
+            let seenAt = rereads > 0 ? max(observedAt ?? now(), now()) : observedAt
+            try record(
+                run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents, phone: phoneRecord,
+                seenAt: seenAt)
             return Outcome(
                 contactId: id, action: run.action, calltoolsCalls: run.calls,
                 ghlCalls: ghlCalls + rereads, decision: decision, rereads: rereads)
@@ -233,7 +241,8 @@ public actor Executor {
     /// reads as before writes nothing (no row, no fsync), so daily passes do not grow the
     /// database, and `explain` still shows the decision that holds.
     func record(
-        _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64], phone: PhoneRecord??
+        _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64], phone: PhoneRecord??,
+        seenAt: Timestamp?
     ) throws(StoreError) {
         guard recorder == nil else { return }
         var audit = run.audit
@@ -248,7 +257,7 @@ public actor Executor {
         }
         try store.recordOutcome(
             run.id, state: run.dirty ? run.applied : nil, audit: unchangedDecision ? [] : audit,
-            completing: inboxEvents, phone: phone, at: now())
+            completing: inboxEvents, phone: phone, seenAt: seenAt, at: now())
     }
 
     /// Rule bucket indexes for CallTools bucket ids (for `on_no_match: keep`).

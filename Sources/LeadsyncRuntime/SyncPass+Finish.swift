@@ -140,13 +140,16 @@ extension SyncPass {
             func add() {
                 let item = items[next]
                 next += 1
+                let readAt = now()
                 group.addTask {
                     do {
-                        // Search results may lack fields a full read has (dndSettings).
+                        // Search results may lack fields a full read has (dndSettings). The data
+                        // was read from GHL moments ago: no older event may override it.
                         return (
                             item,
                             .success(
-                                try await executor.process(item.contact, deleted: item.deleted, source: item.source))
+                                try await executor.process(
+                                    item.contact, deleted: item.deleted, source: item.source, observedAt: readAt))
                         )
                     } catch let failure as Executor.Failure {
                         return (item, .failure(failure))

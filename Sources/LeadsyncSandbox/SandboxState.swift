@@ -131,6 +131,9 @@ public actor SandboxState {
     var observer: (@Sendable (RecordedRequest) -> Void)?
     let clock = ContinuousClock()
     let epoch = ContinuousClock.now
+    /// The wall clock when the sandbox started: its times (webhook `timestamp`s, `dateAdded`)
+    /// are real ones, as GHL's are, so a server's replay window judges them as it would GHL's.
+    let wallEpoch = SandboxState.wallClockMilliseconds()
 
     public init(
         locationId: String = "sandboxLocation0001", ghlToken: String = "sandbox-ghl-token",
@@ -194,7 +197,7 @@ public actor SandboxState {
 
     func nowMs() -> Int64 {
         let d = clock.now - epoch
-        return 1_764_400_000_000 + d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        return wallEpoch + d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Decides this request's fault, if any: `.reset`, a status, or nil.
@@ -253,5 +256,19 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SandboxState {
+    static func wallClockMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }

@@ -167,10 +167,26 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         let seqs = events.map(\.seq)
         let live = rules.current
         do {
-            let (contact, deleted, source) = try await resolve(Self.newest(events), rules: live.rules)
+            let newest = Self.newest(events)
+            // An event older than the data the contact's state rests on (a late GHL retry, any
+            // reordering) must not roll it back: GHL is read instead, which is always safe.
+            let stamp = Self.ghlTimestamp(newest)
+            var stale = false
+            if let stamp, let seen = try store.contact(id).seenAt, stamp < seen {
+                stale = true
+                metrics.outOfOrder()
+                logger.info(
+                    "older than the applied state: re-reading the contact",
+                    metadata: [
+                        "contact": .string(id), "event_at": .string(stamp.iso8601),
+                        "applied_from": .string(seen.iso8601),
+                    ])
+            }
+            let (contact, deleted, source) = try await resolve(newest, rules: live.rules, reread: stale)
             // The events are marked done in the transaction that records what they produced.
             let outcome = try await live.executor.process(
-                contact, deleted: deleted, completing: seqs, source: source)
+                contact, deleted: deleted, completing: seqs, source: source,
+                observedAt: source == .read ? now() : stamp)
             let done = now()
             for e in events {
                 metrics.processed(after: .milliseconds(done.milliseconds - e.receivedAt.milliseconds))
@@ -263,14 +279,17 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     }
 
     /// The event that describes the contact best: the newest by GHL's timestamp, then arrival.
+    /// (`events` is never empty: the caller returns first.)
     static func newest(_ events: [InboxEvent]) -> InboxEvent {
-        func stamp(_ e: InboxEvent) -> Int64 {
-            guard e.source == "marketplace", let json = try? JSONParser.parse(e.body),
-                let ts = json["timestamp"]?.stringValue.flatMap(Timestamp.init(iso8601:))
-            else { return e.receivedAt.milliseconds }
-            return ts.milliseconds
+        func stamp(_ e: InboxEvent) -> Int64 { (ghlTimestamp(e) ?? e.receivedAt).milliseconds }
+        return events.dropFirst().reduce(events[0]) { best, e in (stamp(best), best.seq) < (stamp(e), e.seq) ? e : best
         }
-        return events.max { a, b in (stamp(a), a.seq) < (stamp(b), b.seq) }!
+    }
+
+    /// GHL's `timestamp` of a marketplace event; nil for other sources or without one.
+    static func ghlTimestamp(_ e: InboxEvent) -> Timestamp? {
+        guard e.source == "marketplace", let json = try? JSONParser.parse(e.body) else { return nil }
+        return json["timestamp"]?.stringValue.flatMap(Timestamp.init(iso8601:))
     }
 
     struct Unusable: Error, CustomStringConvertible {
@@ -279,8 +298,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
 
     /// The contact to evaluate: the marketplace payload itself; for a workflow event, the contact
     /// re-read from GHL unless the rules trust the payload.
+    /// `reread`: read GHL whatever the event carries (it is older than the applied state).
     func resolve(
-        _ event: InboxEvent, rules: CompiledRules
+        _ event: InboxEvent, rules: CompiledRules, reread: Bool = false
     ) async throws -> (Contact, deleted: Bool, source: ContactSource) {
         let json: JSON
         do {
@@ -289,7 +309,7 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             throw Unusable(description: "stored body is not JSON: \(error.message)")
         }
         let catalog = try await customFields(rules, for: json)
-        if event.source == "reread" || (event.source == "workflow" && !rules.webhooks.trustWorkflowPayload) {
+        if reread || event.source == "reread" || (event.source == "workflow" && !rules.webhooks.trustWorkflowPayload) {
             guard let ghl else { throw Unusable(description: "workflow event needs GHL to re-read the contact") }
             do {
                 let fresh = try await ghl.contact(event.contactId)

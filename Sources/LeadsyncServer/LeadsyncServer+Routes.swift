@@ -40,7 +40,9 @@ extension LeadsyncServer {
         let verdict = WebhookIntake.marketplace(
             body: body, ghlSignature: request.headers[Self.ghlSignature],
             whSignature: request.headers[Self.whSignature],
-            verifier: verifier)
+            verifier: verifier,
+            notBefore: Timestamp(
+                milliseconds: now().milliseconds - Int64(configuration.eventMaxAge / .milliseconds(1))))
         return await answer(verdict, context)
     }
 
@@ -85,9 +87,10 @@ extension LeadsyncServer {
             metrics.webhook("bad_request")
             context.logger.info("webhook refused: \(reason)")
             return Self.error(.badRequest, reason)
-        case .ignored(let type):
+        case .ignored(let reason, let detail):
             metrics.webhook("ignored")
-            context.logger.debug("webhook ignored", metadata: ["type": .string(type)])
+            metrics.ignored(reason: reason)
+            context.logger.debug("webhook ignored", metadata: ["reason": .string(reason), "detail": .string(detail)])
             return Self.json(.ok, ["status": .string("ignored")])
         case .store(let event):
             switch await writer.store(event) {

@@ -32,6 +32,13 @@ public struct ServerConfiguration: Sendable {
     public var fullSyncHour: Int? = 3
     /// Applied events are forgotten after this (their `webhookId`s stop de-duplicating).
     public var inboxRetention: Duration = .seconds(7 * 24 * 3600)
+    /// A signed marketplace event whose GHL `timestamp` is older than this is answered 200
+    /// `ignored` and not stored (`LEADSYNC_EVENT_MAX_AGE_HOURS`, default 24): a captured event
+    /// sent again later is not applied. Longer than GHL's own retries (about 70 minutes), shorter
+    /// than `inboxRetention`, so every event young enough to apply is still de-duplicated.
+    public var eventMaxAge: Duration = .seconds(24 * 3600)
+    /// The least length of the admin token and the workflow secret read from the environment.
+    public static let minimumSecretLength = 32
     /// `Retry-After` on a 429 when the inbox cannot store an event. GHL retries about ten minutes
     /// later whatever this says; a proxy or a test may honour it.
     public var storeRetryAfterSeconds = 60
@@ -63,8 +70,20 @@ public struct ServerConfiguration: Sendable {
         }
         if let h = nonEmpty("LEADSYNC_HOST") { c.host = h }
         if let p = try int("LEADSYNC_PORT", 0...65535) { c.port = p }
-        c.workflowSecret = nonEmpty("LEADSYNC_WORKFLOW_SECRET")
-        c.adminToken = nonEmpty("LEADSYNC_ADMIN_TOKEN")
+        // A guessable secret is no secret: refuse short ones, without echoing them.
+        func secret(_ name: String) throws(Error) -> String? {
+            guard let v = nonEmpty(name) else { return nil }
+            guard v.count >= minimumSecretLength else {
+                throw Error(
+                    description:
+                        "\(name) must be at least \(minimumSecretLength) characters (it has \(v.count)); "
+                        + "make one with: openssl rand -hex 32")
+            }
+            return v
+        }
+        c.workflowSecret = try secret("LEADSYNC_WORKFLOW_SECRET")
+        c.adminToken = try secret("LEADSYNC_ADMIN_TOKEN")
+        if let h = try int("LEADSYNC_EVENT_MAX_AGE_HOURS", 1...720) { c.eventMaxAge = .seconds(h * 3600) }
         if let w = try int("LEADSYNC_WORKERS", 1...256) { c.workers = w }
         if let a = try int("LEADSYNC_MAX_ATTEMPTS", 1...10_000) { c.maxAttempts = a }
         if let h = try int("LEADSYNC_RETRY_WINDOW_HOURS", 1...720) { c.retryWindow = .seconds(h * 3600) }

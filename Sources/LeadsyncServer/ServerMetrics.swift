@@ -62,6 +62,19 @@ public final class ServerMetrics: Sendable {
 
     func deadLettered(_ n: Int) { if n > 0 { deadLetterCounter.increment(by: n) } }
 
+    /// A signed webhook answered 200 `ignored`, by reason (`not-a-contact-event`, `too-old`).
+    func ignored(reason: String) {
+        CoreMetrics.Counter(
+            label: "leadsync_webhooks_ignored_total", dimensions: [("reason", reason)], factory: factory
+        )
+        .increment()
+    }
+
+    /// An event older than the data the contact's state was decided on: re-read, not applied.
+    func outOfOrder() {
+        CoreMetrics.Counter(label: "leadsync_events_out_of_order_total", factory: factory).increment()
+    }
+
     func reload(ok: Bool) {
         CoreMetrics.Counter(
             label: "leadsync_rules_reloads_total", dimensions: [("result", ok ? "ok" : "failed")], factory: factory

@@ -8,8 +8,9 @@ import LeadsyncWebhooks
 enum IntakeVerdict: Equatable {
     /// Store it.
     case store(NewInboxEvent)
-    /// Well-formed and signed, but not about a contact: 200 `ignored`.
-    case ignored(String)
+    /// Well-formed and signed, but not to be applied: 200 `ignored`, with the reason (a metric
+    /// label: `not-a-contact-event`, `too-old`) and what to log.
+    case ignored(reason: String, detail: String)
     /// 400 with the reason.
     case badRequest(String)
     /// 401 with the reason.
@@ -18,8 +19,10 @@ enum IntakeVerdict: Equatable {
 
 enum WebhookIntake {
     /// A marketplace webhook: signature over the exact bytes first, then the envelope.
+    /// `notBefore`: events with an older GHL `timestamp` are ignored (a replay past the window).
     static func marketplace(
-        body: [UInt8], ghlSignature: String?, whSignature: String?, verifier: WebhookVerifier
+        body: [UInt8], ghlSignature: String?, whSignature: String?, verifier: WebhookVerifier,
+        notBefore: Timestamp? = nil
     ) -> IntakeVerdict {
         switch verifier.verify(body: body, ghlSignature: ghlSignature, whSignature: whSignature) {
         case .valid: break
@@ -35,7 +38,15 @@ enum WebhookIntake {
         guard let type = typeValue.stringValue, !type.isEmpty else {
             return .badRequest("'type' must be a non-empty string")
         }
-        guard InboundContact.contactEventTypes.contains(type) else { return .ignored(type) }
+        guard InboundContact.contactEventTypes.contains(type) else {
+            return .ignored(reason: "not-a-contact-event", detail: "event type \(type)")
+        }
+        if let notBefore, let stamp = o["timestamp"]?.stringValue.flatMap(Timestamp.init(iso8601:)),
+            stamp < notBefore
+        {
+            return .ignored(
+                reason: "too-old", detail: "timestamp \(stamp.iso8601) is before \(notBefore.iso8601)")
+        }
         guard let id = o["id"]?.stringValue?.trimmedASCII ?? o["contactId"]?.stringValue?.trimmedASCII, !id.isEmpty
         else {
             return .badRequest("no contact id ('id')")

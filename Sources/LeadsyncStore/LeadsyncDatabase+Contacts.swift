@@ -12,12 +12,19 @@ public struct StoredContact: Sendable, Equatable {
     public var pendingSince: Timestamp?
     /// The contact's phone and the exclusions that hold for it (`PhoneRecord`).
     public var phone: PhoneRecord?
+    /// How new the data behind the applied state is: the GHL timestamp of the newest event
+    /// applied, or when the contact was last read from GHL (nil: never recorded).
+    public var seenAt: Timestamp?
 
-    public init(ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil) {
+    public init(
+        ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil,
+        seenAt: Timestamp? = nil
+    ) {
         self.ghlId = ghlId
         self.applied = applied
         self.markedCustomer = markedCustomer
         self.pendingSince = pendingSince
+        self.seenAt = seenAt
     }
 }
 
@@ -101,13 +108,21 @@ extension LeadsyncDatabase {
     /// holds (nil: unchanged), the audit entries that explain it, and the inbox events it
     /// applied. Nothing to record writes nothing.
     /// `phone`: the contact's phone record, when it changed (`.some(nil)` forgets it).
+    /// `seenAt`: how new the data this outcome was decided on is; the stored value only grows.
     public func recordOutcome(
         _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64],
-        phone: PhoneRecord?? = nil, at: Timestamp
+        phone: PhoneRecord?? = nil, seenAt: Timestamp? = nil, at: Timestamp
     ) throws(StoreError) {
         guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty || phone != nil else { return }
         try run("record the outcome for \(ghlId)") { db in
             if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
+            if let seenAt {
+                try db.execute(
+                    sql: """
+                        INSERT INTO contact (ghl_id, updated_at, seen_at) VALUES (?, ?, ?)
+                        ON CONFLICT(ghl_id) DO UPDATE SET seen_at = max(coalesce(seen_at, excluded.seen_at), excluded.seen_at)
+                        """, arguments: [ghlId, at.milliseconds, seenAt.milliseconds])
+            }
             if let phone { try Self.writePhone(db, ghlId, phone, at: at) }
             try Self.insertAudit(db, ghlId, audit)
             if !inboxEvents.isEmpty { try Self.markInboxDone(db, inboxEvents, at: at) }
@@ -208,7 +223,8 @@ extension LeadsyncDatabase {
         // intent's time, or later (which only makes the executor wait longer).
         return StoredContact(
             ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"],
-            pendingSince: applied.createPending ? Timestamp(milliseconds: row[updatedAt]) : nil)
+            pendingSince: applied.createPending ? Timestamp(milliseconds: row[updatedAt]) : nil,
+            seenAt: (row["seen_at"] as Int64?).map(Timestamp.init(milliseconds:)))
     }
 
     static func encodeFields(_ fields: [String: String]) -> String {

@@ -150,7 +150,10 @@ public final class LeadsyncDatabase: Sendable {
         // Each GHL contact's phone (E.164, as CallTools gets it) and the by-phone exclusions it
         // matched: two GHL contacts with one phone share one CallTools contact, and an exclusion
         // on either holds for both (see `phoneSiblings`).
+        // `seen_at`: how new the data behind the contact's applied state is (the GHL timestamp of
+        // the newest event applied, or when GHL was read): an older event never overrides it.
         m.registerMigration("v5") { db in
+            try db.alter(table: "contact") { t in t.add(column: "seen_at", .integer) }
             try db.create(table: "contact_phone") { t in
                 t.column("ghl_id", .text).primaryKey()
                 t.column("phone", .text).notNull().indexed()

@@ -223,6 +223,16 @@ public final class ServerHarness: @unchecked Sendable {
         return (response.status.code, String(buffer: answer))
     }
 
+    /// GETs `path` from the running server: the status and the body.
+    public func get(
+        port: Int, _ path: String, headers: [(String, String)] = []
+    ) async throws -> (status: UInt, body: String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        let response = try await http.execute(request, timeout: .seconds(10))
+        return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 22)))
+    }
+
     /// POSTs a signed marketplace webhook; returns the status.
     public func post(port: Int, _ body: String) async throws -> UInt {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")

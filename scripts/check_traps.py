@@ -12,7 +12,7 @@ import os, re, sys
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources")
 STRING = re.compile(r'#"(?:[^"]|"(?!#))*"#|"(?:\\.|[^"\\])*"')
 CHECKS = [
-    ("force unwrap", re.compile(r"[\w\)\]]!(?!=)")),
+    ("force unwrap", re.compile(r"[\w\)\]\}]!(?!=)")),
     ("try!", re.compile(r"\btry!")),
     ("as!", re.compile(r"\bas!")),
     ("fatalError", re.compile(r"\bfatalError\(")),

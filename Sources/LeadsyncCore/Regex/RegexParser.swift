@@ -152,8 +152,10 @@ struct RegexParser {
             if c == UInt8(ascii: "\\") {
                 guard let e = escape(inClass: true), case .set(let s) = e else { return nil }
                 // A one-byte escape can start a range; a class escape cannot.
-                if s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1 {
-                    lo = (0..<128).map(UInt8.init).first { s.contains($0) }!
+                if s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1,
+                    let only = (0..<128).map(UInt8.init).first(where: { s.contains($0) })
+                {
+                    lo = only
                 } else {
                     set.formUnion(s)
                     continue
@@ -168,9 +170,10 @@ struct RegexParser {
                 var hi = c
                 if c == UInt8(ascii: "\\") {
                     guard let e = escape(inClass: true), case .set(let s) = e,
-                        s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1
+                        s.bits.0.nonzeroBitCount + s.bits.1.nonzeroBitCount == 1,
+                        let only = (0..<128).map(UInt8.init).first(where: { s.contains($0) })
                     else { return nil }
-                    hi = (0..<128).map(UInt8.init).first { s.contains($0) }!
+                    hi = only
                 }
                 guard lo <= hi else { return nil }
                 set.insert(lo...hi)

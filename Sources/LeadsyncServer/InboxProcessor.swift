@@ -78,6 +78,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                 var busy = Set<String>()
                 var stopDeadline: ContinuousClock.Instant?
                 var lastPrune: ContinuousClock.Instant?
+                // Events the last process was applying when it died: one more death each (a
+                // dead letter at the limit), then applied one at a time before anything else.
+                await recoverInterrupted()
                 // A new process starts with every breaker closed: what the last one held is due.
                 do {
                     let n = try store.releaseHeldInboxEvents(at: now())
@@ -143,6 +146,31 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         }
     }
 
+    /// Deaths a poison event may cause before it is a dead letter: `LEADSYNC_MAX_ATTEMPTS`, or 3.
+    var maxDeaths: Int { configuration.maxAttempts ?? 3 }
+
+    /// At start, before the workers: counts the deaths of the events the last process was
+    /// applying, dead-letters those at the limit, and applies the other suspects one at a time,
+    /// so an event that kills the process takes no other event down with it.
+    func recoverInterrupted() async {
+        do {
+            let (interrupted, died) = try store.recoverInterruptedInboxEvents(maxDeaths: maxDeaths, at: now())
+            guard interrupted > 0 else { return }
+            metrics.deadLettered(died)
+            logger.warning(
+                """
+                inbox: the last process died while applying \(interrupted) event(s); \(died) reached \
+                \(maxDeaths) deaths and are dead letters, the others are applied one at a time first
+                """)
+            for id in try store.suspectInboxContacts() {
+                if Task.isCancelled { return }
+                await process(contact: id)
+            }
+        } catch {
+            logger.error("inbox: \(error)")
+        }
+    }
+
     /// Forgets applied events older than the retention (hourly): the inbox does not grow forever.
     func prune() {
         let cutoff = now().milliseconds - Int64(configuration.inboxRetention / .milliseconds(1))
@@ -167,6 +195,9 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
         let seqs = events.map(\.seq)
         let live = rules.current
         do {
+            // On disk before anything is sent: if the process dies applying these, the next
+            // start knows (`recoverInterrupted`).
+            try store.markInboxStarted(seqs, at: now())
             let newest = Self.newest(events)
             // An event older than the data the contact's state rests on (a late GHL retry, any
             // reordering) must not roll it back: GHL is read instead, which is always safe.
@@ -203,7 +234,11 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                     "calltools_calls": .stringConvertible(outcome.calltoolsCalls),
                 ])
         } catch {
-            if Task.isCancelled { return }  // shutdown: the events stay pending, untouched
+            if Task.isCancelled {
+                // Shutdown: the events stay pending, untouched, and this was no death.
+                try? store.clearInboxStarted(seqs)
+                return
+            }
             if let upstream = Self.upstreamDown(error) {
                 hold(seqs, upstream: upstream, contact: id, error: Self.describe(error).0)
                 return

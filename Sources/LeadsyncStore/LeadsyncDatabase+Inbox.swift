@@ -178,6 +178,7 @@ extension LeadsyncDatabase {
             try db.execute(
                 sql: """
                     UPDATE inbox SET attempts = attempts + ?, last_error = ?, next_attempt_at = ?, held_by = NULL,
+                        started_at = NULL,
                         status = CASE WHEN \(dies) THEN 'dead' ELSE 'pending' END,
                         finished_at = CASE WHEN \(dies) THEN ? ELSE NULL END
                     WHERE seq IN \(Self.list(seqs))
@@ -198,9 +199,87 @@ extension LeadsyncDatabase {
         try run("hold events for \(upstream)") { db in
             try db.execute(
                 sql: """
-                    UPDATE inbox SET status = 'held', held_by = ?, last_error = ?
+                    UPDATE inbox SET status = 'held', held_by = ?, last_error = ?, started_at = NULL
                     WHERE seq IN \(Self.list(seqs)) AND status IN ('pending', 'held')
                     """, arguments: [upstream, error])
+        }
+    }
+
+    /// Marks `seqs` as being applied, before anything is sent for them. Durable against the
+    /// process dying (a WAL commit; not synced to the disk, which only a power cut would need):
+    /// `recoverInterruptedInboxEvents` finds them on the next start.
+    public func markInboxStarted(_ seqs: [Int64], at: Timestamp) throws(StoreError) {
+        guard !seqs.isEmpty else { return }
+        do {
+            try writer.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL") }
+                try db.inTransaction {
+                    try db.execute(
+                        sql: "UPDATE inbox SET started_at = ? WHERE seq IN \(Self.list(seqs))",
+                        arguments: [at.milliseconds])
+                    return .commit
+                }
+            }
+        } catch {
+            throw StoreError(operation: "mark events as started", underlying: error)
+        }
+    }
+
+    /// Unmarks `seqs` (processing was cancelled by a shutdown: not a death).
+    public func clearInboxStarted(_ seqs: [Int64]) throws(StoreError) {
+        guard !seqs.isEmpty else { return }
+        try run("unmark events") { db in
+            try db.execute(sql: "UPDATE inbox SET started_at = NULL WHERE seq IN \(Self.list(seqs))")
+        }
+    }
+
+    /// At start: events still marked as being applied were being applied when the process died.
+    /// Each gets one more death; at `maxDeaths` it becomes a dead letter ("the process died while
+    /// applying this event"). Returns how many were found and how many died.
+    @discardableResult
+    public func recoverInterruptedInboxEvents(
+        maxDeaths: Int, at: Timestamp
+    ) throws(StoreError) -> (
+        interrupted: Int, died: Int
+    ) {
+        try run("recover events interrupted by a crash") { db in
+            let interrupted =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM inbox WHERE started_at IS NOT NULL AND status IN ('pending', 'held')")
+                ?? 0
+            guard interrupted > 0 else { return (0, 0) }
+            try db.execute(
+                sql: """
+                    UPDATE inbox SET deaths = deaths + 1, started_at = NULL,
+                        status = CASE WHEN deaths + 1 >= ? THEN 'dead' ELSE status END,
+                        finished_at = CASE WHEN deaths + 1 >= ? THEN ? ELSE finished_at END,
+                        last_error = CASE WHEN deaths + 1 >= ?
+                            THEN 'the process died while applying this event (' || (deaths + 1) || ' times)'
+                            ELSE last_error END
+                    WHERE started_at IS NOT NULL AND status IN ('pending', 'held')
+                    """, arguments: [maxDeaths, maxDeaths, at.milliseconds, maxDeaths])
+            let died =
+                try Int.fetchOne(
+                    db,
+                    sql:
+                        "SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND finished_at = ? AND last_error LIKE 'the process died%'",
+                    arguments: [at.milliseconds]) ?? 0
+            return (interrupted, died)
+        }
+    }
+
+    /// Contacts with pending events that were in flight when the process died: applied one at a
+    /// time at start, so an event that kills the process cannot take others down with it.
+    public func suspectInboxContacts(limit: Int = 1000) throws(StoreError) -> [String] {
+        try read("read suspect events") { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT contact_id FROM inbox WHERE status = 'pending' AND deaths > 0
+                    GROUP BY contact_id ORDER BY MIN(seq) LIMIT ?
+                    """, arguments: [limit])
         }
     }
 
@@ -223,7 +302,8 @@ extension LeadsyncDatabase {
     /// Requeues dead letters: all, one (`seq`), or those received since an instant. Returns how many.
     public func replayDeadLetters(seq: Int64? = nil, since: Timestamp? = nil, at: Timestamp) throws(StoreError) -> Int {
         try run("requeue dead letters") { db in
-            var sql = "UPDATE inbox SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL"
+            var sql =
+                "UPDATE inbox SET status = 'pending', attempts = 0, deaths = 0, next_attempt_at = ?, finished_at = NULL"
             sql += " WHERE status = 'dead'"
             var args: [any DatabaseValueConvertible] = [at.milliseconds]
             if let seq {
@@ -278,7 +358,10 @@ extension LeadsyncDatabase {
     /// Marks events applied, inside the caller's transaction.
     static func markInboxDone(_ db: Database, _ seqs: [Int64], at: Timestamp) throws {
         try db.execute(
-            sql: "UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL WHERE seq IN \(list(seqs))",
+            sql: """
+                UPDATE inbox SET status = 'done', finished_at = ?, last_error = NULL, started_at = NULL
+                WHERE seq IN \(list(seqs))
+                """,
             arguments: [at.milliseconds])
     }
 

@@ -154,6 +154,13 @@ public final class LeadsyncDatabase: Sendable {
         // the newest event applied, or when GHL was read): an older event never overrides it.
         m.registerMigration("v5") { db in
             try db.alter(table: "contact") { t in t.add(column: "seen_at", .integer) }
+            // An event being applied carries `started_at`; one still marked when the server
+            // starts was being applied when the process died (`deaths`), so a poison event that
+            // kills the process cannot crash-loop it.
+            try db.alter(table: "inbox") { t in
+                t.add(column: "started_at", .integer)
+                t.add(column: "deaths", .integer).notNull().defaults(to: 0)
+            }
             try db.create(table: "contact_phone") { t in
                 t.column("ghl_id", .text).primaryKey()
                 t.column("phone", .text).notNull().indexed()

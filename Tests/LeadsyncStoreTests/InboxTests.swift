@@ -73,3 +73,44 @@ import Testing
         #expect(try db.inboxCounts().pending == 2)
     }
 }
+
+/// A poison event (one that kills the process while it is applied) cannot crash-loop the server:
+/// the mark written before applying it survives the death, each start counts one, and at the
+/// limit it is a dead letter with the reason.
+@Suite struct PoisonEventTests {
+    let t0 = Timestamp(milliseconds: 1_800_000_000_000)
+
+    @Test func deathsAreCountedAndTheThirdIsADeadLetter() async throws {
+        let db = try LeadsyncDatabase.inMemory()
+        _ = try await db.enqueue([InboxTests.event("p", "1"), InboxTests.event("q", "2")], at: t0)
+        let p = try db.pendingInboxEvents(contact: "p").map(\.seq)
+        let q = try db.pendingInboxEvents(contact: "q").map(\.seq)
+        // Nothing was in flight: nothing to recover.
+        #expect(try db.recoverInterruptedInboxEvents(maxDeaths: 3, at: t0) == (0, 0))
+        for death in 1...3 {
+            try db.markInboxStarted(p, at: t0)  // the process dies here, every time
+            let (interrupted, died) = try db.recoverInterruptedInboxEvents(maxDeaths: 3, at: t0)
+            #expect(interrupted == 1)
+            #expect(died == (death == 3 ? 1 : 0))
+            #expect(try db.suspectInboxContacts() == (death == 3 ? [] : ["p"]))
+        }
+        let dead = try db.deadLetters()
+        #expect(dead.map(\.seq) == p)
+        #expect(dead.first?.lastError == "the process died while applying this event (3 times)")
+        // The other event was never in flight: untouched.
+        #expect(try db.pendingInboxEvents(contact: "q").map(\.seq) == q)
+
+        // Started then finished (or failed, or cancelled): no death.
+        try db.markInboxStarted(q, at: t0)
+        try db.clearInboxStarted(q)
+        #expect(try db.recoverInterruptedInboxEvents(maxDeaths: 3, at: t0) == (0, 0))
+        try db.markInboxStarted(q, at: t0)
+        _ = try db.failInboxEvents(q, error: "x", permanent: false, retryAt: t0, maxAttempts: nil, at: t0)
+        #expect(try db.recoverInterruptedInboxEvents(maxDeaths: 3, at: t0) == (0, 0))
+
+        // A replayed dead letter starts again with no death.
+        #expect(try db.replayDeadLetters(at: t0) == 1)
+        try db.markInboxStarted(p, at: t0)
+        #expect(try db.recoverInterruptedInboxEvents(maxDeaths: 3, at: t0) == (1, 0))
+    }
+}

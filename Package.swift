@@ -85,6 +85,7 @@ let package = Package(
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -40,13 +40,17 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
     let workerExecutor: WorkerExecutor
     /// The upstreams whose circuit breakers this processor probes while they are open.
     let upstreams: [UpstreamHTTP]
+    /// Refreshed every tick, for the probes.
+    let snapshot: InboxSnapshot
 
     init(
         store: LeadsyncDatabase, rules: LiveRules, ghl: GHLClient?, configuration: ServerConfiguration,
         metrics: ServerMetrics, logger: Logger, workerExecutor: WorkerExecutor, catalogs: CatalogCache?,
-        upstreams: [UpstreamHTTP] = [], now: @escaping @Sendable () -> Timestamp
+        upstreams: [UpstreamHTTP] = [], snapshot: InboxSnapshot = InboxSnapshot(),
+        now: @escaping @Sendable () -> Timestamp
     ) {
         self.upstreams = upstreams
+        self.snapshot = snapshot
         self.catalogs = catalogs
         self.workerExecutor = workerExecutor
         self.store = store
@@ -102,6 +106,7 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
                         }
                     case .wake: wakePending.store(false, ordering: .sequentiallyConsistent)
                     case .tick:
+                        snapshot.refresh(store)
                         if lastPrune.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
                             lastPrune = .now
                             prune()

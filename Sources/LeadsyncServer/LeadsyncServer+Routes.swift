@@ -36,7 +36,11 @@ extension LeadsyncServer {
         let start = ContinuousClock.now
         defer { metrics.intakeTook(.now - start) }
         var request = request
-        guard let body = await readBody(&request) else { return tooLarge(context) }
+        let body: [UInt8]
+        switch await readBody(&request) {
+        case .success(let bytes): body = bytes
+        case .failure(let failure): return refused(failure, context)
+        }
         let verdict = WebhookIntake.marketplace(
             body: body, ghlSignature: request.headers[Self.ghlSignature],
             whSignature: request.headers[Self.whSignature],
@@ -57,17 +61,50 @@ extension LeadsyncServer {
             return Self.error(.unauthorized, "missing or wrong X-Webhook-Secret")
         }
         var request = request
-        guard let body = await readBody(&request) else { return tooLarge(context) }
+        let body: [UInt8]
+        switch await readBody(&request) {
+        case .success(let bytes): body = bytes
+        case .failure(let failure): return refused(failure, context)
+        }
         return await answer(WebhookIntake.workflow(body: body), context)
     }
 
-    /// The body, or nil when it is over the cap.
-    func readBody(_ request: inout Request) async -> [UInt8]? {
-        do {
-            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-            return Array(buffer.readableBytesView)
-        } catch {
-            return nil
+    enum BodyFailure: Error {
+        case tooLarge, tooSlow
+    }
+
+    /// The body; `.tooLarge` over the cap, `.tooSlow` when it does not arrive in full within
+    /// `bodyTimeout` (a slow sender holds nothing of ours for long).
+    func readBody(_ request: inout Request) async -> Result<[UInt8], BodyFailure> {
+        let body = request.body
+        let limit = configuration.maxBodyBytes
+        let timeout = configuration.bodyTimeout
+        return await withTaskGroup(of: Result<[UInt8], BodyFailure>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(Array(try await body.collect(upTo: limit).readableBytesView))
+                } catch {
+                    return Task.isCancelled ? nil : .failure(.tooLarge)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failure(.tooSlow)
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .failure(.tooSlow)
+        }
+    }
+
+    /// The answer for a body that could not be read.
+    func refused(_ failure: BodyFailure, _ context: BasicRequestContext) -> Response {
+        switch failure {
+        case .tooLarge: return tooLarge(context)
+        case .tooSlow:
+            metrics.webhook("too_slow")
+            context.logger.info("webhook refused: body not received within \(configuration.bodyTimeout)")
+            return Self.error(.requestTimeout, "body not received within \(configuration.bodyTimeout)")
         }
     }
 
@@ -260,9 +297,8 @@ extension LeadsyncServer {
     // MARK: Probes
 
     func readiness() -> Response {
-        do {
-            _ = try store.inboxCounts()
-        } catch {
+        // The processor's last look (once a second), not a count per request.
+        if snapshot.current(store).error != nil {
             return Self.json(
                 .serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
         }
@@ -303,7 +339,7 @@ extension LeadsyncServer {
     }
 
     func metricsPage() async -> Response {
-        if let counts = try? store.inboxCounts() {
+        if let counts = snapshot.current(store).counts {
             metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead, held: counts.held))
         }
         for u in upstreams {

@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncRuntime
@@ -33,6 +34,8 @@ public final class LeadsyncServer: Sendable {
     public let upstreams: [UpstreamHTTP]
     let logger: Logger
     let now: @Sendable () -> Timestamp
+    /// Inbox counts for the probes, kept up to date by the processor (not counted per request).
+    let snapshot = InboxSnapshot()
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
@@ -50,10 +53,11 @@ public final class LeadsyncServer: Sendable {
         self.logger = logger
         self.now = now
         let workerExecutor = WorkerExecutor()
+        snapshot.refresh(store)
         let processor = InboxProcessor(
             store: store, rules: rules, ghl: ghl, configuration: configuration, metrics: metrics, logger: logger,
             workerExecutor: workerExecutor, catalogs: catalogs ?? ghl.map { CatalogCache(ghl: $0) },
-            upstreams: upstreams, now: now)
+            upstreams: upstreams, snapshot: snapshot, now: now)
         self.processor = processor
         for upstream in upstreams {
             guard let breaker = upstream.breaker else { continue }
@@ -106,8 +110,13 @@ public final class LeadsyncServer: Sendable {
     ) -> some ApplicationProtocol {
         Application(
             router: router(),
+            // A connection idle past the timeout (no request begun, or headers never finished)
+            // is closed, and at most `maxConnections` are open at once: further ones wait in the
+            // kernel's backlog until one closes.
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
             configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "leadsync"),
+                address: .hostname(configuration.host, port: configuration.port), serverName: "leadsync",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
             services: services + extraServices,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

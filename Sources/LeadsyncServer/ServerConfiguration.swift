@@ -37,6 +37,15 @@ public struct ServerConfiguration: Sendable {
     /// sent again later is not applied. Longer than GHL's own retries (about 70 minutes), shorter
     /// than `inboxRetention`, so every event young enough to apply is still de-duplicated.
     public var eventMaxAge: Duration = .seconds(24 * 3600)
+    /// A connection with no request under way (or whose headers never finish) for this long is
+    /// closed (`LEADSYNC_IDLE_TIMEOUT_SECONDS`, default 30).
+    public var idleTimeoutSeconds = 30
+    /// A request body not received in full within this is answered 408 (slow senders hold no
+    /// worker of ours for long).
+    public var bodyTimeout: Duration = .seconds(10)
+    /// Connections open at once (`LEADSYNC_MAX_CONNECTIONS`, default 1024); more wait in the
+    /// kernel's backlog.
+    public var maxConnections = 1024
     /// The least length of the admin token and the workflow secret read from the environment.
     public static let minimumSecretLength = 32
     /// `Retry-After` on a 429 when the inbox cannot store an event. GHL retries about ten minutes
@@ -84,6 +93,8 @@ public struct ServerConfiguration: Sendable {
         c.workflowSecret = try secret("LEADSYNC_WORKFLOW_SECRET")
         c.adminToken = try secret("LEADSYNC_ADMIN_TOKEN")
         if let h = try int("LEADSYNC_EVENT_MAX_AGE_HOURS", 1...720) { c.eventMaxAge = .seconds(h * 3600) }
+        if let s = try int("LEADSYNC_IDLE_TIMEOUT_SECONDS", 1...3600) { c.idleTimeoutSeconds = s }
+        if let n = try int("LEADSYNC_MAX_CONNECTIONS", 16...100_000) { c.maxConnections = n }
         if let w = try int("LEADSYNC_WORKERS", 1...256) { c.workers = w }
         if let a = try int("LEADSYNC_MAX_ATTEMPTS", 1...10_000) { c.maxAttempts = a }
         if let h = try int("LEADSYNC_RETRY_WINDOW_HOURS", 1...720) { c.retryWindow = .seconds(h * 3600) }

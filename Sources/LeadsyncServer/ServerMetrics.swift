@@ -20,7 +20,8 @@ public final class ServerMetrics: Sendable {
 
     /// Webhook outcomes, one label value each.
     public static let webhookOutcomes = [
-        "accepted", "duplicate", "ignored", "unauthorized", "forbidden", "bad_request", "too_large", "store_failed",
+        "accepted", "duplicate", "ignored", "unauthorized", "forbidden", "bad_request", "too_large", "too_slow",
+        "store_failed",
     ]
 
     public init() {

@@ -134,6 +134,13 @@ public enum ServeCommand {
                     "admin": .string(configuration.adminToken == nil ? "disabled" : "enabled"),
                     "workflow": .string(configuration.workflowSecret == nil ? "disabled" : "enabled"),
                 ])
+            if !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
+                logger.warning(
+                    """
+                    listening on \(configuration.host), beyond this machine, in plain HTTP: put a TLS-terminating \
+                    proxy in front (docs/operations.md, "Run the server")
+                    """)
+            }
         }
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -20,6 +20,11 @@ struct Bench {
             try await ServerBench.run(args)
             return
         }
+        // Regex match time on hostile inputs (scripts/bench-regex.sh).
+        if args.first == "regex" {
+            RegexBench.run()
+            exit(0)  // an abandoned Regex thread may still be running
+        }
         func option(_ name: String) -> String? {
             guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
             defer { args.removeSubrange(i...(i + 1)) }

@@ -1,20 +1,23 @@
 import LeadsyncValues
 
-/// A regular expression compiled to a deterministic automaton over ASCII bytes.
+/// A regular expression compiled to a deterministic automaton over UTF-8 bytes.
 ///
-/// Rules run regexes on every tag of every contact, and Swift's `Regex` interpreter costs
-/// microseconds per match, so `CompiledRegex` compiles the common subset of the syntax to a
-/// DFA when the rules load and falls back to `Regex` only for what the DFA does not cover.
+/// Rules run regexes on every tag of every contact: one table lookup per byte keeps that cheap,
+/// and linear in the input whatever the pattern and the value (RE2's guarantee).
 ///
-/// Supported: literals and escapes, `.`, classes `[a-z]` `[^...]`, `\d \D \w \W \s \S`,
-/// anchors `^ $`, word boundaries `\b \B` (simple: between `\w` and `\W`), groups `(...)` and
-/// `(?:...)`, alternation, quantifiers `* + ? {n} {n,} {n,m}` (lazy forms too: for a yes/no
-/// match they mean the same), and a leading `(?i)`. Anything else — back-references,
-/// look-around, Unicode properties, non-ASCII patterns — makes `init` return nil.
+/// Supported: literals (non-ASCII ones too) and escapes, `.`, classes `[a-z]` `[^...]`,
+/// `\d \D \w \W \s \S`, anchors `^ $`, word boundaries `\b \B` (simple: between `\w` and `\W`),
+/// groups `(...)` and `(?:...)`, alternation, quantifiers `* + ? {n} {n,} {n,m}` (lazy forms
+/// too: for a yes/no match they mean the same), and a leading `(?i)`. Anything else —
+/// back-references, look-around, Unicode properties, ranges or negated classes with non-ASCII
+/// characters — makes `init` return nil, and the rules compiler refuses the pattern.
 ///
-/// Matching is unanchored ("a match anywhere counts") and answers only yes or no. Inputs with
-/// bytes >= 0x80 are not handled here (`matches` returns nil) because `.` and negated classes
-/// must then match whole characters.
+/// Non-ASCII input: `.` and negated classes match a whole character (its UTF-8 bytes); every
+/// non-ASCII character is a word character for `\w` and `\b` (as letters of every script are;
+/// Swift's `Regex` differs for symbols and emoji, which it counts as non-word); `\d` and `\s`
+/// are ASCII only. Under `(?i)`, a non-ASCII literal matches its lower- and upper-case forms.
+///
+/// Matching is unanchored ("a match anywhere counts") and answers only yes or no.
 final class ByteDFA: @unchecked Sendable {
     // One allocation, read-only after init: per state 256 transitions, then three flags packed in
     // a fourth table (bit 0: accepts before a word byte, bit 1: before another byte, bit 2: at the
@@ -27,7 +30,6 @@ final class ByteDFA: @unchecked Sendable {
     static let maxDFAStates = 1000
 
     init?(pattern: String) {
-        guard pattern.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
         var parser = RegexParser(Array(pattern.utf8))
         guard let ast = parser.parse() else { return nil }
         var nfa = NFA()
@@ -41,7 +43,9 @@ final class ByteDFA: @unchecked Sendable {
         table.initialize(from: built.table, count: built.table.count)
         flags = .allocate(capacity: built.word.count)
         for i in built.word.indices {
-            flags[i] = (built.word[i] ? 1 : 0) | (built.other[i] ? 2 : 0) | (built.end[i] ? 4 : 0)
+            flags[i] =
+                (built.word[i] ? 1 : 0) | (built.other[i] ? 2 : 0) | (built.end[i] ? 4 : 0)
+                | (built.prevWord[i] ? 8 : 0)
         }
         start = Int(built.start)
     }
@@ -51,15 +55,17 @@ final class ByteDFA: @unchecked Sendable {
         flags.deallocate()
     }
 
-    /// nil when `text` is not ASCII (the caller falls back to `Regex`).
+    /// Whether the pattern matches anywhere in `text`: one table step per UTF-8 byte.
     @inline(__always)
-    func matches(_ text: String) -> Bool? {
+    func matches(_ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { bytes -> Bool? in
+        return text.withUTF8 { bytes -> Bool in
             var s = start
             for b in bytes {
-                if b >= 0x80 { return nil }
-                if flags[s] & (ByteSet.isWord(b) ? 1 : 2) != 0 { return true }
+                let kind = ByteSet.kind(b)
+                // Before a continuation byte the next character is the one already begun.
+                let nextWord = kind == 2 ? flags[s] & 8 != 0 : kind == 1
+                if flags[s] & (nextWord ? 1 : 2) != 0 { return true }
                 s = Int(table[s &* 256 &+ Int(b)])
             }
             return flags[s] & 4 != 0
@@ -123,10 +129,37 @@ struct ByteSet: Hashable, Sendable {
     /// Every ASCII byte but newline.
     static let dot = ByteSet(bits: (~(UInt64(1) << 0x0A), ~0, 0, 0))
 
-    @inline(__always)
-    static func isWord(_ b: UInt8) -> Bool {
-        (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x5F
+    /// What a byte says of the character it starts, for `\w` and `\b`: 1 word, 0 not, 2 a
+    /// continuation byte (the character's kind was said by its lead byte, and no boundary falls
+    /// inside it). ASCII: letters, digits and `_` are words. Non-ASCII, by lead byte: letters of
+    /// every script are words (U+00C0 to U+1FFF, U+3000 to U+DFFF, U+F000 to U+FFFF); U+0080 to
+    /// U+00BF (no-break space, «», ©, °), U+2000 to U+2FFF (dashes, quotes, arrows, symbols,
+    /// dingbats), private use, and everything past U+FFFF (emoji above all) are not. A few
+    /// characters land on the other side of Swift's `Regex` (× and ÷ count as word characters,
+    /// CJK punctuation too, rare historic scripts do not): the price of deciding by one byte.
+    static let kinds: [UInt8] = (0..<256).map { i -> UInt8 in
+        let b = UInt8(i)
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F: return 1
+        case 0x80...0xBF: return 2
+        case 0xC3...0xDF, 0xE0...0xE1, 0xE3...0xED, 0xEF: return 1
+        default: return 0
+        }
     }
+
+    @inline(__always)
+    static func kind(_ b: UInt8) -> UInt8 { kinds[Int(b)] }
+
+    @inline(__always)
+    static func isWord(_ b: UInt8) -> Bool { kinds[Int(b)] == 1 }
+
+    func filtered(_ keep: (UInt8) -> Bool) -> ByteSet {
+        var out = ByteSet()
+        for i in 0..<256 where contains(UInt8(i)) && keep(UInt8(i)) { out.insert(UInt8(i)) }
+        return out
+    }
+
+    var isEmpty: Bool { bits == (0, 0, 0, 0) }
 
     /// Adds the other case of every ASCII letter.
     var caseFolded: ByteSet {
@@ -254,11 +287,11 @@ struct DFABuilder {
         return (out.sorted(), accepts)
     }
 
-    func build() -> (table: [Int32], word: [Bool], other: [Bool], end: [Bool], start: Int32)? {
+    func build() -> (table: [Int32], word: [Bool], other: [Bool], end: [Bool], prevWord: [Bool], start: Int32)? {
         var index: [Key: Int32] = [:]
         var keys: [Key] = []
         var table: [Int32] = []
-        var acceptWord: [Bool] = [], acceptOther: [Bool] = [], acceptEnd: [Bool] = []
+        var acceptWord: [Bool] = [], acceptOther: [Bool] = [], acceptEnd: [Bool] = [], prevWord: [Bool] = []
         func intern(_ key: Key) -> Int32? {
             if let i = index[key] { return i }
             guard keys.count < ByteDFA.maxDFAStates else { return nil }
@@ -277,10 +310,14 @@ struct DFABuilder {
             acceptWord.append(beforeWord.accepts)
             acceptOther.append(beforeOther.accepts)
             acceptEnd.append(closure(key.kernel, prev: prev, next: .end).accepts)
+            prevWord.append(prev == .word)
             var row = [Int32](repeating: 0, count: 256)
-            for b in 0..<128 {
+            for b in 0..<256 {
                 let byte = UInt8(b)
-                let isWord = ByteSet.isWord(byte)
+                // A continuation byte goes on with the character begun: its kind is that of the
+                // lead byte, already the state's look-behind.
+                let kind = ByteSet.kind(byte)
+                let isWord = kind == 2 ? prev == .word : kind == 1
                 let from = isWord ? beforeWord.states : beforeOther.states
                 var nextKernel: [Int32] = []
                 for s in from {
@@ -297,6 +334,6 @@ struct DFABuilder {
             table += row
             work += 1
         }
-        return (table, acceptWord, acceptOther, acceptEnd, first)
+        return (table, acceptWord, acceptOther, acceptEnd, prevWord, first)
     }
 }

@@ -114,35 +114,49 @@ public enum FieldTest: Sendable {
     case newerThan(RuleDuration)
 }
 
-/// A regular expression compiled once when the rules load.
+/// A regular expression compiled once when the rules load, to a `ByteDFA` over UTF-8: every
+/// match takes time linear in the input (a few nanoseconds per byte), on any input, as RE2's
+/// do. There is no backtracking path: a pattern the automaton cannot take (back-references,
+/// look-around and the like, which no linear-time engine matches) is refused when the rules
+/// load, with the reason.
 ///
-/// Most rule patterns compile to a `ByteDFA` (a few nanoseconds per byte); the rest, and any
-/// non-ASCII input, go to Swift's `Regex`. Both use simple word boundaries (`\b` between `\w`
-/// and `\W`, as in PCRE and most regex flavours) so the two paths always agree.
-///
-/// Swift's `Regex` is not `Sendable` for type-erased output; the instance is never mutated after
+/// Swift's `Regex` still parses each pattern first: its errors say best what is wrong with a
+/// malformed one, and differential tests compare the two. It is never used to match in
+/// production. It is not `Sendable` for type-erased output; the instance is never mutated after
 /// compilation, which is what makes sharing it across tasks safe.
 public final class CompiledRegex: @unchecked Sendable {
     public let pattern: String
     private let regex: Regex<AnyRegexOutput>
-    private let dfa: ByteDFA?
+    private let dfa: ByteDFA
 
-    /// - Throws: the regex parser's error, whose description says what is wrong.
-    public init(_ pattern: String) throws {
-        self.pattern = pattern
-        // Swift's parser is the judge of validity, even when the DFA does the matching.
-        self.regex = try Regex(pattern).wordBoundaryKind(.simple)
-        self.dfa = ByteDFA(pattern: pattern)
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    /// Whether the fast automaton handles this pattern (for tests and `check`).
-    public var usesAutomaton: Bool { dfa != nil }
+    /// - Throws: the regex parser's error, whose description says what is wrong, or
+    ///   `Unsupported` for a valid pattern that cannot be matched in linear time here.
+    public init(_ pattern: String) throws {
+        self.pattern = pattern
+        self.regex = try Regex(pattern).wordBoundaryKind(.simple)
+        guard let dfa = ByteDFA(pattern: pattern) else {
+            throw Unsupported(description: CompiledRegex.unsupportedReason)
+        }
+        self.dfa = dfa
+    }
+
+    public static let unsupportedReason =
+        "not supported: patterns must match in linear time, so back-references, look-around, "
+        + "Unicode properties (\\p), POSIX classes, nested sets, possessive quantifiers, ranges or "
+        + "negated classes with non-ASCII characters, and patterns needing over \(ByteDFA.maxDFAStates) "
+        + "automaton states are refused"
+
+    /// Always true now (kept for `check` and older tests): every accepted pattern is an automaton.
+    public var usesAutomaton: Bool { true }
 
     /// True when the pattern matches anywhere in `text` (anchors in the pattern still apply).
     @inline(__always)
     public func matches(_ text: String) -> Bool {
-        if let dfa, let result = dfa.matches(text) { return result }
-        return matchesWithRegex(text)
+        dfa.matches(text)
     }
 
     /// The `Regex` path, always (differential tests).

@@ -21,6 +21,11 @@ let package = Package(
     products: [
         .executable(name: "leadsync", targets: ["leadsync"]),
         .executable(name: "leadsync-bench", targets: ["leadsync-bench"]),
+        // For the fuzz targets (Fuzz/Package.swift), which build apart with libFuzzer.
+        .library(name: "LeadsyncValues", targets: ["LeadsyncValues"]),
+        .library(name: "LeadsyncCore", targets: ["LeadsyncCore"]),
+        .library(name: "LeadsyncRules", targets: ["LeadsyncRules"]),
+        .library(name: "LeadsyncIntake", targets: ["LeadsyncIntake"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -39,6 +44,7 @@ let package = Package(
     targets: [
         .target(name: "LeadsyncValues"),
         .target(name: "LeadsyncCore", dependencies: ["LeadsyncValues"]),
+        .target(name: "LeadsyncIntake", dependencies: ["LeadsyncValues"]),
         .target(name: "LeadsyncRules", dependencies: ["LeadsyncCore", "LeadsyncValues", "Yams"]),
         .target(name: "LeadsyncSync", dependencies: ["LeadsyncCore", "LeadsyncValues"]),
         .target(
@@ -83,7 +89,7 @@ let package = Package(
             name: "LeadsyncServer",
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
-                "LeadsyncUpstream", "LeadsyncWebhooks",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncIntake",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -184,6 +190,7 @@ let package = Package(
         .testTarget(
             name: "LeadsyncServerTests",
             dependencies: [
+                "LeadsyncIntake",
                 "LeadsyncTestSupport",
                 "LeadsyncServer", "LeadsyncSandbox", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues",

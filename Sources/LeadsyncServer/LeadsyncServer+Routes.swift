@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import LeadsyncCore
+import LeadsyncIntake
 import LeadsyncRules
 import LeadsyncStore
 import LeadsyncUpstream
@@ -42,9 +43,10 @@ extension LeadsyncServer {
         case .failure(let failure): return refused(failure, context)
         }
         let verdict = WebhookIntake.marketplace(
-            body: body, ghlSignature: request.headers[Self.ghlSignature],
-            whSignature: request.headers[Self.whSignature],
-            verifier: verifier,
+            body: body,
+            signature: verifier.check(
+                body: body, ghlSignature: request.headers[Self.ghlSignature],
+                whSignature: request.headers[Self.whSignature]),
             notBefore: Timestamp(
                 milliseconds: now().milliseconds - Int64(configuration.eventMaxAge / .milliseconds(1))))
         return await answer(verdict, context)
@@ -374,5 +376,16 @@ extension LeadsyncServer {
 
     static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
         json(status, ["error": .string(message)])
+    }
+}
+
+extension WebhookVerifier {
+    /// The verifier's outcome, as intake takes it.
+    func check(body: [UInt8], ghlSignature: String?, whSignature: String?) -> SignatureCheck {
+        switch verify(body: body, ghlSignature: ghlSignature, whSignature: whSignature) {
+        case .valid: return .valid
+        case .missingSignature: return .missing
+        case .invalid(_, let reason): return .invalid(reason)
+        }
     }
 }

@@ -30,23 +30,6 @@ public struct InboxEvent: Sendable, Equatable {
     public var lastError: String?
 }
 
-/// What intake hands to the inbox.
-public struct NewInboxEvent: Sendable, Equatable {
-    public var webhookId: String?
-    public var contactId: String
-    public var eventType: String
-    public var source: String
-    public var body: String
-
-    public init(webhookId: String?, contactId: String, eventType: String, source: String, body: String) {
-        self.webhookId = webhookId
-        self.contactId = contactId
-        self.eventType = eventType
-        self.source = source
-        self.body = body
-    }
-}
-
 /// Inbox counts for `stats`, `/sync/stats` and the queue-depth gauge.
 public struct InboxCounts: Sendable, Equatable {
     public var pending = 0

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import LeadsyncCore
+import LeadsyncIntake
 import LeadsyncSandbox
 import LeadsyncStore
 import LeadsyncTestSupport
@@ -102,9 +103,10 @@ import Testing
                     body: Array(body.utf8), ghlSignature: nil,
                     whSignature: signature.rawRepresentation.base64EncodedString()) == .valid(.rsa))
             let verdict = WebhookIntake.marketplace(
-                body: Array(body.utf8), ghlSignature: nil,
-                whSignature: signature.rawRepresentation.base64EncodedString(),
-                verifier: verifier)
+                body: Array(body.utf8),
+                signature: verifier.check(
+                    body: Array(body.utf8), ghlSignature: nil,
+                    whSignature: signature.rawRepresentation.base64EncodedString()))
             guard case .store(let event) = verdict else {
                 Issue.record("expected the event to be stored, got \(verdict)")
                 return

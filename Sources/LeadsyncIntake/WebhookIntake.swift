@@ -1,11 +1,8 @@
-import LeadsyncCore
-import LeadsyncStore
 import LeadsyncValues
-import LeadsyncWebhooks
 
 /// What `/webhook/ghl` and `/webhook/ghl-workflow` decide about one request, before storing.
-/// Pure: bytes and headers in, a verdict out.
-enum IntakeVerdict: Equatable {
+/// Pure: bytes and headers in, a verdict out (and a fuzz target: Fuzz/).
+public enum IntakeVerdict: Equatable, Sendable {
     /// Store it.
     case store(NewInboxEvent)
     /// Well-formed and signed, but not to be applied: 200 `ignored`, with the reason (a metric
@@ -17,18 +14,33 @@ enum IntakeVerdict: Equatable {
     case unauthorized(String)
 }
 
-enum WebhookIntake {
+/// What checking a marketplace webhook's signature said (the caller verifies: the crypto lives in
+/// `LeadsyncWebhooks`, and this module stays pure and cheap to fuzz).
+public enum SignatureCheck: Sendable, Equatable {
+    case valid
+    /// Neither `x-ghl-signature` nor `x-wh-signature`.
+    case missing
+    /// Malformed, or not matching the body: the reason.
+    case invalid(String)
+}
+
+public enum WebhookIntake {
     /// A marketplace webhook: signature over the exact bytes first, then the envelope.
     /// `notBefore`: events with an older GHL `timestamp` are ignored (a replay past the window).
-    static func marketplace(
-        body: [UInt8], ghlSignature: String?, whSignature: String?, verifier: WebhookVerifier,
+    public static func marketplace(
+        body: [UInt8], signature: SignatureCheck,
         notBefore: Timestamp? = nil
     ) -> IntakeVerdict {
-        switch verifier.verify(body: body, ghlSignature: ghlSignature, whSignature: whSignature) {
+        switch signature {
         case .valid: break
-        case .missingSignature: return .unauthorized("no x-ghl-signature or x-wh-signature header")
-        case .invalid(_, let reason): return .unauthorized(reason)
+        case .missing: return .unauthorized("no x-ghl-signature or x-wh-signature header")
+        case .invalid(let reason): return .unauthorized(reason)
         }
+        return envelope(body: body, notBefore: notBefore)
+    }
+
+    /// A signed marketplace webhook's envelope: its event type, contact id, age.
+    public static func envelope(body: [UInt8], notBefore: Timestamp? = nil) -> IntakeVerdict {
         let o: JSONObject
         switch object(body) {
         case .success(let parsed): o = parsed
@@ -77,7 +89,7 @@ enum WebhookIntake {
     }
 
     /// A workflow webhook (the shared secret was checked by the caller).
-    static func workflow(body: [UInt8]) -> IntakeVerdict {
+    public static func workflow(body: [UInt8]) -> IntakeVerdict {
         let o: JSONObject
         switch object(body) {
         case .success(let parsed): o = parsed

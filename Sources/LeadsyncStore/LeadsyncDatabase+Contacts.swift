@@ -77,8 +77,10 @@ extension LeadsyncDatabase {
     /// The contact's applied state and mark; a contact never seen is `.new` and unmarked.
     public func contact(_ ghlId: String) throws(StoreError) -> StoredContact {
         try read("read contact \(ghlId)") { db in
-            let phone = try Row.fetchOne(db, sql: "SELECT * FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId])
-                .map(Self.decodePhone)
+            let phone =
+                hasPhones
+                ? try Row.fetchOne(db, sql: "SELECT * FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId])
+                    .map(Self.decodePhone) : nil
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contact WHERE ghl_id = ?", arguments: [ghlId])
             else {
                 var fresh = StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)

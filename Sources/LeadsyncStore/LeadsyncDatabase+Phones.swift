@@ -31,7 +31,8 @@ public struct PhoneSibling: Sendable, Equatable {
 extension LeadsyncDatabase {
     /// The phone record of `ghlId`, if one was written.
     public func phoneRecord(_ ghlId: String) throws(StoreError) -> PhoneRecord? {
-        try read("read the phone of \(ghlId)") { db in
+        guard hasPhones else { return nil }
+        return try read("read the phone of \(ghlId)") { db in
             try Row.fetchOne(db, sql: "SELECT * FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId]).map(
                 Self.decodePhone)
         }
@@ -40,7 +41,8 @@ extension LeadsyncDatabase {
     /// The other GHL contacts known to have `phone`, with their applied state (`.new` for one
     /// never written to CallTools).
     public func phoneSiblings(_ phone: String, except ghlId: String) throws(StoreError) -> [PhoneSibling] {
-        try read("read the contacts with phone \(phone)") { db in
+        guard hasPhones else { return [] }
+        return try read("read the contacts with phone \(phone)") { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """

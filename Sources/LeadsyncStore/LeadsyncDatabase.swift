@@ -11,6 +11,9 @@ import LeadsyncValues
 /// reads no clock, so tests are deterministic.
 public final class LeadsyncDatabase: Sendable {
     let writer: any DatabaseWriter
+    /// The phone table exists (v5). False only for a read-only open (`dry-run --db`) of a file
+    /// an older leadsync wrote and no newer one has migrated yet: phones are then unknown.
+    let hasPhones: Bool
 
     /// How long a write waits for a lock held by another connection before failing.
     public static let busyTimeout: Double = 5
@@ -18,6 +21,7 @@ public final class LeadsyncDatabase: Sendable {
     init(_ writer: any DatabaseWriter) throws {
         self.writer = writer
         try LeadsyncDatabase.migrator.migrate(writer)
+        self.hasPhones = true
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -53,6 +57,7 @@ public final class LeadsyncDatabase: Sendable {
     init(readOnly writer: any DatabaseWriter) throws {
         self.writer = writer
         let applied = try writer.read { try LeadsyncDatabase.migrator.appliedIdentifiers($0) }
+        self.hasPhones = applied.contains("v5")
         guard applied.contains("v1") else {
             throw StoreError(operation: "read it", underlying: DatabaseError(message: "not a leadsync database"))
         }

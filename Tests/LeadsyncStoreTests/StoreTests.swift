@@ -140,6 +140,28 @@ import Testing
         }
     }
 
+    /// `dry-run --db` opens read-only and migrates nothing: a file an older leadsync wrote (before
+    /// the phone table and `seen_at`) still reads, with phones unknown.
+    @Test func aReadOnlyOpenOfAnOlderFileStillReads() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try LeadsyncDatabase.migrator.migrate(queue, upTo: "v4")
+            try queue.write { db in
+                try db.execute(
+                    sql: "INSERT INTO contact (ghl_id, calltools_id, buckets, updated_at) VALUES ('a', 7, '[11237]', 1)"
+                )
+            }
+        }
+        let db = try LeadsyncDatabase.openReadOnly(path: path)
+        let a = try db.contact("a")
+        #expect(a.applied.calltoolsId == 7)
+        #expect(a.phone == nil)
+        #expect(a.seenAt == nil)
+        #expect(try db.phoneSiblings("+14155550100", except: "a").isEmpty)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     @Test func migrationsAreIdempotent() throws {
         _ = try LeadsyncDatabase.open(path: path)
         let db = try LeadsyncDatabase.open(path: path)

@@ -79,9 +79,13 @@ extension LeadsyncDatabase {
         try read("read contact \(ghlId)") { db in
             let phone =
                 hasPhones
-                ? try Row.fetchOne(db, sql: "SELECT * FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId])
-                    .map(Self.decodePhone) : nil
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM contact WHERE ghl_id = ?", arguments: [ghlId])
+                ? try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM contact_phone WHERE ghl_id = ?"), arguments: [ghlId]
+                ).map(Self.decodePhone) : nil
+            // Cached statements: a pass reads every contact this way.
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM contact WHERE ghl_id = ?"), arguments: [ghlId])
             else {
                 var fresh = StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
                 fresh.phone = phone

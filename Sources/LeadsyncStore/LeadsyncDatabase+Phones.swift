@@ -44,13 +44,13 @@ extension LeadsyncDatabase {
         guard hasPhones else { return [] }
         return try read("read the contacts with phone \(phone)") { db in
             let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT p.*, c.calltools_id, c.create_pending, c.fields, c.buckets, c.tags,
-                        c.marked_customer, c.updated_at AS c_updated_at, c.ghl_id AS c_ghl_id
-                    FROM contact_phone p LEFT JOIN contact c ON c.ghl_id = p.ghl_id
-                    WHERE p.phone = ? AND p.ghl_id != ? ORDER BY p.ghl_id LIMIT 100
-                    """, arguments: [phone, ghlId])
+                db.cachedStatement(
+                    sql: """
+                        SELECT p.*, c.calltools_id, c.create_pending, c.fields, c.buckets, c.tags,
+                            c.marked_customer, c.updated_at AS c_updated_at, c.ghl_id AS c_ghl_id
+                        FROM contact_phone p LEFT JOIN contact c ON c.ghl_id = p.ghl_id
+                        WHERE p.phone = ? AND p.ghl_id != ? ORDER BY p.ghl_id LIMIT 100
+                        """), arguments: [phone, ghlId])
             return rows.map { row in
                 let applied: AppliedState =
                     (row["c_ghl_id"] as String?) == nil

@@ -126,14 +126,16 @@ public actor Executor {
         defer { locks.unlock(contact.id) }
         // Contacts with one phone share one CallTools contact: one of them at a time (after the
         // id, and only one phone per holder, so no two callers wait on each other).
-        let phoneLock = phoneKey(contact).map { "tel:" + $0 }
+        let payloadPhone = phoneKey(contact)
+        let phoneLock = payloadPhone.map { "tel:" + $0 }
         if let phoneLock { await locks.lock(phoneLock) }
         defer { if let phoneLock { locks.unlock(phoneLock) } }
         let log = CallLog()
         do {
             return try await CallLog.$current.withValue(log) {
                 try await processLogged(
-                    contact, deleted: deleted, completing: inboxEvents, source: source, observedAt: observedAt, log: log
+                    contact, deleted: deleted, completing: inboxEvents, source: source, observedAt: observedAt,
+                    payloadPhone: payloadPhone, log: log
                 )
             }
         } catch let failure as Failure {
@@ -156,7 +158,7 @@ public actor Executor {
 
     func processLogged(
         _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource,
-        observedAt: Timestamp?, log: CallLog
+        observedAt: Timestamp?, payloadPhone: String?, log: CallLog
     ) async throws(Failure) -> Outcome {
         let id = contact.id
         // What this processing leaves is written once, at the end (one transaction, one fsync),
@@ -174,7 +176,8 @@ public actor Executor {
             var phoneRecord: PhoneRecord?? = nil
             var phoneAudit: [AuditEntry] = []
             var rereads = completion == nil ? 0 : 1
-            if let phone = phoneKey(contact) {
+            // The payload's phone, unless a re-read brought another contact body.
+            if let phone = completion == nil ? payloadPhone : phoneKey(contact) {
                 let byPhone = try await applyPhone(
                     contact, decision, state: state, deleted: deleted, source: source, completed: completion != nil,
                     phone: phone, &run)

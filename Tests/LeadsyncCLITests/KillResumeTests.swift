@@ -25,14 +25,7 @@ import Testing
         try await withCleanup {
             let dir = try TempDir()
             let db = dir.path + "/leadsync.sqlite"
-            var env = ProcessInfo.processInfo.environment
-            env["GHL_BASE_URL"] = server.baseURL
-            env["GHL_API_KEY"] = "sandbox-ghl-token"
-            env["GHL_LOCATION_ID"] = "sandboxLocation0001"
-            env["CALLTOOLS_BASE_URL"] = server.baseURL
-            env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
-            env["GHL_RATE_LIMIT"] = "100000/1"
-            env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+            var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
             // A create cut off by a kill is waited out at the end of the next pass (2 s here, 30 s by
             // default), which then finishes it: the last run exits 0.
             env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "2"

@@ -62,14 +62,7 @@ import Testing
                         ], at: now)
                 }
             }
-            var env = ProcessInfo.processInfo.environment
-            env["GHL_BASE_URL"] = server.baseURL
-            env["GHL_API_KEY"] = "sandbox-ghl-token"
-            env["GHL_LOCATION_ID"] = "sandboxLocation0001"
-            env["CALLTOOLS_BASE_URL"] = server.baseURL
-            env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
-            env["GHL_RATE_LIMIT"] = "100000/1"
-            env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+            var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
             env["LEADSYNC_DB"] = db
             env["LEADSYNC_PORT"] = "0"
             env["LEADSYNC_SYNC_INTERVAL_MINUTES"] = "0"

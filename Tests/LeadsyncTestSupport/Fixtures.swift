@@ -124,4 +124,18 @@ public enum Fixtures {
     public static func wallClock() -> Timestamp {
         Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
     }
+
+    /// The environment for the `leadsync` binary run against the sandbox at `baseURL`, its rate
+    /// limits lifted (the parent's environment, plus these).
+    public static func cliEnvironment(sandbox baseURL: String) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["GHL_BASE_URL"] = baseURL
+        env["GHL_API_KEY"] = "sandbox-ghl-token"
+        env["GHL_LOCATION_ID"] = "sandboxLocation0001"
+        env["CALLTOOLS_BASE_URL"] = baseURL
+        env["CALLTOOLS_API_KEY"] = "sandbox-calltools-key"
+        env["GHL_RATE_LIMIT"] = "100000/1"
+        env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+        return env
+    }
 }

@@ -80,7 +80,7 @@ extension LeadsyncServer {
     func readBody(_ request: inout Request) async -> Result<[UInt8], BodyFailure> {
         let body = request.body
         let limit = configuration.maxBodyBytes
-        let timeout = configuration.bodyTimeout
+        let timeout = configuration.effectiveBodyTimeout
         return await withTaskGroup(of: Result<[UInt8], BodyFailure>?.self) { group in
             group.addTask {
                 do {
@@ -105,8 +105,8 @@ extension LeadsyncServer {
         case .tooLarge: return tooLarge(context)
         case .tooSlow:
             metrics.webhook("too_slow")
-            context.logger.info("webhook refused: body not received within \(configuration.bodyTimeout)")
-            return Self.error(.requestTimeout, "body not received within \(configuration.bodyTimeout)")
+            context.logger.info("webhook refused: body not received within \(configuration.effectiveBodyTimeout)")
+            return Self.error(.requestTimeout, "body not received within \(configuration.effectiveBodyTimeout)")
         }
     }
 

@@ -43,6 +43,12 @@ public struct ServerConfiguration: Sendable {
     /// A request body not received in full within this is answered 408 (slow senders hold no
     /// worker of ours for long).
     public var bodyTimeout: Duration = .seconds(10)
+    /// The body timeout in force: never more than half the idle timeout, because the HTTP layer
+    /// closes a connection whose request is still being read once it has been idle that long,
+    /// and a slow sender should get its 408, not a silent close.
+    public var effectiveBodyTimeout: Duration {
+        min(bodyTimeout, .milliseconds(idleTimeoutSeconds * 500))
+    }
     /// Connections open at once (`LEADSYNC_MAX_CONNECTIONS`, default 1024); more wait in the
     /// kernel's backlog.
     public var maxConnections = 1024

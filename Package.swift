@@ -8,6 +8,7 @@ import PackageDescription
 //   LeadsyncSync  pure: the planner (decision - applied state -> the fewest calls).
 //   LeadsyncStore the SQLite file (GRDB): applied state, intents, marks, ids, audit, sync runs.
 //   LeadsyncUpstream  GHL and CallTools clients (AsyncHTTPClient), pacing and retries.
+//   LeadsyncAuth      GHL OAuth: sealed tokens in the store, refresh, installs (swift-crypto).
 //   LeadsyncSandbox   in-process emulators of both APIs (Hummingbird), with fault injection.
 //   LeadsyncRuntime   the executor (planner + store + clients) and the sync pass.
 //   LeadsyncWebhooks  webhook signature verification (swift-crypto) and constant-time secrets.
@@ -61,6 +62,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "LeadsyncAuth",
+            dependencies: [
+                "LeadsyncStore", "LeadsyncUpstream", "LeadsyncValues",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "LeadsyncSandbox",
             dependencies: [
                 "LeadsyncValues", .product(name: "Hummingbird", package: "hummingbird"),
@@ -89,7 +97,7 @@ let package = Package(
             name: "LeadsyncServer",
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
-                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncIntake",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncIntake", "LeadsyncAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -106,7 +114,7 @@ let package = Package(
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncSandbox", "LeadsyncServer", "LeadsyncWebhooks", "LeadsyncSync",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "LeadsyncAuth", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -140,7 +148,7 @@ let package = Package(
             name: "LeadsyncTestSupport",
             dependencies: [
                 "LeadsyncValues", "LeadsyncCore", "LeadsyncRules", "LeadsyncStore", "LeadsyncUpstream",
-                "LeadsyncSandbox", "LeadsyncRuntime", "LeadsyncServer", "LeadsyncWebhooks",
+                "LeadsyncSandbox", "LeadsyncRuntime", "LeadsyncServer", "LeadsyncWebhooks", "LeadsyncAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -158,7 +166,7 @@ let package = Package(
             dependencies: [
                 "LeadsyncTestSupport",
                 "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncValues", "LeadsyncSandbox", "LeadsyncStore",
-                "LeadsyncSync", .product(name: "Logging", package: "swift-log"),
+                "LeadsyncSync", "LeadsyncAuth", "LeadsyncUpstream", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -190,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "LeadsyncServerTests",
             dependencies: [
-                "LeadsyncIntake",
+                "LeadsyncIntake", "LeadsyncAuth",
                 "LeadsyncTestSupport",
                 "LeadsyncServer", "LeadsyncSandbox", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues",

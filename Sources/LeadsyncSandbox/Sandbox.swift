@@ -39,6 +39,13 @@ public struct SandboxResponder: HTTPResponder {
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
         let bytes = try await request.collectBody(upTo: 4 << 20)
+        if path.hasPrefix("/oauth/") {
+            // Form-encoded, not JSON (recorded without its body: it carries secrets).
+            let r = await state.handleOAuth(
+                method: request.method.rawValue, path: path, query: query, headers: headers,
+                body: Array(bytes.readableBytesView))
+            return try await answer(r, request, path, query, headers, nil)
+        }
         var body: JSON?
         if bytes.readableBytes > 0 {
             let isCallTools = path.hasPrefix("/api/")

@@ -29,7 +29,7 @@ extension SandboxState {
     )
         -> SandboxResponse
     {
-        guard headers["authorization"] == "Bearer \(ghlToken)" else {
+        guard ghlBearerAccepted(headers["authorization"]) else {
             return Self.ghlError(401, "Invalid JWT")
         }
         guard headers["version"] == "2021-07-28" else {

@@ -24,6 +24,8 @@ extension SandboxState {
         var event = JSONObject()
         event["type"] = .string(type)
         event["locationId"] = .string(locationId)
+        // Marketplace events carry the app's id (upstreams.md).
+        event["appId"] = .string(appId)
         event["id"] = id
         for e in contact.entries
         where Self.webhookContactKeys.contains(e.key) || (type == "ContactDndUpdate" && e.key == "dndSettings") {

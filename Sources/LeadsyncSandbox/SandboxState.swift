@@ -128,6 +128,17 @@ public actor SandboxState {
     var rng = SplitMix(seed: 42)
     /// Where emitted webhooks go (see `SandboxState+Webhooks.swift`).
     var webhookSink: (@Sendable (JSONObject) -> Void)?
+    // OAuth (SandboxState+OAuth.swift)
+    var oauthApp: SandboxOAuthApp?
+    var codes: [String: String] = [:]
+    var accessTokens: [String: SandboxGrantHolder] = [:]
+    var refreshTokens: [String: SandboxGrantHolder] = [:]
+    var spentRefreshTokens: Set<String> = []
+    var oauthRefreshed = 0
+    var oauthReuseRefused = 0
+    var oauthExpiredRefused = 0
+    /// The Marketplace app whose events this GHL delivers (`appId` on every marketplace event).
+    public nonisolated let appId = "65f0c0ffee0000000000a001"
     var observer: (@Sendable (RecordedRequest) -> Void)?
     let clock = ContinuousClock()
     let epoch = ContinuousClock.now

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncIntake
 import LeadsyncRules
@@ -25,6 +26,7 @@ extension LeadsyncServer {
             await self.admin(request, context) { await self.markCustomer(context.parameters.get("id") ?? "", request) }
         }
         router.post("/rules/reload") { request, context in await self.admin(request, context) { self.reload() } }
+        router.get("/oauth/callback") { request, context in await self.oauthCallback(request, context) }
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": .string("ok")]) }
         router.get("/readyz") { _, _ in self.readiness() }
         router.get("/metrics") { _, _ in await self.metricsPage() }
@@ -48,7 +50,8 @@ extension LeadsyncServer {
                 body: body, ghlSignature: request.headers[Self.ghlSignature],
                 whSignature: request.headers[Self.whSignature]),
             notBefore: Timestamp(
-                milliseconds: now().milliseconds - Int64(configuration.eventMaxAge / .milliseconds(1))))
+                milliseconds: now().milliseconds - Int64(configuration.eventMaxAge / .milliseconds(1))),
+            audience: audience)
         return await answer(verdict, context)
     }
 
@@ -68,7 +71,7 @@ extension LeadsyncServer {
         case .success(let bytes): body = bytes
         case .failure(let failure): return refused(failure, context)
         }
-        return await answer(WebhookIntake.workflow(body: body), context)
+        return await answer(WebhookIntake.workflow(body: body, audience: audience), context)
     }
 
     enum BodyFailure: Error {
@@ -118,6 +121,10 @@ extension LeadsyncServer {
 
     func answer(_ verdict: IntakeVerdict, _ context: BasicRequestContext) async -> Response {
         switch verdict {
+        case .app(let event):
+            metrics.webhook("app_event")
+            await appEvent(event, context)
+            return Self.json(.ok, ["status": .string("accepted")])
         case .unauthorized(let reason):
             metrics.webhook("unauthorized")
             context.logger.info("webhook refused: \(reason)")
@@ -151,6 +158,101 @@ extension LeadsyncServer {
                 return r
             }
         }
+    }
+
+    // MARK: OAuth
+
+    /// The app's lifecycle: `INSTALL` connects a configured location (minting its token from a
+    /// stored agency token when there is one); `UNINSTALL` erases its tokens and stops its GHL work.
+    func appEvent(_ event: AppEvent, _ context: BasicRequestContext) async {
+        let locations = event.locationId.map { [$0] } ?? Array(audience?.locations ?? [])
+        guard let ghlApp else {
+            context.logger.notice(
+                "app \(event.type) event for \(locations.joined(separator: ", ")) ignored: no OAuth configured")
+            return
+        }
+        for location in locations {
+            if event.type == "UNINSTALL" {
+                await ghlApp.uninstalled(location: location)
+                context.logger.warning(
+                    "the app was uninstalled from GHL location \(location): its tokens are erased, its GHL work is held",
+                    metadata: ["location": .string(location)])
+            } else {
+                let connected = await ghlApp.installed(location: location, companyId: event.companyId)
+                context.logger.notice(
+                    connected
+                        ? "app installed: GHL location \(location) is connected"
+                        : "app installed for GHL location \(location); waiting for its authorization code (/oauth/callback)",
+                    metadata: ["location": .string(location)])
+            }
+        }
+    }
+
+    /// `GET /oauth/callback?code=…`: the install's redirect. The code is exchanged, the tokens
+    /// sealed and committed, and GHL work for the location starts (held work is released).
+    func oauthCallback(_ request: Request, _ context: BasicRequestContext) async -> Response {
+        guard let ghlApp else {
+            return Self.page(
+                .notFound, "OAuth is not configured",
+                "Set GHL_CLIENT_ID, GHL_CLIENT_SECRET, GHL_OAUTH_REDIRECT_URI and LEADSYNC_SECRET_KEY, then restart.")
+        }
+        guard let code = request.uri.queryParameters.get("code"), !code.isEmpty, code.utf8.count <= 4096 else {
+            return Self.page(.badRequest, "No authorization code", "This address is where GHL sends an install.")
+        }
+        let userType = request.uri.queryParameters.get("user_type") == "Company" ? "Company" : "Location"
+        do {
+            let locations = try await ghlApp.install(code: code, userType: userType)
+            context.logger.notice(
+                "GHL install accepted", metadata: ["locations": .string(locations.joined(separator: ","))])
+            return Self.page(
+                .ok, "Connected", "leadsync now reaches GHL for location(s) \(locations.joined(separator: ", ")).")
+        } catch {
+            context.logger.error("GHL install refused: \(error.description)")
+            return Self.page(.badRequest, "Not connected", error.description)
+        }
+    }
+
+    /// A small HTML page (the callback is opened in a browser), every text escaped.
+    static func page(_ status: HTTPResponse.Status, _ title: String, _ text: String) -> Response {
+        func escape(_ s: String) -> String {
+            var out = ""
+            for c in s {
+                switch c {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&#39;"
+                default: out.append(c)
+                }
+            }
+            return out
+        }
+        let html = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>leadsync: \(escape(title))</title></head>
+            <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+            <h1>\(escape(title))</h1><p>\(escape(text))</p></body></html>
+            """
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// Each location's GHL connection (OAuth), for stats and `/readyz`; never a token.
+    func connectionStates() -> JSON? {
+        guard let ghlApp else { return nil }
+        var o = JSONObject()
+        for (location, c) in ghlApp.connections.sorted(by: { $0.key < $1.key }) {
+            let s = c.status
+            var e = JSONObject()
+            e["auth"] = .string("oauth")
+            e["state"] = .string(s.state.rawValue)
+            if let at = s.accessExpiresAt { e["access_expires_at"] = .string(at.iso8601) }
+            if let reason = s.reason { e["reason"] = .string(reason) }
+            e["refreshes"] = .number(Double(s.refreshes))
+            o[location] = .object(e)
+        }
+        return .object(o)
     }
 
     // MARK: Admin
@@ -221,6 +323,7 @@ extension LeadsyncServer {
             var report = try store.statsReport()
             if case .object(var o) = report {
                 o["upstreams"] = upstreamStates()
+                if let connections = connectionStates() { o["ghl_connections"] = connections }
                 // The backlog's ETA at CallTools' budget: about two calls per contact (a lookup
                 // and a create, or one PATCH), whatever the number of events coalesced. What
                 // the budget holds now goes at once; the rest at its refill rate.
@@ -303,6 +406,19 @@ extension LeadsyncServer {
         if snapshot.current(store).error != nil {
             return Self.json(
                 .serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
+        }
+        // A location whose OAuth connection needs a person is not ready: nothing of its GHL
+        // work can go on until someone reconnects it (its events are still committed).
+        if let ghlApp,
+            let broken = ghlApp.connections.sorted(by: { $0.key < $1.key }).first(where: {
+                $0.value.status.state != .connected && $0.value.status.reason != nil
+            })
+        {
+            var o = JSONObject()
+            o["status"] = .string("not ready")
+            o["reason"] = .string(broken.value.status.reason ?? "GHL location \(broken.key) is not connected")
+            o["ghl_connections"] = connectionStates() ?? .null
+            return Self.json(.serviceUnavailable, .object(o))
         }
         // Still ready while an upstream is down (intake keeps committing webhooks, so GHL must
         // keep sending them), but said to be degraded, with each upstream's breaker.

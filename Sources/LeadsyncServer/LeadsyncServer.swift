@@ -1,6 +1,8 @@
 import Hummingbird
 import HummingbirdCore
+import LeadsyncAuth
 import LeadsyncCore
+import LeadsyncIntake
 import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncStore
@@ -32,6 +34,10 @@ public final class LeadsyncServer: Sendable {
     public let ghl: GHLClient?
     /// The upstreams' transports, whose circuit breakers `/readyz`, stats and metrics report.
     public let upstreams: [UpstreamHTTP]
+    /// The Marketplace app (OAuth installs, token refresh); nil with a Private Integration token.
+    public let ghlApp: GHLApp?
+    /// Whose webhooks are ours: the configured location, and `GHL_APP_ID` when set.
+    public let audience: Audience?
     let logger: Logger
     let now: @Sendable () -> Timestamp
     /// Inbox counts for the probes, kept up to date by the processor (not counted per request).
@@ -40,9 +46,11 @@ public final class LeadsyncServer: Sendable {
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
         ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, catalogs: CatalogCache? = nil,
-        upstreams: [UpstreamHTTP] = [], now: @escaping @Sendable () -> Timestamp
+        upstreams: [UpstreamHTTP] = [], ghlApp: GHLApp? = nil, now: @escaping @Sendable () -> Timestamp
     ) {
         self.upstreams = upstreams
+        self.ghlApp = ghlApp
+        self.audience = ghl.map { Audience(locations: [$0.locationId], appId: configuration.appId) }
         self.configuration = configuration
         self.ghlBudget = ghl?.http.budget
         self.ghl = ghl
@@ -97,7 +105,9 @@ public final class LeadsyncServer: Sendable {
     /// The long-lived parts besides the HTTP server, in start order (shutdown runs in reverse,
     /// after the HTTP server has stopped taking requests).
     public var services: [any ServiceLifecycle.Service] {
-        var list: [any ServiceLifecycle.Service] = [processor]
+        var list: [any ServiceLifecycle.Service] = []
+        if let ghlApp { list.append(GHLAppStart(app: ghlApp)) }
+        list.append(processor)
         if let scheduler { list.append(scheduler) }
         list.append(RulesReloadOnSignal(server: self))
         return list
@@ -149,6 +159,40 @@ public final class LeadsyncServer: Sendable {
                     "first": .string(errors.first?.headline ?? error.message),
                 ])
             return .rejected(error)
+        }
+    }
+}
+
+/// Reads the stored OAuth connections when the server starts (a refresh left half-done by a
+/// killed process is finished or reported now, not at the next expiry).
+struct GHLAppStart: ServiceLifecycle.Service {
+    let app: GHLApp
+
+    func run() async throws {
+        await app.start()
+        try? await gracefulShutdown()
+    }
+}
+
+extension LeadsyncServer {
+    /// An OAuth connection's news, in the log and the metrics (never a token).
+    static func log(_ event: GHLConnection.Event, metrics: ServerMetrics, logger: Logger) {
+        switch event {
+        case .refreshed(let location):
+            metrics.tokenRefresh(location: location, result: "ok")
+            logger.info("GHL access token refreshed", metadata: ["location": .string(location)])
+        case .refreshFailed(let location, let error):
+            metrics.tokenRefresh(location: location, result: "retry")
+            logger.warning(
+                "GHL token refresh failed; the current token is used while it lasts",
+                metadata: ["location": .string(location), "error": .string(error)])
+        case .lost(let location, let reason):
+            metrics.tokenRefresh(location: location, result: "lost")
+            metrics.ghlConnected(location: location, false)
+            logger.critical("\(reason)", metadata: ["location": .string(location)])
+        case .connected(let location):
+            metrics.ghlConnected(location: location, true)
+            logger.notice("GHL location connected", metadata: ["location": .string(location)])
         }
     }
 }

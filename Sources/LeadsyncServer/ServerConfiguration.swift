@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     /// Connections open at once (`LEADSYNC_MAX_CONNECTIONS`, default 1024); more wait in the
     /// kernel's backlog.
     public var maxConnections = 1024
+    /// The Marketplace app's id (`GHL_APP_ID`): signed events of another app are ignored.
+    public var appId: String?
     /// The least length of the admin token and the workflow secret read from the environment.
     public static let minimumSecretLength = 32
     /// `Retry-After` on a 429 when the inbox cannot store an event. GHL retries about ten minutes
@@ -97,6 +99,7 @@ public struct ServerConfiguration: Sendable {
             return v
         }
         c.workflowSecret = try secret("LEADSYNC_WORKFLOW_SECRET")
+        c.appId = env["GHL_APP_ID"].flatMap { $0.trimmedASCII.isEmpty ? nil : $0.trimmedASCII }
         c.adminToken = try secret("LEADSYNC_ADMIN_TOKEN")
         if let h = try int("LEADSYNC_EVENT_MAX_AGE_HOURS", 1...720) { c.eventMaxAge = .seconds(h * 3600) }
         if let s = try int("LEADSYNC_IDLE_TIMEOUT_SECONDS", 1...3600) { c.idleTimeoutSeconds = s }

@@ -21,7 +21,7 @@ public final class ServerMetrics: Sendable {
     /// Webhook outcomes, one label value each.
     public static let webhookOutcomes = [
         "accepted", "duplicate", "ignored", "unauthorized", "forbidden", "bad_request", "too_large", "too_slow",
-        "store_failed",
+        "store_failed", "app_event",
     ]
 
     public init() {
@@ -69,6 +69,21 @@ public final class ServerMetrics: Sendable {
             label: "leadsync_webhooks_ignored_total", dimensions: [("reason", reason)], factory: factory
         )
         .increment()
+    }
+
+    /// A GHL token refresh, by location and result (`ok`, `retry`, `lost`).
+    func tokenRefresh(location: String, result: String) {
+        CoreMetrics.Counter(
+            label: "leadsync_ghl_token_refreshes_total", dimensions: [("location", location), ("result", result)],
+            factory: factory
+        )
+        .increment()
+    }
+
+    /// 1 while a location's OAuth connection works, 0 while it needs a person (not connected, lost).
+    func ghlConnected(location: String, _ connected: Bool) {
+        CoreMetrics.Gauge(label: "leadsync_ghl_connected", dimensions: [("location", location)], factory: factory)
+            .record(connected ? 1 : 0)
     }
 
     /// An event older than the data the contact's state was decided on: re-read, not applied.

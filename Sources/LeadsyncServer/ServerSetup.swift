@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncRuntime
@@ -42,7 +43,10 @@ extension LeadsyncServer {
     /// load clean (the way `check` sees it).
     public static func build(_ setup: ServerSetup) throws -> LeadsyncServer {
         let metrics = ServerMetrics()
-        let (ghl, calltools) = setup.upstreams.clients(http: setup.http, onCall: { metrics.upstream($0) })
+        let logger = setup.logger
+        let (ghl, calltools, app) = setup.upstreams.clients(
+            http: setup.http, store: setup.store, now: setup.now, onCall: { metrics.upstream($0) },
+            onAuthEvent: { event in LeadsyncServer.log(event, metrics: metrics, logger: logger) })
         let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
         // One lock per contact for the whole process: every executor a reload builds shares it.
         let locks = ContactLocks()
@@ -58,7 +62,7 @@ extension LeadsyncServer {
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
             metrics: metrics, logger: setup.logger, catalogs: catalogs, upstreams: [ghl.http, calltools.http],
-            now: now)
+            ghlApp: app, now: now)
     }
 }
 

@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import LeadsyncAuth
+import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
 
@@ -19,6 +21,22 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     /// When each upstream's circuit breaker opens and how often it probes
     /// (`LEADSYNC_BREAKER_FAILURES`, `LEADSYNC_BREAKER_PROBE_MAX_SECONDS`).
     public var breaker = CircuitBreaker.Settings()
+    /// A Marketplace app's OAuth (`GHL_CLIENT_ID`, `GHL_CLIENT_SECRET`, `GHL_OAUTH_REDIRECT_URI`):
+    /// GHL is then reached with the tokens an install stored, not with `ghlToken`.
+    public var oauth: OAuthSettings?
+    /// Seals stored tokens (`LEADSYNC_SECRET_KEY`); required with `oauth`.
+    public var vault: TokenVault?
+
+    public struct OAuthSettings: Sendable {
+        public var clientId: String
+        public var clientSecret: String
+        public var redirectURI: String?
+        public init(clientId: String, clientSecret: String, redirectURI: String?) {
+            self.clientId = clientId
+            self.clientSecret = clientSecret
+            self.redirectURI = redirectURI
+        }
+    }
 
     public init(
         ghlToken: String, ghlLocationId: String, ghlBaseURL: String, calltoolsKey: String, calltoolsBaseURL: String,
@@ -78,8 +96,28 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             breaker.probeCap = .seconds(n)
             breaker.probeFirst = min(breaker.probeFirst, breaker.probeCap)
         }
+        // OAuth when a client id is set; a Private Integration token otherwise.
+        var oauth: OAuthSettings?
+        var vault: TokenVault?
+        if let clientId = env["GHL_CLIENT_ID"]?.trimmedASCII, !clientId.isEmpty {
+            oauth = OAuthSettings(
+                clientId: clientId,
+                clientSecret: try required("GHL_CLIENT_SECRET", "the Marketplace app's client secret"),
+                redirectURI: env["GHL_OAUTH_REDIRECT_URI"].flatMap { $0.isEmpty ? nil : $0 })
+            do {
+                vault = try TokenVault.fromEnvironment(env)
+            } catch {
+                throw Error(error.message)
+            }
+            guard vault != nil else {
+                throw Error(
+                    "LEADSYNC_SECRET_KEY is not set: OAuth tokens are stored encrypted with it, and are not stored without it"
+                )
+            }
+        }
         var settings = UpstreamSettings(
-            ghlToken: try required("GHL_API_KEY", "the GHL Private Integration or OAuth access token"),
+            ghlToken: oauth != nil
+                ? "" : try required("GHL_API_KEY", "the GHL Private Integration token; or set GHL_CLIENT_ID for OAuth"),
             ghlLocationId: try required("GHL_LOCATION_ID", "the GHL sub-account id"),
             ghlBaseURL: env["GHL_BASE_URL"] ?? GHLClient.defaultBaseURL,
             calltoolsKey: try required("CALLTOOLS_API_KEY", "the CallTools API key"),
@@ -88,19 +126,41 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             calltoolsRate: try rate("CALLTOOLS_RATE_LIMIT", "1000/3600"))
         settings.createSettle = settle
         settings.breaker = breaker
+        settings.oauth = oauth
+        settings.vault = vault
         return settings
     }
 
     public var description: String {
-        "GHL \(ghlBaseURL) location \(ghlLocationId) (token ****), CallTools \(calltoolsBaseURL) (key ****)"
+        "GHL \(ghlBaseURL) location \(ghlLocationId) (\(oauth != nil ? "OAuth" : "token ****")), CallTools "
+            + "\(calltoolsBaseURL) (key ****)"
+    }
+
+    /// The Marketplace app for these settings (nil with a Private Integration token): its
+    /// connection for the location authorizes every GHL call.
+    public func app(
+        http: HTTPClient, store: LeadsyncDatabase, breaker: CircuitBreaker?, now: @escaping @Sendable () -> Timestamp,
+        onEvent: @escaping @Sendable (GHLConnection.Event) -> Void = { _ in }
+    ) -> GHLApp? {
+        guard let oauth, let vault else { return nil }
+        return GHLApp(
+            oauth: GHLOAuthClient(
+                baseURL: ghlBaseURL, clientId: oauth.clientId, clientSecret: oauth.clientSecret,
+                redirectURI: oauth.redirectURI, client: http),
+            store: store, vault: vault, breakers: [ghlLocationId: breaker], now: now, onEvent: onEvent)
     }
 
     /// Clients sharing one HTTP client, and one budget and one circuit breaker per account.
+    /// With OAuth, `store` keeps the tokens and the app (third) authorizes GHL calls.
     public func clients(
-        http: HTTPClient, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        http: HTTPClient, store: LeadsyncDatabase? = nil, now: @escaping @Sendable () -> Timestamp = { .now() },
+        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in },
+        onAuthEvent: @escaping @Sendable (GHLConnection.Event) -> Void = { _ in }
     )
-        -> (GHLClient, CallToolsClient)
+        -> (GHLClient, CallToolsClient, GHLApp?)
     {
+        let ghlBreaker = CircuitBreaker(upstream: .ghl, settings: breaker)
+        let app = store.flatMap { self.app(http: http, store: $0, breaker: ghlBreaker, now: now, onEvent: onAuthEvent) }
         // cannot trap: `rate` took only 0.001 to 31,622,400 seconds
         let ghlBudget = TokenBucket(capacity: ghlRate.0, period: .milliseconds(Int64(ghlRate.1 * 1000)))
         // cannot trap: as above
@@ -108,10 +168,11 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         return (
             GHLClient(
                 baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http, budget: ghlBudget,
-                retry: retry, breaker: CircuitBreaker(upstream: .ghl, settings: breaker), onCall: onCall),
+                retry: retry, breaker: ghlBreaker, tokenSource: app?.connections[ghlLocationId], onCall: onCall),
             CallToolsClient(
                 baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http, budget: ctBudget, retry: retry,
-                breaker: CircuitBreaker(upstream: .calltools, settings: breaker), onCall: onCall)
+                breaker: CircuitBreaker(upstream: .calltools, settings: breaker), onCall: onCall),
+            app
         )
     }
 }

@@ -174,6 +174,21 @@ public final class LeadsyncDatabase: Sendable {
                 t.column("updated_at", .integer).notNull()
             }
         }
+        // GHL OAuth connections (issue 9): one row per location (or `company:<id>` for an
+        // agency's token), the token pair sealed by the caller (never in clear here).
+        m.registerMigration("v6") { db in
+            try db.create(table: "ghl_connection") { t in
+                t.column("key", .text).primaryKey()
+                t.column("user_type", .text).notNull()
+                t.column("company_id", .text)
+                t.column("sealed", .blob).notNull()
+                t.column("access_expires_at", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("reason", .text)
+                t.column("refresh_started_at", .integer)
+                t.column("updated_at", .integer).notNull()
+            }
+        }
         return m
     }
 }

@@ -71,6 +71,9 @@ public final class CircuitBreaker: Sendable {
         var probes = 0
         /// The upstream answered (anything but a 5xx) at least once in this process.
         var reached = false
+        /// Held open until `reconnect()`: no probe can help (an OAuth connection a person must
+        /// renew). The reason is `lastError`.
+        var disconnected = false
     }
     private let box = Mutex(Box())
 
@@ -106,9 +109,45 @@ public final class CircuitBreaker: Sendable {
         box.withLock { b in b.openedInstant.map { ContinuousClock.now - $0 } ?? .zero }
     }
 
+    /// Whether it is held open until `reconnect()`.
+    public var isDisconnected: Bool { box.withLock { $0.disconnected } }
+
+    /// Holds it open, with `reason`, until `reconnect()`: nothing is sent and no probe goes out
+    /// (the upstream cannot be reached without a person: its credentials are gone). Work is held
+    /// as in an outage.
+    public func disconnect(_ reason: String) {
+        let transition: Transition? = box.withLock { b in
+            b.lastError = reason
+            let wasClosed = b.state == .closed
+            b.disconnected = true
+            b.state = .open
+            guard wasClosed else { return nil }
+            b.openedAt = now()
+            b.openedInstant = .now
+            return .opened(
+                Status(
+                    state: .open, openedAt: b.openedAt, consecutiveFailures: b.failures, lastError: reason, probes: 0))
+        }
+        if let transition { notify(transition) }
+    }
+
+    /// Ends a `disconnect()`: closes at once (held work is released).
+    public func reconnect() {
+        let transition: Transition? = box.withLock { b in
+            guard b.disconnected else { return nil }
+            let after = b.openedInstant.map { ContinuousClock.now - $0 } ?? .zero
+            let reached = b.reached
+            b = Box()
+            b.reached = reached
+            return .closed(after: after, probes: 0)
+        }
+        if let transition { notify(transition) }
+    }
+
     /// A call reached the upstream and it answered something other than a server error.
     func recordSuccess() {
         let transition: Transition? = box.withLock { b in
+            guard !b.disconnected else { return nil }
             b.failures = 0
             b.lastError = nil
             b.reached = true
@@ -125,6 +164,7 @@ public final class CircuitBreaker: Sendable {
     /// A call failed in a way that says the upstream is unwell (5xx, reset, timeout).
     func recordFailure(_ message: String) {
         let transition: Transition? = box.withLock { b in
+            guard !b.disconnected else { return nil }
             b.failures += 1
             b.lastError = message
             switch b.state {
@@ -156,7 +196,7 @@ public final class CircuitBreaker: Sendable {
     /// probe is in flight. The caller sends one request and records its outcome.
     func claimProbe() -> Bool {
         box.withLock { b in
-            guard b.state == .open, ContinuousClock.now >= b.nextProbe else { return false }
+            guard b.state == .open, !b.disconnected, ContinuousClock.now >= b.nextProbe else { return false }
             b.state = .halfOpen
             b.probes += 1
             return true

@@ -19,15 +19,19 @@ public struct GHLClient: Sendable {
     public init(
         baseURL: String = defaultBaseURL, token: String, locationId: String, client: HTTPClient,
         budget: TokenBucket, timeout: Duration = .seconds(15), retry: RetryPolicy = RetryPolicy(),
-        breaker: CircuitBreaker? = nil, onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
+        breaker: CircuitBreaker? = nil, tokenSource: (any BearerTokenSource)? = nil,
+        onCall: @escaping @Sendable (CallRecord) -> Void = { _ in }
     ) {
         // The breaker's probe: the location's custom-field list, a small documented read.
         let probe = "/locations/\(UpstreamHTTP.percentEncode(locationId))/customFields"
+        // An OAuth connection's token comes from its source on every attempt; a Private
+        // Integration token is fixed.
+        let auth: [(String, String)] = tokenSource == nil ? [("Authorization", "Bearer \(token)")] : []
         http = UpstreamHTTP(
             service: .ghl,
             configuration: .init(
-                baseURL: baseURL, headers: [("Authorization", "Bearer \(token)"), ("Version", Self.version)],
-                timeout: timeout, retry: retry, probe: (.GET, probe, [("model", "contact")])),
+                baseURL: baseURL, headers: auth + [("Version", Self.version)],
+                timeout: timeout, retry: retry, probe: (.GET, probe, [("model", "contact")]), tokenSource: tokenSource),
             client: client, budget: budget, breaker: breaker, onCall: onCall)
         self.locationId = locationId
     }

@@ -59,6 +59,13 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    public init(service: Upstream, call: String, kind: Kind, attempts: Int) {
+        self.service = service
+        self.call = call
+        self.kind = kind
+        self.attempts = attempts
+    }
+
     public var description: String {
         let what: String
         switch kind {
@@ -126,6 +133,17 @@ public final class CallLog: Sendable {
     }
 }
 
+/// Where a client's bearer token comes from when it is not a fixed one (an OAuth connection
+/// whose access token expires and is refreshed). Errors are `UpstreamError`s that say nothing
+/// was sent and never carry a token.
+public protocol BearerTokenSource: Sendable {
+    /// The token to send now (refreshed ahead of its expiry by the source).
+    func bearerToken() async throws(UpstreamError) -> String
+    /// The upstream answered 401 to `token`: refresh once (one refresh at a time; a caller whose
+    /// token was already replaced gets the new one without another refresh).
+    func refused(_ token: String) async throws(UpstreamError) -> String
+}
+
 /// The transport both clients share: base URL, headers, deadline, pacing, retries.
 public struct UpstreamHTTP: Sendable {
     public struct Configuration: Sendable {
@@ -135,17 +153,22 @@ public struct UpstreamHTTP: Sendable {
         public var retry: RetryPolicy
         /// The cheap read a circuit breaker sends to learn whether the upstream is back.
         public var probe: (method: HTTPMethod, path: String, query: [(String, String)])?
+        /// Sends `Authorization: Bearer <token>` from this source on every attempt (nil: the
+        /// fixed `headers` authorize).
+        public var tokenSource: (any BearerTokenSource)?
 
         public init(
             baseURL: String, headers: [(String, String)], timeout: Duration = .seconds(15),
             retry: RetryPolicy = RetryPolicy(),
-            probe: (method: HTTPMethod, path: String, query: [(String, String)])? = nil
+            probe: (method: HTTPMethod, path: String, query: [(String, String)])? = nil,
+            tokenSource: (any BearerTokenSource)? = nil
         ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.headers = headers
             self.timeout = timeout
             self.retry = retry
             self.probe = probe
+            self.tokenSource = tokenSource
         }
     }
 
@@ -178,7 +201,8 @@ public struct UpstreamHTTP: Sendable {
         guard let breaker, let probe = configuration.probe, breaker.claimProbe() else { return false }
         try? await budget.acquire()
         let start = ContinuousClock.now
-        let result = await once(probe.method, probe.path, query: probe.query, body: nil)
+        let token = try? await configuration.tokenSource?.bearerToken()
+        let result = await once(probe.method, probe.path, query: probe.query, body: nil, token: token)
         let status: Int?
         switch result {
         case .success(let r): status = r.status
@@ -197,7 +221,9 @@ public struct UpstreamHTTP: Sendable {
     func waitUntilClosed(call: String) async throws(UpstreamError) {
         guard let breaker else { return }
         while !breaker.isClosed {
-            if Task.isCancelled {
+            // Held open for a person to act (a lost OAuth connection): only the server's own
+            // passes wait for that; a command fails at once, saying why.
+            if Task.isCancelled || (breaker.isDisconnected && CircuitBreaker.whenOpen != .wait) {
                 throw UpstreamError(
                     service: service, call: call, kind: .circuitOpen(breaker.lastError), attempts: 0)
             }
@@ -254,6 +280,8 @@ public struct UpstreamHTTP: Sendable {
     ) async throws(UpstreamError) -> Response {
         let call = "\(method.rawValue) \(path)"
         var attempt = 0
+        // A 401 to a refreshable token is refreshed and sent again, once per call.
+        var refreshedOnce = false
         while true {
             attempt += 1
             if let breaker, !breaker.isClosed {
@@ -275,8 +303,16 @@ public struct UpstreamHTTP: Sendable {
                 throw UpstreamError(
                     service: service, call: call, kind: .connection("cancelled", sent: false), attempts: attempt)
             }
+            var token: String?
+            if let source = configuration.tokenSource {
+                do {
+                    token = try await source.bearerToken()
+                } catch {
+                    throw UpstreamError(service: service, call: call, kind: error.kind, attempts: attempt - 1)
+                }
+            }
             let start = ContinuousClock.now
-            let result = await once(method, path, query: query, body: body)
+            let result = await once(method, path, query: query, body: body, token: token)
             record(result)
             let ms = Self.milliseconds(ContinuousClock.now - start)
             var failure: UpstreamError.Kind
@@ -294,6 +330,17 @@ public struct UpstreamHTTP: Sendable {
                     await budget.observe(dailyRemaining: daily, now: .now())
                 }
                 if (200..<300).contains(response.status) { return response }
+                if response.status == 401, let source = configuration.tokenSource, let token, !refreshedOnce {
+                    // Expired or revoked early: one refresh, then the same call again.
+                    refreshedOnce = true
+                    do {
+                        _ = try await source.refused(token)
+                    } catch {
+                        throw UpstreamError(service: service, call: call, kind: error.kind, attempts: attempt)
+                    }
+                    attempt -= 1
+                    continue
+                }
                 if response.status == 429 {
                     // Retry-After when given (seconds or an HTTP date); GHL documents none, and
                     // its window is X-RateLimit-Interval-Milliseconds: wait that out.
@@ -323,7 +370,7 @@ public struct UpstreamHTTP: Sendable {
     }
 
     private func once(
-        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSON?
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: JSON?, token: String? = nil
     ) async
         -> Result<Response, UpstreamError.Kind>
     {
@@ -334,6 +381,7 @@ public struct UpstreamHTTP: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = method
         for (name, value) in configuration.headers { request.headers.add(name: name, value: value) }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "application/json")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -448,7 +496,7 @@ import Darwin
 
 extension Timestamp {
     /// The wall clock (the core reads none; the shell does).
-    static func now() -> Timestamp {
+    public static func now() -> Timestamp {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Timestamp(milliseconds: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)

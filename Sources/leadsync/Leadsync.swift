@@ -17,7 +17,7 @@ struct Leadsync: AsyncParsableCommand {
         abstract: "Routes GoHighLevel contacts into CallTools buckets by a YAML rules file.",
         subcommands: [
             Check.self, Test.self, DryRun.self, Serve.self, Demo.self, Sync.self, Stats.self, Explain.self,
-            MarkCustomer.self, Replay.self, Sandbox.self,
+            MarkCustomer.self, Replay.self, Sandbox.self, GHL.self,
         ]
     )
 }
@@ -212,6 +212,40 @@ extension Leadsync {
                 options,
                 environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
             if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct GHL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ghl", abstract: "The GHL Marketplace app's OAuth connection.",
+            subcommands: [Connect.self, Status.self])
+
+        struct Connect: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Exchanges an install's authorization code and stores the tokens, sealed.")
+            @Option(help: "The code GHL sent to the app's redirect URL.") var code: String
+            @Option(help: "Location (a sub-account install) or Company (an agency install).")
+            var userType = "Location"
+            @OptionGroup var database: DatabaseOptions
+            func run() async throws {
+                guard ["Location", "Company"].contains(userType) else {
+                    throw ValidationError("--user-type must be Location or Company")
+                }
+                let code = await GHLCommands.connect(
+                    code: code, userType: userType, dbPath: database.path,
+                    environment: ProcessInfoLite.environment, console: .standard)
+                if code != 0 { throw ExitCode(code) }
+            }
+        }
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Each stored connection's state; exit 1 when one must be reconnected.")
+            @OptionGroup var database: DatabaseOptions
+            func run() throws {
+                let code = GHLCommands.status(dbPath: database.path, console: .standard)
+                if code != 0 { throw ExitCode(code) }
+            }
         }
     }
 

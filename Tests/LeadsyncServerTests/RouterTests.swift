@@ -44,7 +44,7 @@ import Testing
                 // Signed but malformed: 400 with a one-line reason.
                 for (body, reason) in [
                     ("{not json", "body is not JSON"), (#"{"id":"c1"}"#, "no 'type'"),
-                    (#"{"type":"ContactUpdate","locationId":"x"}"#, "no contact id"),
+                    (#"{"type":"ContactUpdate","locationId":"sandboxLocation0001"}"#, "no contact id"),
                     ("[1,2]", "must be a JSON object"),
                 ] {
                     let r = try await client.execute(

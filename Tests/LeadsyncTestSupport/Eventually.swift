@@ -43,3 +43,33 @@ public func withCleanup<T>(
     await cleanup()
     return result
 }
+
+/// Runs a program to its end on a thread of its own, never on Swift's cooperative pool: a test
+/// that waits for a child synchronously holds one of the pool's few threads (two on two cores),
+/// and the in-process sandbox the child talks to then cannot answer it.
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String]
+) async throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = arguments
+            p.environment = environment
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            do {
+                try p.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            continuation.resume(
+                returning: (p.terminationStatus, p.terminationReason, String(decoding: data, as: UTF8.self)))
+        }
+        thread.start()
+    }
+}

@@ -4,6 +4,7 @@ import CryptoExtras
 import Foundation
 import HTTPTypes
 import Hummingbird
+import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncRuntime
@@ -38,7 +39,7 @@ public final class ServerHarness: @unchecked Sendable {
     public init(
         rules: String = Fixtures.server, configure: (inout ServerConfiguration) -> Void = { _ in },
         readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)),
-        createSettle: Duration = .zero
+        createSettle: Duration = .zero, oauth: SandboxOAuthApp? = nil
     ) async throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-server-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -68,6 +69,13 @@ public final class ServerHarness: @unchecked Sendable {
         upstreams.retry = retry
         upstreams.createSettle = createSettle
         upstreams.breaker = Self.fastBreaker
+        if let oauth {
+            // A Marketplace app: GHL is reached with the tokens an install stores.
+            await state.enableOAuth(oauth)
+            upstreams.ghlToken = ""
+            upstreams.oauth = .init(clientId: oauth.clientId, clientSecret: oauth.clientSecret, redirectURI: nil)
+            upstreams.vault = try TokenVault(secret: Self.secretKey)
+        }
         let setup = ServerSetup(
             configuration: config, rulesPath: rulesPath, store: store, upstreams: upstreams,
             verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
@@ -80,6 +88,9 @@ public final class ServerHarness: @unchecked Sendable {
         emitter = SandboxWebhookEmitter(
             client: http, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), key: key)
     }
+
+    /// The `LEADSYNC_SECRET_KEY` of OAuth harnesses.
+    public static let secretKey = "test-secret-key-0123456789abcdefghijklmnop"
 
     /// Breakers that open after five failures and probe every 100-300 ms (the default probes
     /// after 5 s, then up to every minute).
@@ -98,10 +109,11 @@ public final class ServerHarness: @unchecked Sendable {
     public static func with<T>(
         rules: String = Fixtures.server, configure: (inout ServerConfiguration) -> Void = { _ in },
         readOnlyStore: Bool = false, retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(5)),
-        createSettle: Duration = .zero, _ body: (ServerHarness) async throws -> T
+        createSettle: Duration = .zero, oauth: SandboxOAuthApp? = nil, _ body: (ServerHarness) async throws -> T
     ) async throws -> T {
         let h = try await ServerHarness(
-            rules: rules, configure: configure, readOnlyStore: readOnlyStore, retry: retry, createSettle: createSettle)
+            rules: rules, configure: configure, readOnlyStore: readOnlyStore, retry: retry, createSettle: createSettle,
+            oauth: oauth)
         return try await withCleanup {
             try await body(h)
         } cleanup: {

@@ -156,10 +156,12 @@ struct SchemaValidator {
         for e in emitted {
             let type = try #require(e["type"]?.stringValue)
             var schema = try Self.webhookSchema(type)
-            // The delivery envelope: GHL adds both to every event (upstreams.md).
+            // The delivery envelope: GHL adds these to every marketplace event (upstreams.md:
+            // `timestamp`, `webhookId`, and the app's `appId`).
             if case .object(var o) = schema, case .object(var props)? = o["properties"] {
                 props["timestamp"] = .object(JSONObject(["type": .string("string")]))
                 props["webhookId"] = .object(JSONObject(["type": .string("string")]))
+                props["appId"] = .object(JSONObject(["type": .string("string")]))
                 o["properties"] = .object(props)
                 schema = .object(o)
             }

@@ -24,9 +24,26 @@ public enum StoreCommands {
         do {
             let s = try db.stats()
             let last = try db.lastFinishedRun(mode: nil)
+            let connections = try db.connections()
             if json {
-                console.out.line(JSONWriter.encode(try db.statsReport()))
+                var report = try db.statsReport()
+                if case .object(var o) = report, !connections.isEmpty {
+                    var c = JSONObject()
+                    for r in connections {
+                        var e = JSONObject()
+                        e["state"] = .string(r.state.rawValue)
+                        e["access_expires_at"] = .string(r.accessExpiresAt.iso8601)
+                        if let reason = r.reason { e["reason"] = .string(reason) }
+                        c[r.key] = .object(e)
+                    }
+                    o["ghl_connections"] = .object(c)
+                    report = .object(o)
+                }
+                console.out.line(JSONWriter.encode(report))
             } else {
+                for r in connections {
+                    console.out.line("ghl connection        \(GHLCommands.connectionLine(r))")
+                }
                 console.out.line("contacts known        \(s.contacts)")
                 console.out.line("in CallTools          \(s.inCallTools)")
                 console.out.line("create pending        \(s.createPending)")

@@ -1,3 +1,4 @@
+import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncRules
 import LeadsyncRuntime
@@ -71,7 +72,15 @@ public enum SyncCommand {
         fail: (String) -> Int32
     ) async -> Int32 {
         let counter = CallCounter()
-        let (ghl, calltools) = settings.clients(http: http.client, onCall: { counter.add($0) })
+        let (ghl, calltools, app) = settings.clients(
+            http: http.client, store: store, now: now, onCall: { counter.add($0) })
+        if let app {
+            // OAuth: the stored connection must work before a pass starts.
+            await app.start()
+            if let c = app.connections[settings.ghlLocationId], c.status.state != .connected {
+                return fail(c.status.reason ?? "GHL location \(settings.ghlLocationId) is not connected")
+            }
+        }
         let started = ContinuousClock.now
         let tty = isatty(2) == 1
         do {

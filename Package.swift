@@ -97,7 +97,7 @@ let package = Package(
             name: "LeadsyncServer",
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncRuntime", "LeadsyncStore",
-                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncIntake", "LeadsyncAuth",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncIntake", "LeadsyncAuth", "LeadsyncSync",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,7 +166,8 @@ let package = Package(
             dependencies: [
                 "LeadsyncTestSupport",
                 "LeadsyncCLI", "LeadsyncRules", "LeadsyncCore", "LeadsyncValues", "LeadsyncSandbox", "LeadsyncStore",
-                "LeadsyncSync", "LeadsyncAuth", "LeadsyncUpstream", .product(name: "Logging", package: "swift-log"),
+                "LeadsyncSync", "LeadsyncAuth", "LeadsyncUpstream", "LeadsyncRuntime",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -199,9 +199,16 @@ public actor Executor {
             let ghlCalls = try await writeBackTags(&run, decision, contact: contact)
             if run.applied.calltoolsId == nil && decision.buckets.isEmpty { run.action = .skipped }
             let seenAt = rereads > 0 ? max(observedAt ?? now(), now()) : observedAt
+            // The data this decision was made on, for `plan`: written only when it changed.
+            var data: (text: String, hash: Int64)?
+            if !deleted, recorder == nil {
+                let text = contact.snapshot
+                let hash = Contact.snapshotHash(text)
+                if hash != stored.dataHash { data = (text, hash) }
+            }
             try record(
                 run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents, phone: phoneRecord,
-                seenAt: seenAt)
+                seenAt: seenAt, data: data)
             return Outcome(
                 contactId: id, action: run.action, calltoolsCalls: run.calls,
                 ghlCalls: ghlCalls + rereads, decision: decision, rereads: rereads)
@@ -245,7 +252,7 @@ public actor Executor {
     /// database, and `explain` still shows the decision that holds.
     func record(
         _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64], phone: PhoneRecord??,
-        seenAt: Timestamp?
+        seenAt: Timestamp?, data: (text: String, hash: Int64)? = nil
     ) throws(StoreError) {
         guard recorder == nil else { return }
         var audit = run.audit
@@ -260,7 +267,7 @@ public actor Executor {
         }
         try store.recordOutcome(
             run.id, state: run.dirty ? run.applied : nil, audit: unchangedDecision ? [] : audit,
-            completing: inboxEvents, phone: phone, seenAt: seenAt, at: now())
+            completing: inboxEvents, phone: phone, seenAt: seenAt, data: data, at: now())
     }
 
     /// Rule bucket indexes for CallTools bucket ids (for `on_no_match: keep`).

@@ -4,6 +4,7 @@ import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncIntake
 import LeadsyncRules
+import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
@@ -26,6 +27,9 @@ extension LeadsyncServer {
             await self.admin(request, context) { await self.markCustomer(context.parameters.get("id") ?? "", request) }
         }
         router.post("/rules/reload") { request, context in await self.admin(request, context) { self.reload() } }
+        router.post("/rules/plan") { request, context in
+            await self.admin(request, context) { await self.planRequest(request) }
+        }
         router.get("/oauth/callback") { request, context in await self.oauthCallback(request, context) }
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": .string("ok")]) }
         router.get("/readyz") { _, _ in self.readiness() }
@@ -157,6 +161,42 @@ extension LeadsyncServer {
                 r.headers[.retryAfter] = String(configuration.storeRetryAfterSeconds)
                 return r
             }
+        }
+    }
+
+    // MARK: Plan
+
+    /// `POST /rules/plan` with a rules file as the body: 200 with the plan (as `plan --json`),
+    /// 422 with the diagnostics when the file does not compile. Changes nothing.
+    func planRequest(_ request: Request) async -> Response {
+        var request = request
+        let text: String
+        switch await readBody(&request) {
+        case .success(let bytes): text = String(decoding: bytes, as: UTF8.self)
+        case .failure(.tooLarge): return Self.error(.contentTooLarge, "body over \(configuration.maxBodyBytes) bytes")
+        case .failure(.tooSlow): return Self.error(.requestTimeout, "body not received in time")
+        }
+        do {
+            let (plan, diagnostics) = try plan(text)
+            guard let plan else {
+                return Self.json(
+                    .unprocessableContent,
+                    [
+                        "error": .string("the rules do not compile"),
+                        "diagnostics": .array(
+                            diagnostics.filter { $0.severity == .error }.map { .string($0.headline) }),
+                    ])
+            }
+            let budgets = PlanRunner.Budgets(
+                calltools: upstreams.first { $0.service == .calltools }.map {
+                    (
+                        Int(exactly: $0.budget.capacity.rounded()).map { max($0, 1) } ?? 1000,
+                        Double($0.budget.period / .milliseconds(1)) / 1000
+                    )
+                } ?? (1000, 3600))
+            return Self.json(.ok, PlanRunner.json(plan, budgets: budgets, oldHash: rules.current.hash))
+        } catch {
+            return Self.error(.serviceUnavailable, "\(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdCore
 import LeadsyncAuth
@@ -6,6 +7,7 @@ import LeadsyncIntake
 import LeadsyncRules
 import LeadsyncRuntime
 import LeadsyncStore
+import LeadsyncSync
 import LeadsyncUpstream
 import LeadsyncValues
 import LeadsyncWebhooks
@@ -100,6 +102,21 @@ public final class LeadsyncServer: Sendable {
                 workerExecutor: workerExecutor, now: now)
         }
         self.writer = InboxWriter(store: store, now: now, onCommit: { processor.wake() })
+        recordLiveRules()
+    }
+
+    /// Records the rules now live in the database, for `leadsync plan`.
+    func recordLiveRules() {
+        guard let data = FileManager.default.contents(atPath: rules.path) else { return }
+        try? store.setLiveRules(
+            path: rules.path, hash: rules.current.hash, text: String(decoding: data, as: UTF8.self), at: now())
+    }
+
+    /// What `text` (a rules file) would do to the stored contacts, beside the live rules.
+    public func plan(_ text: String) throws -> (RulesPlan?, [Diagnostic]) {
+        let document = RulesCompiler.compile(source: text, file: "plan.yaml")
+        guard let new = document.rules else { return (nil, document.diagnostics) }
+        return (try PlanRunner.run(old: rules.current.rules, new: new, store: store, now: now()), document.diagnostics)
     }
 
     /// The long-lived parts besides the HTTP server, in start order (shutdown runs in reverse,
@@ -143,7 +160,27 @@ public final class LeadsyncServer: Sendable {
     /// rules in place and is reported: log line, metric, and the diagnostics for the caller.
     public func reloadRules() -> ReloadOutcome {
         do {
+            let before = rules.current.rules
             let (hash, changed) = try rules.reload()
+            if changed {
+                recordLiveRules()
+                // What the new rules move, in the log (evaluated beside the work, off the reload).
+                let after = rules.current.rules, store = self.store, logger = self.logger, now = self.now
+                Task.detached(priority: .background) {
+                    guard let plan = try? PlanRunner.run(old: before, new: after, store: store, now: now()) else {
+                        return
+                    }
+                    logger.notice(
+                        "rules reload plan: \(plan.moved) of \(plan.contacts) contacts change buckets",
+                        metadata: [
+                            "moves": .string(
+                                plan.moves.sorted { $0.count > $1.count }.prefix(5).map {
+                                    "\($0.from.joined(separator: "+")) -> \($0.to.joined(separator: "+")): \($0.count)"
+                                }.joined(separator: "; ")),
+                            "calltools_calls": .stringConvertible(plan.calls.calltools),
+                        ])
+                }
+            }
             metrics.reload(ok: true)
             logger.info(
                 changed ? "rules reloaded" : "rules reloaded, unchanged",

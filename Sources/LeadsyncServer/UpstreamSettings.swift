@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import LeadsyncAuth
+import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
@@ -58,6 +59,24 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
         init(_ message: String) { self.message = message }
     }
 
+    /// The outbound budgets alone (`plan` forecasts with them, needing no keys).
+    public static func budgets(_ env: [String: String]) throws(Error) -> PlanRunner.Budgets {
+        PlanRunner.Budgets(
+            calltools: try rate(env, "CALLTOOLS_RATE_LIMIT", "1000/3600"),
+            ghl: try rate(env, "GHL_RATE_LIMIT", "100/10"))
+    }
+
+    static func rate(_ env: [String: String], _ name: String, _ fallback: String) throws(Error) -> (Int, Double) {
+        let text = env[name] ?? fallback
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let n = Int(parts[0]), n > 0, n <= 1_000_000_000, let s = Double(parts[1]),
+            s.isFinite, s >= 0.001, s <= 31_622_400
+        else {
+            throw Error("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
+        }
+        return (n, s)
+    }
+
     /// Reads the variables; a missing or malformed one is a one-line `Error`.
     public static func fromEnvironment(_ env: [String: String]) throws(Error) -> UpstreamSettings {
         func required(_ name: String, _ what: String) throws(Error) -> String {
@@ -65,14 +84,7 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
             return v
         }
         func rate(_ name: String, _ fallback: String) throws(Error) -> (Int, Double) {
-            let text = env[name] ?? fallback
-            let parts = text.split(separator: "/")
-            guard parts.count == 2, let n = Int(parts[0]), n > 0, n <= 1_000_000_000, let s = Double(parts[1]),
-                s.isFinite, s >= 0.001, s <= 31_622_400
-            else {
-                throw Error("\(name) must be REQUESTS/SECONDS, like \(fallback); got '\(text)'")
-            }
-            return (n, s)
+            try UpstreamSettings.rate(env, name, fallback)
         }
         var settle = Duration.seconds(30)
         if let text = env["LEADSYNC_CREATE_SETTLE_SECONDS"]?.trimmedASCII, !text.isEmpty {

@@ -15,6 +15,8 @@ public struct StoredContact: Sendable, Equatable {
     /// How new the data behind the applied state is: the GHL timestamp of the newest event
     /// applied, or when the contact was last read from GHL (nil: never recorded).
     public var seenAt: Timestamp?
+    /// The hash of the stored snapshot of its data (`Contact.snapshot`), nil when none.
+    public var dataHash: Int64?
 
     public init(
         ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil,
@@ -82,6 +84,11 @@ extension LeadsyncDatabase {
                 ? try Row.fetchOne(
                     db.cachedStatement(sql: "SELECT * FROM contact_phone WHERE ghl_id = ?"), arguments: [ghlId]
                 ).map(Self.decodePhone) : nil
+            let dataHash: Int64? =
+                hasData
+                ? try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT hash FROM contact_data WHERE ghl_id = ?"), arguments: [ghlId])
+                : nil
             // Cached statements: a pass reads every contact this way.
             guard
                 let row = try Row.fetchOne(
@@ -89,10 +96,12 @@ extension LeadsyncDatabase {
             else {
                 var fresh = StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
                 fresh.phone = phone
+                fresh.dataHash = dataHash
                 return fresh
             }
             var stored = Self.decode(row)
             stored.phone = phone
+            stored.dataHash = dataHash
             return stored
         }
     }
@@ -117,10 +126,19 @@ extension LeadsyncDatabase {
     /// `seenAt`: how new the data this outcome was decided on is; the stored value only grows.
     public func recordOutcome(
         _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64],
-        phone: PhoneRecord?? = nil, seenAt: Timestamp? = nil, at: Timestamp
+        phone: PhoneRecord?? = nil, seenAt: Timestamp? = nil, data: (text: String, hash: Int64)? = nil,
+        at: Timestamp
     ) throws(StoreError) {
-        guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty || phone != nil else { return }
+        guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty || phone != nil || data != nil else { return }
         try run("record the outcome for \(ghlId)") { db in
+            if let data, hasData {
+                try db.execute(
+                    sql: """
+                        INSERT INTO contact_data (ghl_id, data, hash, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(ghl_id) DO UPDATE SET data = excluded.data, hash = excluded.hash,
+                            updated_at = excluded.updated_at
+                        """, arguments: [ghlId, data.text, data.hash, at.milliseconds])
+            }
             if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
             if let seenAt {
                 try db.execute(

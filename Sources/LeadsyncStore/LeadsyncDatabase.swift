@@ -14,6 +14,8 @@ public final class LeadsyncDatabase: Sendable {
     /// The phone table exists (v5). False only for a read-only open (`dry-run --db`) of a file
     /// an older leadsync wrote and no newer one has migrated yet: phones are then unknown.
     let hasPhones: Bool
+    /// The snapshot table exists (v7); false only for a read-only open of an older file.
+    let hasData: Bool
 
     /// How long a write waits for a lock held by another connection before failing.
     public static let busyTimeout: Double = 5
@@ -22,6 +24,7 @@ public final class LeadsyncDatabase: Sendable {
         self.writer = writer
         try LeadsyncDatabase.migrator.migrate(writer)
         self.hasPhones = true
+        self.hasData = true
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -58,6 +61,7 @@ public final class LeadsyncDatabase: Sendable {
         self.writer = writer
         let applied = try writer.read { try LeadsyncDatabase.migrator.appliedIdentifiers($0) }
         self.hasPhones = applied.contains("v5")
+        self.hasData = applied.contains("v7")
         guard applied.contains("v1") else {
             throw StoreError(operation: "read it", underlying: DatabaseError(message: "not a leadsync database"))
         }
@@ -187,6 +191,23 @@ public final class LeadsyncDatabase: Sendable {
                 t.column("reason", .text)
                 t.column("refresh_started_at", .integer)
                 t.column("updated_at", .integer).notNull()
+            }
+        }
+        // What `plan` evaluates (issue 11): each contact's data as last evaluated (a compact
+        // snapshot, rewritten only when it changes), and the rules the last server or sync ran.
+        m.registerMigration("v7") { db in
+            try db.create(table: "contact_data") { t in
+                t.column("ghl_id", .text).primaryKey()
+                t.column("data", .text).notNull()
+                t.column("hash", .integer).notNull()
+                t.column("updated_at", .integer).notNull()
+            }
+            try db.create(table: "live_rules") { t in
+                t.column("id", .integer).primaryKey()
+                t.column("path", .text).notNull()
+                t.column("hash", .text).notNull()
+                t.column("text", .text).notNull()
+                t.column("loaded_at", .integer).notNull()
             }
         }
         return m

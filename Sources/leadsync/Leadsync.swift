@@ -17,7 +17,7 @@ struct Leadsync: AsyncParsableCommand {
         abstract: "Routes GoHighLevel contacts into CallTools buckets by a YAML rules file.",
         subcommands: [
             Check.self, Test.self, DryRun.self, Serve.self, Demo.self, Sync.self, Stats.self, Explain.self,
-            MarkCustomer.self, Replay.self, Sandbox.self, GHL.self,
+            MarkCustomer.self, Replay.self, Sandbox.self, GHL.self, Plan.self,
         ]
     )
 }
@@ -211,6 +211,27 @@ extension Leadsync {
             let code = await SyncCommand.run(
                 options,
                 environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What a rules edit would do to the contacts the database knows, before you deploy it.")
+        @Option(help: "The new rules file.") var rules: String
+        @Option(help: "Compare with this file instead of the live rules the database records.")
+        var against: String?
+        @Flag(help: "One JSON object.") var json = false
+        @Option(help: "Exit 1 when more contacts than this would change buckets (a CI guard).")
+        var maxMoves: Int?
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var time: TimeOptions
+        func run() throws {
+            var options = PlanCommand.Options(rulesPath: rules, against: against, dbPath: database.path)
+            options.json = json
+            options.maxMoves = maxMoves
+            let code = PlanCommand.run(
+                options, environment: ProcessInfoLite.environment, console: .standard, now: try time.resolve())
             if code != 0 { throw ExitCode(code) }
         }
     }

@@ -245,6 +245,18 @@ public final class ServerHarness: @unchecked Sendable {
         return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 22)))
     }
 
+    /// POSTs `body` to `path` on the running server: the status and the answer.
+    public func postText(
+        port: Int, _ path: String, _ body: String, headers: [(String, String)] = []
+    ) async throws -> (status: UInt, body: String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = .POST
+        for (k, v) in headers { request.headers.add(name: k, value: v) }
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 22)))
+    }
+
     /// POSTs a signed marketplace webhook; returns the status.
     public func post(port: Int, _ body: String) async throws -> UInt {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/webhook/ghl")

@@ -41,10 +41,12 @@ public enum SyncCommand {
             return 1
         }
         let rules: CompiledRules
+        var rulesText = ""
         let settings: UpstreamSettings
         let store: LeadsyncDatabase
         do {
             (_, rules) = try RulesFile.loadValid(options.rulesPath, console: console)
+            rulesText = try FileInput.readText(options.rulesPath)
             settings = try UpstreamSettings.fromEnvironment(environment)
             // A dry run writes nothing, not even a new database file.
             store =
@@ -56,6 +58,10 @@ public enum SyncCommand {
             return fail(error.message)
         } catch {
             return fail("\(error)")
+        }
+        // The rules this pass runs, for `plan` (a dry run records nothing).
+        if !options.dryRun {
+            try? store.setLiveRules(path: options.rulesPath, hash: rules.sourceHash, text: rulesText, at: now())
         }
         // The HTTP client is shut down, awaited, on every path out (async-http-client requires it).
         let http = HTTPClientHandle()

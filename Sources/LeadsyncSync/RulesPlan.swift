@@ -1,0 +1,215 @@
+import LeadsyncCore
+import LeadsyncValues
+
+/// What deploying a rules file would do to the contacts already known: which move between bucket
+/// sets, which rules and exclusions start or stop applying, and the calls it costs. Pure: the
+/// caller feeds it every stored contact (`add`), in two passes when phones matter
+/// (`notePhone` first, so an exclusion that matches one contact of a phone holds for the others,
+/// as the executor applies it).
+public struct RulesPlan: Sendable {
+    public struct Move: Sendable, Equatable {
+        public var from: [String]
+        public var to: [String]
+        public var count: Int
+        /// A few contact ids, for a person to look at (`explain`).
+        public var examples: [String]
+    }
+
+    /// The calls the next pass spends on the moves (and on any drift it finds), by kind.
+    public struct Calls: Sendable, Equatable {
+        /// `GET /api/buckets/` for bucket names the store has no id for.
+        public var bucketLists = 0
+        /// Tag look-ups (`GET /api/alltags/?name=`), and creates for tags CallTools lacks.
+        public var tagResolves = 0
+        /// `GET /api/contacts/?phone_number=` before a create.
+        public var lookups = 0
+        /// `POST /api/contacts/`.
+        public var creates = 0
+        /// PATCHes that add or change something.
+        public var patches = 0
+        /// PATCHes that only take a contact out of buckets.
+        public var removals = 0
+        /// GHL tag write-backs (`POST` / `DELETE /contacts/{id}/tags`).
+        public var ghlTagWrites = 0
+
+        public var calltools: Int { bucketLists + tagResolves + lookups + creates + patches + removals }
+        public init() {}
+    }
+
+    public let old: CompiledRules
+    public let new: CompiledRules
+    let oldEngine: Engine
+    let newEngine: Engine
+    let planner: Planner
+    let now: Timestamp
+    /// Bucket id → name, from the store and both files.
+    let bucketNames: [Int: String]
+    var resolution: Resolution
+    var syntheticId = -1
+    /// Phone → (contact, exclusion name) matched under each file, by-phone exclusions only.
+    var oldPhoneMatches: [String: [(String, String)]] = [:]
+    var newPhoneMatches: [String: [(String, String)]] = [:]
+
+    public private(set) var contacts = 0
+    public private(set) var unreadable = 0
+    private var moveIndex: [String: Int] = [:]
+    public private(set) var moves: [Move] = []
+    public private(set) var rulesStarting: [String: Int] = [:]
+    public private(set) var rulesStopping: [String: Int] = [:]
+    public private(set) var exclusionsStarting: [String: Int] = [:]
+    public private(set) var exclusionsStopping: [String: Int] = [:]
+    public private(set) var calls = Calls()
+    /// Every contact that changes buckets, when asked for (`collectMoved`; tests compare it
+    /// with what a pass does).
+    public private(set) var movedIds: [String]?
+    public var collectMoved: Bool {
+        get { movedIds != nil }
+        set { movedIds = newValue ? (movedIds ?? []) : nil }
+    }
+
+    public init(
+        old: CompiledRules, new: CompiledRules, now: Timestamp, knownBuckets: [String: Int], knownTags: [String: Int?]
+    ) {
+        self.old = old
+        self.new = new
+        oldEngine = Engine(rules: old)
+        newEngine = Engine(rules: new)
+        planner = Planner(rules: new)
+        self.now = now
+        var names: [Int: String] = [:]
+        for (name, id) in knownBuckets { names[id] = name }
+        for rules in [old, new] {
+            for b in rules.buckets { if case .id(let id) = b.reference { names[id] = b.name } }
+        }
+        bucketNames = names
+        var r = Resolution.initial(for: new)
+        for (name, id) in knownBuckets where new.buckets.contains(where: { $0.name == name }) { r.buckets[name] = id }
+        r.tags = knownTags
+        resolution = r
+    }
+
+    /// First pass: the by-phone exclusions each contact matches under both files.
+    public mutating func notePhone(_ contact: Contact, phone: String?, markedCustomer: Bool) {
+        guard let phone else { return }
+        for (rules, engine, isNew) in [(old, oldEngine, false), (new, newEngine, true)] {
+            let d = engine.evaluate(contact, state: ContactState(markedCustomer: markedCustomer), now: now)
+            for i in d.matchedExclusions where rules.exclusions[i].byPhone {
+                if isNew {
+                    newPhoneMatches[phone, default: []].append((contact.id, rules.exclusions[i].name))
+                } else {
+                    oldPhoneMatches[phone, default: []].append((contact.id, rules.exclusions[i].name))
+                }
+            }
+        }
+    }
+
+    func phoneExclusions(
+        _ rules: CompiledRules, _ matches: [String: [(String, String)]], phone: String?, id: String
+    )
+        -> [PhoneExclusion]
+    {
+        guard let phone, let list = matches[phone] else { return [] }
+        return list.compactMap { other, name in
+            guard other != id, let i = rules.exclusions.firstIndex(where: { $0.name == name }) else { return nil }
+            return PhoneExclusion(exclusion: i, contactId: other)
+        }
+    }
+
+    /// Second pass: one contact, as stored.
+    public mutating func add(
+        _ contact: Contact, applied: AppliedState, markedCustomer: Bool, phone: String?
+    ) {
+        contacts += 1
+        func indexes(_ rules: CompiledRules) -> [Int] {
+            rules.buckets.indices.filter { i in
+                let name = rules.buckets[i].name
+                return applied.buckets.contains { bucketNames[$0] == name }
+            }
+        }
+        let oldState = ContactState(
+            markedCustomer: markedCustomer, buckets: indexes(old),
+            phoneExclusions: phoneExclusions(old, oldPhoneMatches, phone: phone, id: contact.id))
+        let newState = ContactState(
+            markedCustomer: markedCustomer, buckets: indexes(new),
+            phoneExclusions: phoneExclusions(new, newPhoneMatches, phone: phone, id: contact.id))
+        let before = oldEngine.evaluate(contact, state: oldState, now: now)
+        let after = newEngine.evaluate(contact, state: newState, now: now)
+
+        // Rules and exclusions that start or stop applying.
+        let oldRules = Set(before.appliedRules.map { old.rules[$0].name })
+        let newRules = Set(after.appliedRules.map { new.rules[$0].name })
+        for r in newRules.subtracting(oldRules) { rulesStarting[r, default: 0] += 1 }
+        for r in oldRules.subtracting(newRules) { rulesStopping[r, default: 0] += 1 }
+        let oldEx = Set(before.matchedExclusions.map { old.exclusions[$0].name })
+        let newEx = Set(after.matchedExclusions.map { new.exclusions[$0].name })
+        for e in newEx.subtracting(oldEx) { exclusionsStarting[e, default: 0] += 1 }
+        for e in oldEx.subtracting(newEx) { exclusionsStopping[e, default: 0] += 1 }
+
+        // Where CallTools has it now (the managed buckets of either file) → where the new file puts it.
+        let managed = Set(old.buckets.map(\.name)).union(new.buckets.map(\.name))
+        let from = applied.buckets.compactMap { bucketNames[$0] }.filter(managed.contains).sorted()
+        let to = after.keptCurrentBuckets ? from : Set(after.buckets.map { new.buckets[$0].name }).sorted()
+        if from != to {
+            movedIds?.append(contact.id)
+            let key = from.joined(separator: "\u{1F}") + "\u{1E}" + to.joined(separator: "\u{1F}")
+            if let i = moveIndex[key] {
+                moves[i].count += 1
+                if moves[i].examples.count < 3 { moves[i].examples.append(contact.id) }
+            } else {
+                moveIndex[key] = moves.count
+                moves.append(Move(from: from, to: to, count: 1, examples: [contact.id]))
+            }
+        }
+        cost(after, applied: applied, contact: contact)
+    }
+
+    /// The steps the executor would take for `decision`, counted (a look-up finds nothing).
+    mutating func cost(_ decision: Decision, applied: AppliedState, contact: Contact) {
+        var lookup: LookupResult?
+        for _ in 0..<6 {
+            switch planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup) {
+            case .resolve(let buckets, let add, let remove):
+                if !buckets.isEmpty {
+                    calls.bucketLists += 1
+                    for b in buckets {
+                        resolution.buckets[b] = syntheticId
+                        syntheticId -= 1
+                    }
+                }
+                for t in add {
+                    calls.tagResolves += 1
+                    resolution.tags[t.foldedForComparison] = .some(syntheticId)
+                    syntheticId -= 1
+                }
+                for t in remove {
+                    calls.tagResolves += 1
+                    resolution.tags[t.foldedForComparison] = .some(nil)
+                }
+                continue
+            case .lookup:
+                calls.lookups += 1
+                lookup = .notFound
+                continue
+            case .create:
+                calls.creates += 1
+            case .update(_, let body):
+                if body.fields.isEmpty && body.addBuckets.isEmpty && body.addTags.isEmpty && body.removeTags.isEmpty {
+                    calls.removals += 1
+                } else {
+                    calls.patches += 1
+                }
+            case .nothing:
+                break
+            }
+            break
+        }
+        let ghl = planner.ghlTagChanges(decision, currentTags: contact.tags)
+        calls.ghlTagWrites += (ghl.add.isEmpty ? 0 : 1) + (ghl.remove.isEmpty ? 0 : 1)
+    }
+
+    /// A stored snapshot that could not be read.
+    public mutating func skipUnreadable() { unreadable += 1 }
+
+    /// Contacts that change bucket sets.
+    public var moved: Int { moves.reduce(0) { $0 + $1.count } }
+}

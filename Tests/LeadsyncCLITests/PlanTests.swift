@@ -1,0 +1,101 @@
+import Foundation
+import LeadsyncCore
+import LeadsyncRules
+import LeadsyncRuntime
+import LeadsyncStore
+import LeadsyncSync
+import LeadsyncTestSupport
+import LeadsyncValues
+import Testing
+
+@testable import LeadsyncCLI
+@testable import LeadsyncSandbox
+
+/// `plan` says what the next pass does: after a full sync under `rules/cold-leads.yaml`, a new
+/// tag→bucket mapping and a tightened exclusion are planned, then synced; the contacts the plan
+/// lists are exactly those whose CallTools buckets the sync changed, and its CallTools call
+/// count is what the sync spent.
+@Suite struct PlanTests {
+    static let edited: String = {
+        var text = Fixtures.coldLeadsFile
+        // A tag→bucket mapping in two lines (and its bucket).
+        text = text.replacingOccurrences(
+            of: "  active_clients: { id: 11252 }\n", with: "  active_clients: { id: 11252 }\n  hot: 11300\n")
+        text = text.replacingOccurrences(
+            of: "on_no_match: remove\n",
+            with: "  - name: hot-lead\n    when: { tags: { has: \"🔥 hot\" } }\n    bucket: hot\n\non_no_match: remove\n"
+        )
+        // Tightened: SMS do-not-disturb keeps a contact out of the dialer too.
+        text = text.replacingOccurrences(
+            of: "        - { field: dndSettings.Call.status, in: [active, permanent] }\n",
+            with:
+                "        - { field: dndSettings.Call.status, in: [active, permanent] }\n        - { field: dndSettings.SMS.status, equals: active }\n"
+        )
+        return text
+    }()
+
+    @Test func thePlanListsWhatTheNextSyncMovesAndWhatItCosts() async throws {
+        let state = SandboxState()
+        await state.setLimits(ghl: nil, calltools: nil)
+        await SandboxCommand.seed(state, count: 2000)
+        let server = try await SandboxServer.start(state: state)
+        let dir = try TempDir()
+        let db = dir.path + "/leadsync.sqlite"
+        let newRules = dir.path + "/edited.yaml"
+        try Self.edited.write(toFile: newRules, atomically: true, encoding: .utf8)
+        #expect(Self.edited.contains("hot-lead") && Self.edited.contains("SMS.status"))
+        let env = Fixtures.cliEnvironment(sandbox: server.baseURL)
+        func sync(_ rules: String) async -> Int32 {
+            let o = SyncCommand.Options(rulesPath: rules, dbPath: db, mode: .full, dryRun: false, concurrency: 4)
+            return await SyncCommand.run(
+                o, environment: env, console: Console(out: BufferOutput(), err: BufferOutput()),
+                now: { Fixtures.wallClock() })
+        }
+        #expect(await sync(coldLeads) == 0)
+
+        // The plan, against the live rules the sync recorded.
+        let out = BufferOutput(), err = BufferOutput()
+        var options = PlanCommand.Options(rulesPath: newRules, against: nil, dbPath: db)
+        options.json = true
+        #expect(
+            PlanCommand.run(options, environment: env, console: Console(out: out, err: err), now: Fixtures.wallClock())
+                == 0, "\(err.text)")
+        let report = try JSONParser.parse(Array(out.text.utf8))
+        let store = try LeadsyncDatabase.openReadOnly(path: db)
+        let old = try #require(RulesCompiler.compile(source: Fixtures.coldLeadsFile, file: "a").rules)
+        let new = try #require(RulesCompiler.compile(source: Self.edited, file: "b").rules)
+        let plan = try PlanRunner.run(old: old, new: new, store: store, now: Fixtures.wallClock(), collectMoved: true)
+        store.close()
+        #expect(report["moved"] == .number(Double(plan.moved)))
+        #expect(plan.moved > 50, "moved \(plan.moved)")
+        #expect(plan.rulesStarting["hot-lead"] ?? 0 > 0)
+        #expect(plan.exclusionsStarting["do-not-call"] ?? 0 > 0)
+
+        // The sync, and what it did.
+        let before = await Self.buckets(state)
+        await state.clearRequests()
+        #expect(await sync(newRules) == 0)
+        let after = await Self.buckets(state)
+        let changed = Set(after.keys).union(before.keys).filter { (before[$0] ?? []) != (after[$0] ?? []) }
+        let planned = Set(plan.movedIds ?? [])
+        #expect(
+            changed == planned,
+            "sync moved but not planned: \(changed.subtracting(planned).sorted().prefix(5)); planned, not moved: \(planned.subtracting(changed).sorted().prefix(5))"
+        )
+        let spent = await state.requests.filter { $0.path.hasPrefix("/api/") }.count
+        #expect(plan.calls.calltools == spent, "planned \(plan.calls) vs spent \(spent)")
+        await server.stop()
+    }
+
+    /// CallTools buckets by GHL id (`crm_id`).
+    static func buckets(_ state: SandboxState) async -> [String: Set<Int>] {
+        var out: [String: Set<Int>] = [:]
+        for (_, c) in await state.calltoolsContacts() {
+            guard let crm = c["crm_id"]?.stringValue else { continue }
+            for v in c["buckets"]?.arrayValue ?? [] {
+                if case .number(let n) = v { out[crm, default: []].insert(Int(n)) }
+            }
+        }
+        return out.filter { !$0.value.isEmpty }
+    }
+}

@@ -95,12 +95,23 @@ extension Leadsync {
         @Flag(name: .shortAndLong, help: "Also list passing tests.")
         var verbose = false
 
+        @Flag(help: "Print which rules and exclusions the tests reach, and those none does.")
+        var coverage = false
+
+        @Option(help: "Fail when the tests reach fewer than this percent of the rules and exclusions.")
+        var minCoverage: Double?
+
         func validate() throws {
             if rules.isEmpty { throw ValidationError("name at least one rules file") }
+            if let m = minCoverage, !(0...100).contains(m) {
+                throw ValidationError("--min-coverage must be a percent from 0 to 100")
+            }
         }
 
         func run() throws {
-            let code = TestCommand.run(files: rules, now: try time.resolve(), verbose: verbose, console: .standard)
+            let code = TestCommand.run(
+                files: rules, now: try time.resolve(), verbose: verbose, coverage: coverage, minCoverage: minCoverage,
+                console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

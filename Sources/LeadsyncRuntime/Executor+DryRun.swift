@@ -47,6 +47,9 @@ extension Executor {
             let (decision, applied) = try await withPhoneExclusions(
                 contact, engine.evaluate(contact, state: state, now: now()), state: state, applied: stored.applied,
                 source: .search)
+            if let phone = phoneKey(contact) {
+                recorder.notePhone(phone, id: contact.id, exclusions: ownPhoneExclusions(decision))
+            }
             for r in decision.appliedRules { plan.byRule[rules.rules[r].name, default: 0] += 1 }
             // A real pass re-reads these before dialing (search may omit dndSettings); the dry run
             // plans them on the search data and counts them.
@@ -54,6 +57,15 @@ extension Executor {
             var changed = false
             for call in try await plannedCalls(decision, applied: applied, contact: contact) {
                 let name = { (id: Int) in recorder.bucketName(id, resolution: self.resolution) }
+                switch call {
+                case .buckets, .tag: plan.calls["id", default: 0] += 1
+                // A tag to add is looked up, then created if CallTools lacks it: counted as both.
+                case .ensureTag: plan.calls["id", default: 0] += 2
+                case .lookup: plan.calls["lookup", default: 0] += 1
+                case .create: plan.calls["create", default: 0] += 1
+                case .update: plan.calls["patch", default: 0] += 1
+                case .ghlAddTags, .ghlRemoveTags: plan.ghlWrites += 1
+                }
                 switch call {
                 case .create(let body):
                     changed = true

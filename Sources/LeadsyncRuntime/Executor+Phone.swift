@@ -49,7 +49,12 @@ extension Executor {
     ) async throws -> PhoneOutcome {
         var out = PhoneOutcome(contact: contact, decision: decision)
         var complete = completed || rules.phoneExclusionFieldsToComplete(contact, source: source).isEmpty
-        let siblings = try store.phoneSiblings(phone, except: contact.id)
+        var siblings = try store.phoneSiblings(phone, except: contact.id)
+        if let recorder {
+            // A dry run sees the contacts it planned before this one as a real pass would.
+            let planned = recorder.plannedSiblings(phone, except: contact.id)
+            siblings = siblings.filter { s in !planned.contains { $0.ghlId == s.ghlId } } + planned
+        }
         if siblings.isEmpty || deleted {
             out.record =
                 deleted ? nil : PhoneRecord(phone: phone, exclusions: ownPhoneExclusions(decision), complete: complete)

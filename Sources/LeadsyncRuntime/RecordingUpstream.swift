@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncStore
 import LeadsyncSync
 import LeadsyncUpstream
 import LeadsyncValues
@@ -23,6 +24,9 @@ public final class RecordingUpstream: CallToolsAPI, GHLAPI, Sendable {
     struct State {
         var calls: [PlannedCall] = []
         var tagIds: [String: Int] = [:]
+        /// Phone → contacts planned in this dry run with their by-phone exclusions: a later
+        /// contact with the same phone sees them as a real pass sees the records it wrote.
+        var phones: [String: [(id: String, exclusions: [String])]] = [:]
     }
     private let state = Mutex(State())
     /// CallTools bucket name → placeholder id, and back.
@@ -50,6 +54,25 @@ public final class RecordingUpstream: CallToolsAPI, GHLAPI, Sendable {
     }
 
     private func record(_ call: PlannedCall) { state.withLock { $0.calls.append(call) } }
+
+    /// A contact this dry run planned, with the by-phone exclusions it matched.
+    public func notePhone(_ phone: String, id: String, exclusions: [String]) {
+        state.withLock { s in
+            s.phones[phone, default: []].removeAll { $0.id == id }
+            s.phones[phone, default: []].append((id, exclusions))
+        }
+    }
+
+    /// The other contacts with `phone` this dry run planned.
+    public func plannedSiblings(_ phone: String, except id: String) -> [PhoneSibling] {
+        state.withLock { s in
+            (s.phones[phone] ?? []).filter { $0.id != id }.map {
+                PhoneSibling(
+                    ghlId: $0.id, record: PhoneRecord(phone: phone, exclusions: $0.exclusions, complete: true),
+                    applied: .new)
+            }
+        }
+    }
 
     public func buckets() async throws -> [String: Int] {
         record(.buckets)

@@ -98,6 +98,11 @@ public struct SyncPass: Sendable {
         public var byRule: [String: Int] = [:]
         /// Contacts a real pass would re-read from GHL before dialing.
         public var rereads = 0
+        /// The CallTools calls a real pass would make, by kind (`lookup`, `create`, `patch`,
+        /// `id`: bucket lists and tag look-ups), and its GHL tag write-backs.
+        public var calls: [String: Int] = [:]
+        public var ghlWrites = 0
+        public var calltoolsCalls: Int { calls.values.reduce(0, +) }
         public init() {}
     }
 

@@ -26,6 +26,11 @@ public struct PhoneSibling: Sendable, Equatable {
     public var ghlId: String
     public var record: PhoneRecord
     public var applied: AppliedState
+    public init(ghlId: String, record: PhoneRecord, applied: AppliedState) {
+        self.ghlId = ghlId
+        self.record = record
+        self.applied = applied
+    }
 }
 
 extension LeadsyncDatabase {

@@ -19,7 +19,8 @@ public struct RulesPlan: Sendable {
     public struct Calls: Sendable, Equatable {
         /// `GET /api/buckets/` for bucket names the store has no id for.
         public var bucketLists = 0
-        /// Tag look-ups (`GET /api/alltags/?name=`), and creates for tags CallTools lacks.
+        /// Tag look-ups (`GET /api/alltags/?name=`), and a create for each tag to add (counted
+        /// whether or not CallTools has it: an upper bound of one call per tag).
         public var tagResolves = 0
         /// `GET /api/contacts/?phone_number=` before a create.
         public var lookups = 0
@@ -177,7 +178,8 @@ public struct RulesPlan: Sendable {
                     }
                 }
                 for t in add {
-                    calls.tagResolves += 1
+                    // Looked up, then created if CallTools lacks it: counted as both.
+                    calls.tagResolves += 2
                     resolution.tags[t.foldedForComparison] = .some(syntheticId)
                     syntheticId -= 1
                 }

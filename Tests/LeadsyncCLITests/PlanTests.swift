@@ -87,6 +87,42 @@ import Testing
         await server.stop()
     }
 
+    /// `sync --full --dry-run` forecasts the calls of the real pass, by kind, and their time
+    /// under the budget; the real pass then makes that many creates.
+    @Test func aDryRunForecastsTheCallsOfTheRealPass() async throws {
+        let state = SandboxState()
+        await state.setLimits(ghl: nil, calltools: nil)
+        await SandboxCommand.seed(state, count: 600)
+        let server = try await SandboxServer.start(state: state)
+        let dir = try TempDir()
+        let db = dir.path + "/leadsync.sqlite"
+        var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
+        env["CALLTOOLS_RATE_LIMIT"] = "100/3600"
+        let out = BufferOutput()
+        let dry = SyncCommand.Options(rulesPath: coldLeads, dbPath: db, mode: .full, dryRun: true, concurrency: 4)
+        #expect(
+            await SyncCommand.run(
+                dry, environment: env, console: Console(out: out, err: BufferOutput()), now: { Fixtures.wallClock() })
+                == 0)
+        let line = try #require(out.text.split(separator: "\n").first { $0.hasPrefix("forecast: ") }, "\(out.text)")
+        // "forecast: N CallTools calls (C creates, P contact-list pages, 0 PATCHes, I id look-ups), T at 100 per 1 h 0 min; …"
+        let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        let (total, creates) = (numbers[0], numbers[1])
+        #expect(line.contains("at 100 per 1 h 0 min"), "\(line)")
+        #expect(line.contains(" h ") || line.contains(" min "), "\(line)")
+        await state.clearRequests()
+        let real = SyncCommand.Options(rulesPath: coldLeads, dbPath: db, mode: .full, dryRun: false, concurrency: 4)
+        env["CALLTOOLS_RATE_LIMIT"] = "100000/1"
+        #expect(
+            await SyncCommand.run(
+                real, environment: env, console: Console(out: BufferOutput(), err: BufferOutput()),
+                now: { Fixtures.wallClock() }) == 0)
+        let requests = await state.requests.filter { $0.path.hasPrefix("/api/") }
+        #expect(requests.filter { $0.method == "POST" && $0.path == "/api/contacts/" }.count == creates)
+        #expect(requests.count == total, "forecast \(total), spent \(requests.count)")
+        await server.stop()
+    }
+
     /// CallTools buckets by GHL id (`crm_id`).
     static func buckets(_ state: SandboxState) async -> [String: Set<Int>] {
         var out: [String: Set<Int>] = [:]

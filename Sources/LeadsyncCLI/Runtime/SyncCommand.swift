@@ -115,11 +115,22 @@ public enum SyncCommand {
                     console.err.flush()
                 })
             if tty { console.err.write("\r\u{1B}[K") }
+            if options.dryRun, rules.calltools.lookupExisting, let lookups = plan.calls["lookup"], lookups > 1 {
+                // A real import reads CallTools' contact list instead of looking each phone up
+                // when the list has fewer pages (one read to learn its size).
+                let first = try await calltools.contactsPage(1)
+                let pages = max(1, (first.count + CallToolsClient.maxPageSize - 1) / CallToolsClient.maxPageSize)
+                if pages < lookups && pages <= Executor.maxDirectoryPages {
+                    plan.calls["lookup"] = nil
+                    plan.calls["list"] = pages
+                }
+            }
             let elapsed = ContinuousClock.now - started
             console.out.write(
                 summary(
                     progress, plan: options.dryRun ? plan : nil, mode: options.mode, calls: counter,
-                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+                    seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+                    budgets: PlanRunner.Budgets(calltools: settings.calltoolsRate, ghl: settings.ghlRate)))
             console.out.flush()
             console.err.flush()
             return progress.failed > 0 ? 1 : 0
@@ -152,7 +163,7 @@ public enum SyncCommand {
 
     static func summary(
         _ p: SyncPass.Progress, plan: SyncPass.Plan?, mode: SyncPass.Mode, calls: CallCounter,
-        seconds: Double
+        seconds: Double, budgets: PlanRunner.Budgets? = nil
     ) -> String {
         func row(_ label: String, _ n: Int) -> String {
             "  " + label.rightPadded(to: 12) + String(n).leftPadded(to: 8) + "\n"
@@ -174,6 +185,22 @@ public enum SyncCommand {
             if plan.rereads > 0 {
                 out +=
                     "  \(plan.rereads) contacts would be re-read from GHL before dialing (search may omit dndSettings)\n"
+            }
+            if let budgets {
+                // The forecast: what the real pass would spend, and how long at the budgets.
+                let c = plan.calls
+                let ct = PlanRunner.Budgets.seconds(plan.calltoolsCalls, budgets.calltools)
+                let ghlCalls = p.pages + plan.rereads + plan.ghlWrites
+                let ghl = PlanRunner.Budgets.seconds(ghlCalls, budgets.ghl)
+                let rate = "\(budgets.calltools.0) per \(PlanRunner.duration(budgets.calltools.1))"
+                out +=
+                    "forecast: \(plan.calltoolsCalls) CallTools calls (\(c["create", default: 0]) creates, "
+                    + (c["list"].map { "\($0) contact-list pages" } ?? "\(c["lookup", default: 0]) look-ups")
+                    + ", \(c["patch", default: 0]) PATCHes, \(c["id", default: 0]) id look-ups), "
+                    + (ct == 0
+                        ? "at once within the CallTools budget (\(rate))"
+                        : "\(PlanRunner.duration(ct)) at \(rate)")
+                    + "; \(ghlCalls) GHL calls, \(ghl == 0 ? "within its budget" : PlanRunner.duration(ghl))\n"
             }
         } else {
             out +=

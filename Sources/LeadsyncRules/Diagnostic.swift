@@ -38,6 +38,12 @@ public struct Diagnostic: Sendable, Equatable, Comparable {
         case unreachableRule = "unreachable-rule"
         case unusedBucket = "unused-bucket"
         case incompleteSource = "incomplete-source"
+        // `check --online`: the rules against the accounts.
+        case accountBucket = "account-bucket"
+        case accountTag = "account-tag"
+        case accountField = "account-field"
+        case accountCustomField = "account-custom-field"
+        case tagNotCarried = "tag-not-carried"
     }
 
     public var severity: Severity

@@ -77,6 +77,27 @@ extension SandboxState {
             return changeTags(id: segments[1], add: method == "POST", body: body)
         case ("PUT", 2, "contacts"):
             return update(id: segments[1], body: body)
+        case ("GET", 3, "locations") where segments[2] == "tags":
+            // `LocationTagsSuccessfulResponseDto`: every tag the location's contacts carry, once
+            // (GHL keeps a location tag list; here it is derived from the contacts).
+            guard segments[1] == locationId else {
+                return Self.ghlError(403, "The token does not have access to this location")
+            }
+            var seen = Set<String>()
+            var tags: [JSON] = []
+            for id in ghlOrder {
+                for t in ghlContacts[id]?["tags"]?.arrayValue ?? [] {
+                    guard let name = t.stringValue?.trimmedASCII.lowercased(), !name.isEmpty, seen.insert(name).inserted
+                    else { continue }
+                    tags.append(
+                        .object(
+                            JSONObject([
+                                "name": .string(name), "locationId": .string(locationId),
+                                "id": .string("tag" + String(seen.count).leftPadded(to: 17, with: "0")),
+                            ])))
+                }
+            }
+            return .json(200, .object(JSONObject(["tags": .array(tags)])))
         case ("GET", 3, "locations") where segments[2] == "customFields":
             guard segments[1] == locationId else {
                 return Self.ghlError(403, "The token does not have access to this location")

@@ -9,6 +9,9 @@ public struct CallToolsContact: Sendable, Equatable {
     public var buckets: Set<Int>
     public var tags: Set<Int>
     public var fields: [String: String]
+    /// Every key the contact came with (null ones too): the account's fields, as far as this
+    /// contact shows them (`check --online`).
+    public var keys: Set<String> = []
 
     public init(id: Int, phoneNumbers: [String], buckets: Set<Int>, tags: Set<Int>, fields: [String: String]) {
         self.id = id
@@ -32,6 +35,7 @@ public struct CallToolsContact: Sendable, Equatable {
         tags = ids("tags")
         fields = [:]
         if case .object(let o) = json {
+            keys = Set(o.entries.map(\.key))
             for e in o.entries where !["id", "_phone_numbers", "buckets", "tags"].contains(e.key) {
                 if let v = e.value.scalarText { fields[e.key] = v }
             }

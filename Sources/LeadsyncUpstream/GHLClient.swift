@@ -101,6 +101,26 @@ public struct GHLClient: Sendable {
             body: .object(JSONObject(["tags": .array(tags.map(JSON.string))])))
     }
 
+    /// `GET /locations/{id}/tags`: the location's tag names.
+    public func locationTags() async throws(UpstreamError) -> [String] {
+        let r = try await http.send(.GET, "/locations/\(UpstreamHTTP.percentEncode(locationId))/tags")
+        guard let list = r.body["tags"]?.arrayValue else {
+            throw UpstreamError(
+                service: .ghl, call: "GET /locations/{id}/tags", kind: .invalidResponse("no 'tags' array"), attempts: 1)
+        }
+        return list.compactMap { $0["name"]?.stringValue }
+    }
+
+    /// Whether at least one contact carries `tag` (one search, one result asked for).
+    public func carries(tag: String) async throws(UpstreamError) -> Bool {
+        let page = try await search(
+            filters: [
+                .object(JSONObject(["field": .string("tags"), "operator": .string("eq"), "value": .string(tag)]))
+            ],
+            sort: [], pageLimit: 1)
+        return !page.contacts.isEmpty
+    }
+
     /// `GET /locations/{id}/customFields?model=contact`: ids to keys and names. Cache it.
     public func customFields() async throws(UpstreamError) -> CustomFieldCatalog {
         let r = try await http.send(

@@ -66,19 +66,28 @@ struct TimeOptions: ParsableArguments {
 }
 
 extension Leadsync {
-    struct Check: ParsableCommand {
+    struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate rules files; print every problem with its line and column.")
 
         @Argument(help: "Rules files.")
         var rules: [String]
 
+        @Flag(help: "Also check the buckets, tags and fields the rules name against the accounts (reads only).")
+        var online = false
+
+        @OptionGroup var database: DatabaseOptions
+
         func validate() throws {
             if rules.isEmpty { throw ValidationError("name at least one rules file") }
         }
 
-        func run() throws {
-            let code = CheckCommand.run(files: rules, console: .standard)
+        func run() async throws {
+            let code =
+                online
+                ? await CheckCommand.online(
+                    files: rules, environment: ProcessInfoLite.environment, dbPath: database.path, console: .standard)
+                : CheckCommand.run(files: rules, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

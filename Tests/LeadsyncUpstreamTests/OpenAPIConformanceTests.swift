@@ -75,10 +75,13 @@ import Testing
             try await ghl.addTags("c1", ["b"])
             try await ghl.removeTags("c1", ["a"])
             _ = try await ghl.customFields()
+            // `check --online`'s reads.
+            #expect(try await ghl.locationTags() == ["b"])
+            #expect(try await ghl.carries(tag: "b"))
             return await h.state.requests
         }
 
-        #expect(requests.count == 6)
+        #expect(requests.count == 8)
         for r in requests {
             guard let op = specs.lazy.compactMap({ $0.operation(method: r.method, path: r.path) }).first,
                 let spec = specs.first(where: { $0.operation(method: r.method, path: r.path) != nil })

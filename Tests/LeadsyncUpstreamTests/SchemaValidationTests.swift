@@ -139,6 +139,23 @@ struct SchemaValidator {
         }
     }
 
+    @Test func theSandboxLocationTagsMatchGHLSchema() async throws {
+        let (doc, schemas) = try Self.document("locations.json")
+        try await ClientTests.withSandbox { server, ghl, _ in
+            await SandboxPopulation.seed(server.state, count: 30)
+            let op = try #require(doc["paths"]?["/locations/{locationId}/tags"]?["get"])
+            let schema = try #require(op["responses"]?["200"]?["content"]?["application/json"]?["schema"])
+            let raw = try await ghl.http.send(.GET, "/locations/sandboxLocation0001/tags")
+            var v = SchemaValidator(schemas: schemas)
+            v.closed = true
+            let problems = v.validate(raw.body, schema)
+            #expect(problems.isEmpty, "\(problems.prefix(10))")
+            let names = try await ghl.locationTags()
+            #expect(names.contains("cold lead") && names.contains("newsletter"), "\(names)")
+            #expect(Set(names).count == names.count)
+        }
+    }
+
     /// Each event the sandbox GHL emits has only the keys its page's schema lists (plus the
     /// delivery envelope, `timestamp` and `webhookId`), of the listed types.
     @Test func everySandboxWebhookMatchesItsPage() async throws {

@@ -217,6 +217,18 @@ public struct CustomFieldCatalog: Sendable, Equatable {
 
     public func definition(id: String) -> Definition? { byId[id].map { definitions[$0] } }
 
+    /// Whether a rules file's custom field reference names a field here: a key (with or
+    /// without `contact.`), an id, or a display name (case-insensitive), as `Contact.customField`
+    /// resolves them.
+    public func knows(_ reference: String) -> Bool {
+        let key = Self.stripPrefix(reference)
+        let folded = reference.foldedForComparison
+        return definitions.contains { $0.key == key || $0.id == reference || $0.name.foldedForComparison == folded }
+    }
+
+    /// The keys, for suggestions.
+    public var keys: [String] { definitions.map(\.key) }
+
     static func stripPrefix(_ key: String) -> String {
         key.hasPrefix("contact.") ? String(key.dropFirst(8)) : key
     }

@@ -132,7 +132,7 @@ let package = Package(
             name: "leadsync-bench",
             dependencies: [
                 "LeadsyncCore", "LeadsyncValues", "LeadsyncRules", "LeadsyncCLI", "LeadsyncServer", "LeadsyncSandbox",
-                "LeadsyncWebhooks", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream",
+                "LeadsyncWebhooks", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncUpstream", "LeadsyncSync",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

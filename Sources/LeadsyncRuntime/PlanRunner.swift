@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import LeadsyncCore
 import LeadsyncStore
 import LeadsyncSync
@@ -7,31 +9,70 @@ import LeadsyncValues
 /// beside the live one, two streaming passes over the store (phones, then contacts), memory flat
 /// in the number of contacts (only by-phone exclusion matches are kept between the passes).
 public enum PlanRunner {
+    /// One core's plan: each `concurrentPerform` iteration touches only its own slot.
+    final class Slot: @unchecked Sendable {
+        var plan: RulesPlan
+        init(_ plan: RulesPlan) { self.plan = plan }
+    }
+
+    /// The next batch, read by one `concurrentPerform` iteration while the others plan.
+    final class Reader: @unchecked Sendable {
+        var next: Result<[PlannedContact], StoreError> = .success([])
+    }
+
     public static func run(
         old: CompiledRules, new: CompiledRules, store: LeadsyncDatabase, now: Timestamp, collectMoved: Bool = false
     ) throws(StoreError) -> RulesPlan {
         let known = try store.knownIds()
         var plan = RulesPlan(old: old, new: new, now: now, knownBuckets: known.buckets, knownTags: known.tags)
         plan.collectMoved = collectMoved
-        try store.forEachPlannedContact { batch in
-            for c in batch where c.phone != nil {
-                if let contact = Contact(snapshot: c.data) {
-                    plan.notePhone(contact, phone: c.phone, markedCustomer: c.markedCustomer)
+        // First, the contacts whose phone another contact shares: their by-phone exclusions hold
+        // for the others (usually few; none of the rest is parsed or evaluated twice).
+        let shared = try store.sharedPhones()
+        if !shared.isEmpty {
+            try store.forEachPlannedContact { batch in
+                for c in batch {
+                    guard let phone = c.phone, shared.contains(phone), let contact = Contact(snapshot: c.data) else {
+                        continue
+                    }
+                    plan.notePhone(contact, phone: phone, markedCustomer: c.markedCustomer)
+                }
+                return true
+            }
+        }
+        // Then every contact: each batch split over the cores (a plan per core, merged at the
+        // end) while one more reads the next batch.
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+        let slots = (0..<workers).map { _ in Slot(plan) }
+        let reader = Reader()
+        let batchSize = 4000
+        var current = try store.plannedContacts(after: "", limit: batchSize)
+        while !current.isEmpty {
+            let batch = current
+            let share = (batch.count + workers - 1) / workers
+            let after = batch.count == batchSize ? batch[batch.count - 1].ghlId : nil
+            DispatchQueue.concurrentPerform(iterations: workers + 1) { w in
+                guard w < workers else {
+                    reader.next = Result { () throws(StoreError) -> [PlannedContact] in
+                        guard let after else { return [] }
+                        return try store.plannedContacts(after: after, limit: batchSize)
+                    }
+                    return
+                }
+                let slot = slots[w]
+                for c in batch.dropFirst(w * share).prefix(share) {
+                    guard let contact = Contact(snapshot: c.data) else {
+                        slot.plan.skipUnreadable()
+                        continue
+                    }
+                    slot.plan.add(contact, applied: c.applied, markedCustomer: c.markedCustomer, phone: c.phone)
                 }
             }
-            return true
+            current = try reader.next.get()
         }
-        try store.forEachPlannedContact { batch in
-            for c in batch {
-                guard let contact = Contact(snapshot: c.data) else {
-                    plan.skipUnreadable()
-                    continue
-                }
-                plan.add(contact, applied: c.applied, markedCustomer: c.markedCustomer, phone: c.phone)
-            }
-            return true
-        }
-        return plan
+        var merged = slots[0].plan
+        for slot in slots.dropFirst() { merged.merge(slot.plan) }
+        return merged
     }
 
     /// Outbound budgets, `(requests, seconds)` as `*_RATE_LIMIT` gives them.

@@ -231,24 +231,34 @@ extension LeadsyncDatabase {
     // MARK: Encoding (JSON text columns, written with the core's JSON so they read back exactly)
 
     static func decode(_ row: Row, updatedAt: String = "updated_at") -> StoredContact {
-        var applied = AppliedState()
-        applied.calltoolsId = row["calltools_id"]
-        applied.createPending = row["create_pending"]
-        if case .object(let o)? = try? JSONParser.parse(row["fields"] as String) {
-            for e in o.entries { if let v = e.value.stringValue { applied.fields[e.key] = v } }
-        }
-        if case .array(let a)? = try? JSONParser.parse(row["buckets"] as String) {
-            applied.buckets = Set(a.compactMap { if case .number(let n) = $0 { Int(exactly: n) } else { nil } })
-        }
-        if case .object(let o)? = try? JSONParser.parse(row["tags"] as String) {
-            for e in o.entries { if let id = Int(e.key), case .bool(let b) = e.value { applied.tags[id] = b } }
-        }
+        let applied = decodeApplied(
+            calltoolsId: row["calltools_id"], createPending: row["create_pending"], fields: row["fields"],
+            buckets: row["buckets"], tags: row["tags"])
         // While a create is pending only the intent and the mark touch the row: updated_at is the
         // intent's time, or later (which only makes the executor wait longer).
         return StoredContact(
             ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"],
             pendingSince: applied.createPending ? Timestamp(milliseconds: row[updatedAt]) : nil,
             seenAt: (row["seen_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+    }
+
+    /// The applied state from its columns (the JSON texts as stored).
+    static func decodeApplied(
+        calltoolsId: Int?, createPending: Bool, fields: String, buckets: String, tags: String
+    ) -> AppliedState {
+        var applied = AppliedState()
+        applied.calltoolsId = calltoolsId
+        applied.createPending = createPending
+        if fields != "{}", case .object(let o)? = try? JSONParser.parse(fields) {
+            for e in o.entries { if let v = e.value.stringValue { applied.fields[e.key] = v } }
+        }
+        if buckets != "[]", case .array(let a)? = try? JSONParser.parse(buckets) {
+            applied.buckets = Set(a.compactMap { if case .number(let n) = $0 { Int(exactly: n) } else { nil } })
+        }
+        if tags != "{}", case .object(let o)? = try? JSONParser.parse(tags) {
+            for e in o.entries { if let id = Int(e.key), case .bool(let b) = e.value { applied.tags[id] = b } }
+        }
+        return applied
     }
 
     static func encodeFields(_ fields: [String: String]) -> String {

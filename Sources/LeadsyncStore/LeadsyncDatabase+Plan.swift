@@ -7,10 +7,21 @@ public struct PlannedContact: Sendable {
     public var ghlId: String
     /// `Contact.snapshot` text.
     public var data: [UInt8]
-    public var applied: AppliedState
     public var markedCustomer: Bool
     /// Its phone (E.164), when recorded.
     public var phone: String?
+    /// The applied state's columns, decoded by `applied` (on the caller's core, not the reader's).
+    let calltoolsId: Int?
+    let createPending: Bool
+    let fields: String
+    let buckets: String
+    let tags: String
+
+    /// What CallTools holds for it, as far as the store knows.
+    public var applied: AppliedState {
+        LeadsyncDatabase.decodeApplied(
+            calltoolsId: calltoolsId, createPending: createPending, fields: fields, buckets: buckets, tags: tags)
+    }
 }
 
 /// The rules a server or a `sync` last ran (what `plan` compares a new file against).
@@ -51,30 +62,9 @@ extension LeadsyncDatabase {
     public func forEachPlannedContact(
         batch: Int = 2000, _ body: ([PlannedContact]) throws -> Bool
     ) throws(StoreError) {
-        guard hasData else { return }
         var after = ""
         while true {
-            let rows: [PlannedContact] = try read("read contacts to plan") { db in
-                try Row.fetchAll(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT d.ghl_id AS d_id, d.data, c.*, p.phone
-                            FROM contact_data d LEFT JOIN contact c ON c.ghl_id = d.ghl_id
-                            LEFT JOIN contact_phone p ON p.ghl_id = d.ghl_id
-                            WHERE d.ghl_id > ? ORDER BY d.ghl_id LIMIT ?
-                            """), arguments: [after, batch]
-                ).map { row in
-                    let id: String = row["d_id"]
-                    let data: String = row["data"]
-                    let hasRow = (row["ghl_id"] as String?) != nil
-                    let stored =
-                        hasRow
-                        ? Self.decode(row) : StoredContact(ghlId: id, applied: .new, markedCustomer: false)
-                    return PlannedContact(
-                        ghlId: id, data: Array(data.utf8), applied: stored.applied,
-                        markedCustomer: stored.markedCustomer, phone: row["phone"])
-                }
-            }
+            let rows = try plannedContacts(after: after, limit: batch)
             guard let last = rows.last else { return }
             after = last.ghlId
             let more: Bool
@@ -84,6 +74,43 @@ extension LeadsyncDatabase {
                 throw StoreError(operation: "plan", underlying: error)
             }
             if !more || rows.count < batch { return }
+        }
+    }
+
+    /// Up to `limit` contacts with stored data whose id sorts after `after`, in id order.
+    public func plannedContacts(after: String, limit: Int) throws(StoreError) -> [PlannedContact] {
+        guard hasData else { return [] }
+        return try read("read contacts to plan") { db in
+            // A cursor, columns by index: no row copied, no column looked up by name.
+            let cursor = try Row.fetchCursor(
+                db.cachedStatement(
+                    sql: """
+                        SELECT d.ghl_id, d.data, c.marked_customer, p.phone, c.calltools_id, c.create_pending,
+                            c.fields, c.buckets, c.tags
+                        FROM contact_data d LEFT JOIN contact c ON c.ghl_id = d.ghl_id
+                        LEFT JOIN contact_phone p ON p.ghl_id = d.ghl_id
+                        WHERE d.ghl_id > ? ORDER BY d.ghl_id LIMIT ?
+                        """), arguments: [after, limit])
+            var out: [PlannedContact] = []
+            out.reserveCapacity(limit)
+            while let row = try cursor.next() {
+                let data: String = row[1]
+                out.append(
+                    PlannedContact(
+                        ghlId: row[0], data: Array(data.utf8), markedCustomer: row[2] ?? false, phone: row[3],
+                        calltoolsId: row[4], createPending: row[5] ?? false, fields: row[6] ?? "{}",
+                        buckets: row[7] ?? "[]", tags: row[8] ?? "{}"))
+            }
+            return out
+        }
+    }
+
+    /// Phones that two or more stored contacts share (only their exclusions can hold for
+    /// another contact; usually few).
+    public func sharedPhones() throws(StoreError) -> Set<String> {
+        guard hasPhones else { return [] }
+        return try read("read the shared phones") { db in
+            Set(try String.fetchAll(db, sql: "SELECT phone FROM contact_phone GROUP BY phone HAVING COUNT(*) > 1"))
         }
     }
 
@@ -100,6 +127,27 @@ extension LeadsyncDatabase {
                 tags[row["folded_name"]] = .some(row["calltools_id"])
             }
             return (buckets, tags)
+        }
+    }
+}
+
+extension LeadsyncDatabase {
+    /// Writes many contacts' data and applied state at once, one transaction per call (the
+    /// plan benchmark builds a database of a million contacts this way; a pass writes them one
+    /// by one through `recordOutcome`).
+    public func seedContacts(
+        _ rows: [(ghlId: String, data: String, applied: AppliedState, phone: String?)], at: Timestamp
+    ) throws(StoreError) {
+        try run("seed contacts") { db in
+            for r in rows {
+                try Self.upsertApplied(db, r.ghlId, r.applied, at: at)
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO contact_data (ghl_id, data, hash, updated_at) VALUES (?, ?, ?, ?)",
+                    arguments: [r.ghlId, r.data, 0, at.milliseconds])
+                if let phone = r.phone {
+                    try Self.writePhone(db, r.ghlId, PhoneRecord(phone: phone, exclusions: [], complete: true), at: at)
+                }
+            }
         }
     }
 }

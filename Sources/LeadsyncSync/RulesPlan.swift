@@ -45,6 +45,14 @@ public struct RulesPlan: Sendable {
     let now: Timestamp
     /// Bucket id → name, from the store and both files.
     let bucketNames: [Int: String]
+    /// Bucket id → its index in each file (for `ContactState.buckets`), and the managed names.
+    let oldIndex: [Int: Int]
+    let newIndex: [Int: Int]
+    let managed: Set<String>
+    /// Names resolved (bucket lists and tags), so that plans made apart and merged count each once.
+    var resolvedBuckets = Set<String>()
+    /// Folded tag name → the calls its resolution cost.
+    var resolvedTags: [String: Int] = [:]
     var resolution: Resolution
     var syntheticId = -1
     /// Phone → (contact, exclusion name) matched under each file, by-phone exclusions only.
@@ -83,6 +91,14 @@ public struct RulesPlan: Sendable {
             for b in rules.buckets { if case .id(let id) = b.reference { names[id] = b.name } }
         }
         bucketNames = names
+        func index(_ rules: CompiledRules) -> [Int: Int] {
+            var out: [Int: Int] = [:]
+            for (id, name) in names { if let i = rules.buckets.firstIndex(where: { $0.name == name }) { out[id] = i } }
+            return out
+        }
+        oldIndex = index(old)
+        newIndex = index(new)
+        managed = Set(old.buckets.map(\.name)).union(new.buckets.map(\.name))
         var r = Resolution.initial(for: new)
         for (name, id) in knownBuckets where new.buckets.contains(where: { $0.name == name }) { r.buckets[name] = id }
         r.tags = knownTags
@@ -121,17 +137,14 @@ public struct RulesPlan: Sendable {
         _ contact: Contact, applied: AppliedState, markedCustomer: Bool, phone: String?
     ) {
         contacts += 1
-        func indexes(_ rules: CompiledRules) -> [Int] {
-            rules.buckets.indices.filter { i in
-                let name = rules.buckets[i].name
-                return applied.buckets.contains { bucketNames[$0] == name }
-            }
+        func indexes(_ map: [Int: Int]) -> [Int] {
+            applied.buckets.isEmpty ? [] : Set(applied.buckets.compactMap { map[$0] }).sorted()
         }
         let oldState = ContactState(
-            markedCustomer: markedCustomer, buckets: indexes(old),
+            markedCustomer: markedCustomer, buckets: indexes(oldIndex),
             phoneExclusions: phoneExclusions(old, oldPhoneMatches, phone: phone, id: contact.id))
         let newState = ContactState(
-            markedCustomer: markedCustomer, buckets: indexes(new),
+            markedCustomer: markedCustomer, buckets: indexes(newIndex),
             phoneExclusions: phoneExclusions(new, newPhoneMatches, phone: phone, id: contact.id))
         let before = oldEngine.evaluate(contact, state: oldState, now: now)
         let after = newEngine.evaluate(contact, state: newState, now: now)
@@ -147,7 +160,6 @@ public struct RulesPlan: Sendable {
         for e in oldEx.subtracting(newEx) { exclusionsStopping[e, default: 0] += 1 }
 
         // Where CallTools has it now (the managed buckets of either file) → where the new file puts it.
-        let managed = Set(old.buckets.map(\.name)).union(new.buckets.map(\.name))
         let from = applied.buckets.compactMap { bucketNames[$0] }.filter(managed.contains).sorted()
         let to = after.keptCurrentBuckets ? from : Set(after.buckets.map { new.buckets[$0].name }).sorted()
         if from != to {
@@ -171,20 +183,29 @@ public struct RulesPlan: Sendable {
             switch planner.calltoolsStep(decision, applied: applied, resolution: resolution, lookup: lookup) {
             case .resolve(let buckets, let add, let remove):
                 if !buckets.isEmpty {
-                    calls.bucketLists += 1
+                    if resolvedBuckets.isEmpty { calls.bucketLists += 1 }
                     for b in buckets {
+                        resolvedBuckets.insert(b)
                         resolution.buckets[b] = syntheticId
                         syntheticId -= 1
                     }
                 }
                 for t in add {
                     // Looked up, then created if CallTools lacks it: counted as both.
-                    calls.tagResolves += 2
+                    let f = t.foldedForComparison
+                    if resolvedTags[f] == nil {
+                        resolvedTags[f] = 2
+                        calls.tagResolves += 2
+                    }
                     resolution.tags[t.foldedForComparison] = .some(syntheticId)
                     syntheticId -= 1
                 }
                 for t in remove {
-                    calls.tagResolves += 1
+                    let f = t.foldedForComparison
+                    if resolvedTags[f] == nil {
+                        resolvedTags[f] = 1
+                        calls.tagResolves += 1
+                    }
                     resolution.tags[t.foldedForComparison] = .some(nil)
                 }
                 continue
@@ -207,6 +228,41 @@ public struct RulesPlan: Sendable {
         }
         let ghl = planner.ghlTagChanges(decision, currentTags: contact.tags)
         calls.ghlTagWrites += (ghl.add.isEmpty ? 0 : 1) + (ghl.remove.isEmpty ? 0 : 1)
+    }
+
+    /// Adds what `other` (the same plan, made over other contacts) found: how a plan is made on
+    /// several cores. Examples stay the smallest ids, so the result is the same however split.
+    public mutating func merge(_ other: RulesPlan) {
+        contacts += other.contacts
+        unreadable += other.unreadable
+        for m in other.moves {
+            let key = m.from.joined(separator: "\u{1F}") + "\u{1E}" + m.to.joined(separator: "\u{1F}")
+            if let i = moveIndex[key] {
+                moves[i].count += m.count
+                moves[i].examples = Array((moves[i].examples + m.examples).sorted().prefix(3))
+            } else {
+                moveIndex[key] = moves.count
+                moves.append(m)
+            }
+        }
+        for (k, v) in other.rulesStarting { rulesStarting[k, default: 0] += v }
+        for (k, v) in other.rulesStopping { rulesStopping[k, default: 0] += v }
+        for (k, v) in other.exclusionsStarting { exclusionsStarting[k, default: 0] += v }
+        for (k, v) in other.exclusionsStopping { exclusionsStopping[k, default: 0] += v }
+        let c = other.calls
+        calls.lookups += c.lookups
+        calls.creates += c.creates
+        calls.patches += c.patches
+        calls.removals += c.removals
+        calls.ghlTagWrites += c.ghlTagWrites
+        // Names resolved on both sides are resolved once.
+        if !other.resolvedBuckets.isEmpty, resolvedBuckets.isEmpty { calls.bucketLists += other.calls.bucketLists }
+        for (t, n) in other.resolvedTags where resolvedTags[t] == nil {
+            calls.tagResolves += n
+            resolvedTags[t] = n
+        }
+        resolvedBuckets.formUnion(other.resolvedBuckets)
+        if let ids = other.movedIds { movedIds = (movedIds ?? []) + ids }
     }
 
     /// A stored snapshot that could not be read.

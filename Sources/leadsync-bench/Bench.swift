@@ -20,6 +20,16 @@ struct Bench {
             try await ServerBench.run(args)
             return
         }
+        // A database for `leadsync plan` to run over (scripts/bench-plan.sh).
+        if args.first == "plan-db" {
+            func value(_ name: String) -> String? {
+                args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+            }
+            try PlanBench.seed(
+                count: Int(value("--contacts") ?? "") ?? 100_000, dbPath: value("--db") ?? "plan-bench.sqlite",
+                rulesPath: value("--rules") ?? "rules/cold-leads.yaml")
+            return
+        }
         // Regex match time on hostile inputs (scripts/bench-regex.sh).
         if args.first == "regex" {
             RegexBench.run()

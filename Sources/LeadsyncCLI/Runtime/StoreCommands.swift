@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncRules
 import LeadsyncStore
 import LeadsyncSync
 import LeadsyncValues
@@ -25,8 +26,17 @@ public enum StoreCommands {
             let s = try db.stats()
             let last = try db.lastFinishedRun(mode: nil)
             let connections = try db.connections()
+            let idle = try idleRules(db)
             if json {
                 var report = try db.statsReport()
+                if case .object(var o) = report, let idle {
+                    o["never_applied"] = .object(
+                        JSONObject([
+                            "rules": .array(idle.rules.map(JSON.string)),
+                            "exclusions": .array(idle.exclusions.map(JSON.string)),
+                        ]))
+                    report = .object(o)
+                }
                 if case .object(var o) = report, !connections.isEmpty {
                     var c = JSONObject()
                     for r in connections {
@@ -55,6 +65,14 @@ public enum StoreCommands {
                 for (exclusion, n) in decisions.byExclusion.sorted(by: { $0.key < $1.key }) {
                     console.out.line("excluded by \(exclusion.rightPadded(to: 10)) \(n)")
                 }
+                if let idle {
+                    for r in idle.rules {
+                        console.out.line("rule \(r.rightPadded(to: 16)) 0  (applies to no contact now)")
+                    }
+                    for e in idle.exclusions {
+                        console.out.line("excluded by \(e.rightPadded(to: 10)) 0  (matches no contact now)")
+                    }
+                }
                 let inbox = try db.inboxCounts()
                 console.out.line("queue depth           \(inbox.pending)")
                 console.out.line("dead letters          \(inbox.dead)")
@@ -71,6 +89,18 @@ public enum StoreCommands {
             console.err.line("leadsync: \(error)")
             return 1
         }
+    }
+
+    /// The live rules' rules and exclusions that no contact's latest decision applies or
+    /// matches (nil when no live rules are recorded, or they no longer compile).
+    static func idleRules(_ db: LeadsyncDatabase) throws -> (rules: [String], exclusions: [String])? {
+        guard let live = try db.liveRules(), let rules = RulesCompiler.compile(source: live.text, file: live.path).rules
+        else { return nil }
+        let counts = try db.decisionCounts()
+        return (
+            rules.rules.map(\.name).filter { counts.byRule[$0] == nil },
+            rules.exclusions.filter { !$0.builtIn }.map(\.name).filter { counts.byExclusion[$0] == nil }
+        )
     }
 
     public static func explain(_ ghlId: String, dbPath: String, console: Console) -> Int32 {

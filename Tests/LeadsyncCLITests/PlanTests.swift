@@ -52,6 +52,12 @@ import Testing
                 now: { Fixtures.wallClock() })
         }
         #expect(await sync(coldLeads) == 0)
+        // `stats` names what routes nobody: no sandbox contact carries a customer tag.
+        let stats = BufferOutput()
+        #expect(StoreCommands.stats(dbPath: db, json: true, console: Console(out: stats, err: BufferOutput())) == 0)
+        let idle = try JSONParser.parse(Array(stats.text.utf8))["never_applied"]
+        #expect(idle?["rules"] == .array([.string("customer-tag")]), "\(stats.text)")
+        #expect(idle?["exclusions"] == .array([.string("customer")]))
 
         // The plan, against the live rules the sync recorded.
         let out = BufferOutput(), err = BufferOutput()

@@ -69,10 +69,13 @@ public struct SyncPass: Sendable {
         public var idLookups = 0
 
         var counts: [String: Int] {
-            [
+            var c = [
                 "pages": pages, "contacts": contacts, "created": created, "updated": updated, "unchanged": unchanged,
                 "skipped": skipped, "failed": failed,
             ]
+            // GHL's count of the contacts the pass walks: with the calls so far, the pass's ETA.
+            if let total { c["total"] = total }
+            return c
         }
 
         init() {}
@@ -85,6 +88,7 @@ public struct SyncPass: Sendable {
             unchanged = counts["unchanged"] ?? 0
             skipped = counts["skipped"] ?? 0
             failed = counts["failed"] ?? 0
+            total = counts["total"]
         }
     }
 

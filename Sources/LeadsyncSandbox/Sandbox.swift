@@ -44,6 +44,12 @@ public struct SandboxResponder: HTTPResponder {
             let r = await state.handleOAuth(
                 method: request.method.rawValue, path: path, query: query, headers: headers,
                 body: Array(bytes.readableBytesView))
+            // A token answer delayed after the grant was made: a client killed meanwhile has
+            // spent its refresh token without learning the new one.
+            let faults = await state.faults
+            if faults.latencyAfterHandling > .zero, let prefix = faults.pathPrefix, path.hasPrefix(prefix) {
+                try await Task.sleep(for: faults.latencyAfterHandling)
+            }
             return try await answer(r, request, path, query, headers, nil)
         }
         var body: JSON?

@@ -376,6 +376,26 @@ extension LeadsyncServer {
                 }
                 report = .object(o)
             }
+            if case .object(var o) = report, let run = try store.runningRun(), let total = run.counts["total"],
+                let ct = upstreams.first(where: { $0.service == .calltools })
+            {
+                // A running pass's ETA: the contacts left at the CallTools calls per contact so far
+                // (a create is about two, a change one), at the budget's refill rate.
+                let done = run.counts["contacts"] ?? 0
+                let calls = 2 * (run.counts["created"] ?? 0) + (run.counts["updated"] ?? 0)
+                let perContact = done > 0 ? Double(calls) / Double(done) : 1
+                let left = Double(max(0, total - done)) * perContact
+                let perSecond = ct.budget.capacity / max(0.001, Double(ct.budget.period / .milliseconds(1)) / 1000)
+                var pass = JSONObject()
+                pass["id"] = .number(Double(run.id))
+                pass["mode"] = .string(run.mode)
+                pass["contacts"] = .number(Double(done))
+                pass["total"] = .number(Double(total))
+                pass["calltools_calls_left"] = .number(left.rounded(.up))
+                pass["eta_seconds"] = .number(max(0, (left - (await ct.budget.available())) / perSecond).rounded(.up))
+                o["running_pass"] = .object(pass)
+                report = .object(o)
+            }
             if let ghlBudget, case .object(var o) = report {
                 // Batch work stops while GHL's daily budget is spent; say until when.
                 let until = await ghlBudget.dailyExhaustedUntil

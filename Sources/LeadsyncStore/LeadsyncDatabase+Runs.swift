@@ -110,6 +110,14 @@ extension LeadsyncDatabase {
 
     /// The most recent finished run (of `mode`, or any when nil): an incremental pass starts
     /// from its start time.
+    /// The pass running now, if any (the latest run still marked running).
+    public func runningRun() throws(StoreError) -> SyncRun? {
+        try read("read sync runs") { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM sync_run WHERE status = 'running' ORDER BY id DESC LIMIT 1")
+                .map(Self.decodeRun)
+        }
+    }
+
     public func lastFinishedRun(mode: String?) throws(StoreError) -> SyncRun? {
         try read("read sync runs") { db in
             if let mode {

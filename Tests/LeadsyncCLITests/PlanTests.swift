@@ -37,7 +37,7 @@ import Testing
     @Test func thePlanListsWhatTheNextSyncMovesAndWhatItCosts() async throws {
         let state = SandboxState()
         await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: 2000)
+        await SandboxCommand.seed(state, count: 1000)
         let server = try await SandboxServer.start(state: state)
         let dir = try TempDir()
         let db = dir.path + "/leadsync.sqlite"

@@ -7,6 +7,8 @@ import LeadsyncUpstream
 import LeadsyncValues
 import Testing
 
+@testable import LeadsyncCLI
+
 /// kill -9 at every step of a token refresh (`LEADSYNC_FAILPOINT`), in the real binary, then the
 /// same command again. Before GHL answered and after the new pair was committed, the second run
 /// works; between the two, GHL spent the refresh token and its answer died with the process,
@@ -79,6 +81,77 @@ import Testing
             #expect(status.0 == 0 && status.2.contains("connected"), "\(status.2)")
         }
         #expect(await state.calltoolsContacts().values.contains { $0["crm_id"]?.stringValue == "k1" })
+        await server.stop()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    /// kill -9 at random instants of `sync` passes whose one-second access tokens are refreshed
+    /// throughout (LEADSYNC_REFRESH_KILL_ROUNDS rounds; 2 in CI, 20 in scripts/refresh-kill.sh).
+    /// After each kill the next command either works or says, in one line, that the location must
+    /// be reconnected (then it is reconnected and the rounds go on): never a silent failure, never
+    /// a token printed.
+    @Test func killedAtRandomInstants() async throws {
+        let binary = ExecutableTests.binary
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "build with swift build --build-tests")
+        let rounds = Int(ProcessInfo.processInfo.environment["LEADSYNC_REFRESH_KILL_ROUNDS"] ?? "") ?? 2
+        let state = SandboxState()
+        await state.setLimits(ghl: nil, calltools: nil)
+        await state.enableOAuth(SandboxOAuthApp(accessTokenSeconds: 1))
+        await SandboxCommand.seed(state, count: 250)
+        await state.setSearchOmitsDndSettings(true)  // a GET per routed contact: many GHL calls
+        var faults = Faults()
+        faults.latency = .milliseconds(4)
+        // Each token answer comes 250 ms after the grant: a kill in that window loses the pair.
+        faults.latencyAfterHandling = .milliseconds(250)
+        faults.pathPrefix = "/oauth/token"
+        await state.setFaults(faults)
+        let server = try await SandboxServer.start(state: state)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-rk-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let db = dir + "/leadsync.sqlite"
+        var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
+        env["GHL_API_KEY"] = nil
+        env["GHL_CLIENT_ID"] = "sandbox-client-id"
+        env["GHL_CLIENT_SECRET"] = "sandbox-client-secret"
+        env["LEADSYNC_SECRET_KEY"] = Self.secret
+        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
+        let connect = try await runProgram(
+            binary, ["ghl", "connect", "--code", await state.issueCode(), "--db", db], environment: env)
+        #expect(connect.status == 0, "\(connect.output)")
+        var worked = 0, lost = 0
+        for _ in 0..<rounds {
+            let killed = try await runProgram(
+                binary, ["sync", "--rules", coldLeads, "--full", "--db", db], environment: env,
+                killAfter: .milliseconds(Int64.random(in: 300...2500)))
+            // The next command finds out: it works, or says the location must be reconnected.
+            let next = try await runProgram(
+                binary, ["sync", "--rules", coldLeads, "--full", "--db", db], environment: env)
+            let status = try await runProgram(binary, ["ghl", "status", "--db", db], environment: env)
+            let tokens = await state.issuedTokens()
+            for t in tokens {
+                #expect(!killed.output.contains(t) && !next.output.contains(t) && !status.output.contains(t))
+            }
+            if next.status == 0 {
+                #expect(status.status == 0 && status.output.contains(" connected"), "\(status.output)")
+                worked += 1
+            } else {
+                // Said, in one line, with what to do; then put right for the next round.
+                #expect(next.output.contains("must be reconnected"), "\(next.output)")
+                #expect(status.status == 1 && status.output.contains("lost"), "\(status.output)")
+                lost += 1
+                let again = try await runProgram(
+                    binary, ["ghl", "connect", "--code", await state.issueCode(), "--db", db], environment: env)
+                #expect(again.status == 0, "\(again.output)")
+            }
+        }
+        // And a last pass runs to the end on a working token.
+        let last = try await runProgram(binary, ["sync", "--rules", coldLeads, "--full", "--db", db], environment: env)
+        #expect(last.status == 0, "\(last.output)")
+        let counts = await state.oauthCounts
+        print(
+            "refresh kills: \(rounds) rounds, \(worked) came back working, \(lost) said to reconnect; \(counts.refreshed) refreshes answered, \(counts.reusedRefused) reuses refused"
+        )
+        #expect(worked + lost == rounds)
         await server.stop()
         try? FileManager.default.removeItem(atPath: dir)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LeadsyncSandbox
 import LeadsyncStore
 import LeadsyncTestSupport
 import LeadsyncValues
@@ -42,6 +43,30 @@ import Testing
                 #expect(try await h.postText(port: port, "/rules/plan", edited, headers: []).status == 401)
                 // Nothing moved.
                 #expect(await h.calltoolsBuckets()["p1"] == [11237])
+            }
+        }
+    }
+
+    /// `GET /sync/stats` during a pass: its progress and ETA at the CallTools budget. The pass is
+    /// as its checkpoint leaves it in the store (a real pass under load is too quick or too slow
+    /// to catch mid-way reliably): 300 of 1,200 contacts done, 100 created and 50 changed.
+    @Test func aRunningPassHasAnETA() async throws {
+        let admin = String(repeating: "e", count: 32)
+        try await ServerHarness.with(configure: { $0.adminToken = admin }) { h in
+            let id = try h.store.startRun(mode: "full", at: Fixtures.wallClock())
+            try h.store.checkpoint(
+                run: id, cursor: "null",
+                counts: ["pages": 1, "contacts": 300, "created": 100, "updated": 50, "unchanged": 150, "total": 1200])
+            try await h.running(emitter: false) { port in
+                let r = try await h.get(port: port, "/sync/stats", headers: [("Authorization", "Bearer \(admin)")])
+                let pass = try JSONParser.parse(Array(r.body.utf8))["running_pass"]
+                #expect(pass?["id"] == .number(Double(id)))
+                #expect(pass?["contacts"] == .number(300))
+                #expect(pass?["total"] == .number(1200))
+                // 250 calls for 300 contacts so far; 900 left at that rate: 750 calls.
+                #expect(pass?["calltools_calls_left"] == .number(750))
+                // The harness's budget (1000 per second) holds them all: no wait.
+                #expect(pass?["eta_seconds"] == .number(0))
             }
         }
     }

@@ -73,3 +73,39 @@ public func runProgram(
         thread.start()
     }
 }
+
+/// Runs a program and kills it with SIGKILL after `killAfter` if it is still running; on a
+/// thread of its own (see `runProgram`). Returns how it ended and what it printed.
+public func runProgram(
+    _ path: String, _ arguments: [String], environment: [String: String], killAfter: Duration
+) async throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: path)
+            p.arguments = arguments
+            p.environment = environment
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            do {
+                try p.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            let pid = p.processIdentifier
+            let killer = Thread {
+                let ms = killAfter.components.seconds * 1000 + killAfter.components.attoseconds / 1_000_000_000_000_000
+                usleep(useconds_t(max(0, ms) * 1000))
+                if p.isRunning { kill(pid, SIGKILL) }
+            }
+            killer.start()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            continuation.resume(
+                returning: (p.terminationStatus, p.terminationReason, String(decoding: data, as: UTF8.self)))
+        }
+        thread.start()
+    }
+}

@@ -71,6 +71,11 @@ public enum GHLCommands {
         var line = "\(r.key.rightPadded(to: 24)) \(r.userType.rightPadded(to: 9)) \(r.state.rawValue)"
         line += "  access token expires \(r.accessExpiresAt.iso8601)"
         if let reason = r.reason { line += "  (\(reason))" }
+        if r.state == .refreshing {
+            line +=
+                "  (a refresh begun at \(r.refreshStartedAt?.iso8601 ?? "?") was not finished: the next command or "
+                + "server start finishes it, or says that the location must be reconnected)"
+        }
         return line
     }
 }

@@ -27,40 +27,38 @@ public struct AccountFacts: Sendable {
 public enum OnlineCheck {
     /// Folded tag names the conditions test literally, each with where it is first tested.
     public static func conditionTags(_ rules: CompiledRules) -> [(tag: String, line: Int, column: Int)] {
-        var out: [(String, Int, Int)] = []
-        var seen = Set<String>()
-        func walk(_ c: Condition) {
-            switch c {
-            case .all(let list, _), .any(let list, _): list.forEach(walk)
-            case .not(let inner, _): walk(inner)
-            case .tags(let test, let id):
-                let names: [String]
-                switch test {
-                case .has(let s), .anyOf(let s), .allOf(let s), .noneOf(let s): names = s.names
-                case .anyContains, .anyMatches, .count: names = []
-                }
-                let info = rules.conditions.indices.contains(Int(id)) ? rules.conditions[Int(id)] : nil
-                for n in names where seen.insert(n).inserted { out.append((n, info?.line ?? 0, info?.column ?? 0)) }
-            case .field, .markedCustomer: break
+        firstPlaces(rules) { c in
+            guard case .tags(let test, _) = c else { return [] }
+            switch test {
+            case .has(let s), .anyOf(let s), .allOf(let s), .noneOf(let s): return s.names
+            case .anyContains, .anyMatches, .count: return []
             }
-        }
-        for e in rules.exclusions where !e.builtIn { walk(e.condition) }
-        for r in rules.rules { walk(r.condition) }
-        return out
+        }.map { ($0.name, $0.line, $0.column) }
     }
 
     /// Custom field keys the conditions read, each with where it is first read.
     public static func conditionCustomFields(_ rules: CompiledRules) -> [(key: String, line: Int, column: Int)] {
+        firstPlaces(rules) { c in
+            guard case .field(.customField(let key), _, _) = c else { return [] }
+            return [key]
+        }.map { ($0.name, $0.line, $0.column) }
+    }
+
+    /// The names `names` finds in the condition nodes of the file's exclusions and rules, each
+    /// once, with the place of the node that first names it.
+    static func firstPlaces(
+        _ rules: CompiledRules, _ names: (Condition) -> [String]
+    ) -> [(name: String, line: Int, column: Int)] {
         var out: [(String, Int, Int)] = []
         var seen = Set<String>()
         func walk(_ c: Condition) {
             switch c {
             case .all(let list, _), .any(let list, _): list.forEach(walk)
             case .not(let inner, _): walk(inner)
-            case .field(.customField(let key), _, let id):
-                let info = rules.conditions.indices.contains(Int(id)) ? rules.conditions[Int(id)] : nil
-                if seen.insert(key).inserted { out.append((key, info?.line ?? 0, info?.column ?? 0)) }
-            case .field, .tags, .markedCustomer: break
+            case .tags, .field, .markedCustomer:
+                let id = Int(c.id)
+                let info = rules.conditions.indices.contains(id) ? rules.conditions[id] : nil
+                for n in names(c) where seen.insert(n).inserted { out.append((n, info?.line ?? 0, info?.column ?? 0)) }
             }
         }
         for e in rules.exclusions where !e.builtIn { walk(e.condition) }

@@ -370,9 +370,8 @@ extension LeadsyncServer {
                 if let ct = upstreams.first(where: { $0.service == .calltools }),
                     case .number(let contacts)? = o["backlog_contacts"]
                 {
-                    let perSecond = ct.budget.capacity / max(0.001, Double(ct.budget.period / .milliseconds(1)) / 1000)
                     let beyondBurst = max(0, contacts * 2 - (await ct.budget.available()))
-                    o["backlog_eta_seconds"] = .number((beyondBurst / perSecond).rounded(.up))
+                    o["backlog_eta_seconds"] = .number((beyondBurst / ct.budget.perSecond).rounded(.up))
                 }
                 report = .object(o)
             }
@@ -385,14 +384,14 @@ extension LeadsyncServer {
                 let calls = 2 * (run.counts["created"] ?? 0) + (run.counts["updated"] ?? 0)
                 let perContact = done > 0 ? Double(calls) / Double(done) : 1
                 let left = Double(max(0, total - done)) * perContact
-                let perSecond = ct.budget.capacity / max(0.001, Double(ct.budget.period / .milliseconds(1)) / 1000)
                 var pass = JSONObject()
                 pass["id"] = .number(Double(run.id))
                 pass["mode"] = .string(run.mode)
                 pass["contacts"] = .number(Double(done))
                 pass["total"] = .number(Double(total))
                 pass["calltools_calls_left"] = .number(left.rounded(.up))
-                pass["eta_seconds"] = .number(max(0, (left - (await ct.budget.available())) / perSecond).rounded(.up))
+                pass["eta_seconds"] = .number(
+                    max(0, (left - (await ct.budget.available())) / ct.budget.perSecond).rounded(.up))
                 o["running_pass"] = .object(pass)
                 report = .object(o)
             }

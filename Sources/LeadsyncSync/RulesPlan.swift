@@ -108,16 +108,12 @@ public struct RulesPlan: Sendable {
     /// First pass: the by-phone exclusions each contact matches under both files.
     public mutating func notePhone(_ contact: Contact, phone: String?, markedCustomer: Bool) {
         guard let phone else { return }
-        for (rules, engine, isNew) in [(old, oldEngine, false), (new, newEngine, true)] {
-            let d = engine.evaluate(contact, state: ContactState(markedCustomer: markedCustomer), now: now)
-            for i in d.matchedExclusions where rules.exclusions[i].byPhone {
-                if isNew {
-                    newPhoneMatches[phone, default: []].append((contact.id, rules.exclusions[i].name))
-                } else {
-                    oldPhoneMatches[phone, default: []].append((contact.id, rules.exclusions[i].name))
-                }
-            }
+        func matches(_ rules: CompiledRules, _ engine: Engine) -> [(String, String)] {
+            engine.evaluate(contact, state: ContactState(markedCustomer: markedCustomer), now: now).matchedExclusions
+                .filter { rules.exclusions[$0].byPhone }.map { (contact.id, rules.exclusions[$0].name) }
         }
+        oldPhoneMatches[phone, default: []] += matches(old, oldEngine)
+        newPhoneMatches[phone, default: []] += matches(new, newEngine)
     }
 
     func phoneExclusions(
@@ -190,23 +186,20 @@ public struct RulesPlan: Sendable {
                         syntheticId -= 1
                     }
                 }
-                for t in add {
-                    // Looked up, then created if CallTools lacks it: counted as both.
+                // A tag to add is looked up, then created if CallTools lacks it (counted as both);
+                // a tag to remove is only looked up.
+                for (t, cost, id) in add.map({ ($0, 2, Int?.some(0)) }) + remove.map({ ($0, 1, Int?.none) }) {
                     let f = t.foldedForComparison
                     if resolvedTags[f] == nil {
-                        resolvedTags[f] = 2
-                        calls.tagResolves += 2
+                        resolvedTags[f] = cost
+                        calls.tagResolves += cost
                     }
-                    resolution.tags[t.foldedForComparison] = .some(syntheticId)
-                    syntheticId -= 1
-                }
-                for t in remove {
-                    let f = t.foldedForComparison
-                    if resolvedTags[f] == nil {
-                        resolvedTags[f] = 1
-                        calls.tagResolves += 1
+                    if id == nil {
+                        resolution.tags[f] = .some(nil)
+                    } else {
+                        resolution.tags[f] = .some(syntheticId)
+                        syntheticId -= 1
                     }
-                    resolution.tags[t.foldedForComparison] = .some(nil)
                 }
                 continue
             case .lookup:

@@ -8,6 +8,8 @@ import LeadsyncValues
 public actor TokenBucket {
     public nonisolated let capacity: Double
     public nonisolated let period: Duration
+    /// The refill rate, in requests per second.
+    public nonisolated var perSecond: Double { capacity / max(0.001, Double(period / .milliseconds(1)) / 1000) }
     private var tokens: Double
     private var last: ContinuousClock.Instant
     private var blockedUntil: ContinuousClock.Instant?

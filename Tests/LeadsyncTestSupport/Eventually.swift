@@ -46,9 +46,10 @@ public func withCleanup<T>(
 
 /// Runs a program to its end on a thread of its own, never on Swift's cooperative pool: a test
 /// that waits for a child synchronously holds one of the pool's few threads (two on two cores),
-/// and the in-process sandbox the child talks to then cannot answer it.
+/// and the in-process sandbox the child talks to then cannot answer it. With `killAfter`, a
+/// program still running then is killed with SIGKILL. Returns how it ended and what it printed.
 public func runProgram(
-    _ path: String, _ arguments: [String], environment: [String: String]
+    _ path: String, _ arguments: [String], environment: [String: String], killAfter: Duration? = nil
 ) async throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
@@ -65,42 +66,15 @@ public func runProgram(
                 continuation.resume(throwing: error)
                 return
             }
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            continuation.resume(
-                returning: (p.terminationStatus, p.terminationReason, String(decoding: data, as: UTF8.self)))
-        }
-        thread.start()
-    }
-}
-
-/// Runs a program and kills it with SIGKILL after `killAfter` if it is still running; on a
-/// thread of its own (see `runProgram`). Returns how it ended and what it printed.
-public func runProgram(
-    _ path: String, _ arguments: [String], environment: [String: String], killAfter: Duration
-) async throws -> (status: Int32, reason: Process.TerminationReason, output: String) {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = arguments
-            p.environment = environment
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            do {
-                try p.run()
-            } catch {
-                continuation.resume(throwing: error)
-                return
+            if let killAfter {
+                let pid = p.processIdentifier
+                Thread {
+                    let ms =
+                        killAfter.components.seconds * 1000 + killAfter.components.attoseconds / 1_000_000_000_000_000
+                    usleep(useconds_t(max(0, ms) * 1000))
+                    if p.isRunning { kill(pid, SIGKILL) }
+                }.start()
             }
-            let pid = p.processIdentifier
-            let killer = Thread {
-                let ms = killAfter.components.seconds * 1000 + killAfter.components.attoseconds / 1_000_000_000_000_000
-                usleep(useconds_t(max(0, ms) * 1000))
-                if p.isRunning { kill(pid, SIGKILL) }
-            }
-            killer.start()
             let data = out.fileHandleForReading.readDataToEndOfFile()
             p.waitUntilExit()
             continuation.resume(

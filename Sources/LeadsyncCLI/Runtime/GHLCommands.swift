@@ -15,15 +15,15 @@ public enum GHLCommands {
             console.err.flush()
             return 1
         }
+        guard !(environment["GHL_CLIENT_ID"] ?? "").isEmpty else {
+            return fail("GHL_CLIENT_ID is not set: `ghl connect` is for a Marketplace app (OAuth)")
+        }
         let settings: UpstreamSettings
         let store: LeadsyncDatabase
         do {
             settings = try UpstreamSettings.fromEnvironment(environment)
         } catch {
             return fail(error.message)
-        }
-        guard settings.oauth != nil else {
-            return fail("GHL_CLIENT_ID is not set: `ghl connect` is for a Marketplace app (OAuth)")
         }
         do {
             store = try LeadsyncDatabase.open(path: dbPath)

@@ -26,9 +26,19 @@ public enum StoreCommands {
             let s = try db.stats()
             let last = try db.lastFinishedRun(mode: nil)
             let connections = try db.connections()
-            let idle = try idleRules(db)
+            // The JSON report counts decisions itself: read them from it, not the audit again.
+            var report = json ? try db.statsReport() : .null
+            func counts(_ key: String) -> [String: Int] {
+                var out: [String: Int] = [:]
+                for e in report[key]?.objectValue?.entries ?? [] {
+                    if case .number(let n) = e.value { out[e.key] = Int(exactly: n) ?? 0 }
+                }
+                return out
+            }
+            let decisions =
+                json ? (byRule: counts("by_rule"), byExclusion: counts("by_exclusion")) : try db.decisionCounts()
+            let idle = try idleRules(db, decisions)
             if json {
-                var report = try db.statsReport()
                 if case .object(var o) = report, let idle {
                     o["never_applied"] = .object(
                         JSONObject([
@@ -58,7 +68,6 @@ public enum StoreCommands {
                 console.out.line("in CallTools          \(s.inCallTools)")
                 console.out.line("create pending        \(s.createPending)")
                 console.out.line("marked customers      \(s.markedCustomers)")
-                let decisions = try db.decisionCounts()
                 for (rule, n) in decisions.byRule.sorted(by: { $0.key < $1.key }) {
                     console.out.line("rule \(rule.rightPadded(to: 16)) \(n)")
                 }
@@ -93,10 +102,11 @@ public enum StoreCommands {
 
     /// The live rules' rules and exclusions that no contact's latest decision applies or
     /// matches (nil when no live rules are recorded, or they no longer compile).
-    static func idleRules(_ db: LeadsyncDatabase) throws -> (rules: [String], exclusions: [String])? {
+    static func idleRules(
+        _ db: LeadsyncDatabase, _ counts: (byRule: [String: Int], byExclusion: [String: Int])
+    ) throws -> (rules: [String], exclusions: [String])? {
         guard let live = try db.liveRules(), let rules = RulesCompiler.compile(source: live.text, file: live.path).rules
         else { return nil }
-        let counts = try db.decisionCounts()
         return (
             rules.rules.map(\.name).filter { counts.byRule[$0] == nil },
             rules.exclusions.filter { !$0.builtIn }.map(\.name).filter { counts.byExclusion[$0] == nil }

@@ -63,10 +63,12 @@ public struct RulesPlan: Sendable {
     public private(set) var unreadable = 0
     private var moveIndex: [String: Int] = [:]
     public private(set) var moves: [Move] = []
-    public private(set) var rulesStarting: [String: Int] = [:]
-    public private(set) var rulesStopping: [String: Int] = [:]
-    public private(set) var exclusionsStarting: [String: Int] = [:]
-    public private(set) var exclusionsStopping: [String: Int] = [:]
+    /// Rules and exclusions that start or stop applying, counted by index.
+    var changes: (rules: StartStop, exclusions: StartStop)
+    public var rulesStarting: [String: Int] { changes.rules.starting }
+    public var rulesStopping: [String: Int] { changes.rules.stopping }
+    public var exclusionsStarting: [String: Int] { changes.exclusions.starting }
+    public var exclusionsStopping: [String: Int] { changes.exclusions.stopping }
     public private(set) var calls = Calls()
     /// Every contact that changes buckets, when asked for (`collectMoved`; tests compare it
     /// with what a pass does).
@@ -81,6 +83,10 @@ public struct RulesPlan: Sendable {
     ) {
         self.old = old
         self.new = new
+        changes = (
+            StartStop(old: old.rules.map(\.name), new: new.rules.map(\.name)),
+            StartStop(old: old.exclusions.map(\.name), new: new.exclusions.map(\.name))
+        )
         oldEngine = Engine(rules: old)
         newEngine = Engine(rules: new)
         planner = Planner(rules: new)
@@ -109,7 +115,8 @@ public struct RulesPlan: Sendable {
     public mutating func notePhone(_ contact: Contact, phone: String?, markedCustomer: Bool) {
         guard let phone else { return }
         func matches(_ rules: CompiledRules, _ engine: Engine) -> [(String, String)] {
-            engine.evaluate(contact, state: ContactState(markedCustomer: markedCustomer), now: now).matchedExclusions
+            engine.evaluate(contact, state: ContactState(markedCustomer: markedCustomer), now: now, detail: [])
+                .matchedExclusions
                 .filter { rules.exclusions[$0].byPhone }.map { (contact.id, rules.exclusions[$0].name) }
         }
         oldPhoneMatches[phone, default: []] += matches(old, oldEngine)
@@ -142,18 +149,13 @@ public struct RulesPlan: Sendable {
         let newState = ContactState(
             markedCustomer: markedCustomer, buckets: indexes(newIndex),
             phoneExclusions: phoneExclusions(new, newPhoneMatches, phone: phone, id: contact.id))
-        let before = oldEngine.evaluate(contact, state: oldState, now: now)
-        let after = newEngine.evaluate(contact, state: newState, now: now)
+        // Under the live rules only what applies matters (no fields, no trace).
+        let before = oldEngine.evaluate(contact, state: oldState, now: now, detail: [])
+        let after = newEngine.evaluate(contact, state: newState, now: now, detail: .fields)
 
-        // Rules and exclusions that start or stop applying.
-        let oldRules = Set(before.appliedRules.map { old.rules[$0].name })
-        let newRules = Set(after.appliedRules.map { new.rules[$0].name })
-        for r in newRules.subtracting(oldRules) { rulesStarting[r, default: 0] += 1 }
-        for r in oldRules.subtracting(newRules) { rulesStopping[r, default: 0] += 1 }
-        let oldEx = Set(before.matchedExclusions.map { old.exclusions[$0].name })
-        let newEx = Set(after.matchedExclusions.map { new.exclusions[$0].name })
-        for e in newEx.subtracting(oldEx) { exclusionsStarting[e, default: 0] += 1 }
-        for e in oldEx.subtracting(newEx) { exclusionsStopping[e, default: 0] += 1 }
+        // Rules and exclusions that start or stop applying (matched by name across the files).
+        changes.rules.count(before: before.applied, after: after.applied)
+        changes.exclusions.count(before: before.excluded, after: after.excluded)
 
         // Where CallTools has it now (the managed buckets of either file) → where the new file puts it.
         let from = applied.buckets.compactMap { bucketNames[$0] }.filter(managed.contains).sorted()
@@ -238,10 +240,8 @@ public struct RulesPlan: Sendable {
                 moves.append(m)
             }
         }
-        for (k, v) in other.rulesStarting { rulesStarting[k, default: 0] += v }
-        for (k, v) in other.rulesStopping { rulesStopping[k, default: 0] += v }
-        for (k, v) in other.exclusionsStarting { exclusionsStarting[k, default: 0] += v }
-        for (k, v) in other.exclusionsStopping { exclusionsStopping[k, default: 0] += v }
+        changes.rules.add(other.changes.rules)
+        changes.exclusions.add(other.changes.exclusions)
         let c = other.calls
         calls.lookups += c.lookups
         calls.creates += c.creates
@@ -263,4 +263,51 @@ public struct RulesPlan: Sendable {
 
     /// Contacts that change bucket sets.
     public var moved: Int { moves.reduce(0) { $0 + $1.count } }
+}
+
+/// Which named items (rules, or exclusions) of two files start or stop applying, counted by
+/// index without building a set of names per contact.
+struct StartStop: Sendable {
+    let oldNames: [String]
+    let newNames: [String]
+    /// Old index → new index of the same name, or -1; and the reverse.
+    let oldToNew: [Int]
+    let newToOld: [Int]
+    /// The same names in the same order: equal sets mean nothing started or stopped.
+    let sameNames: Bool
+    var startingCounts: [Int]
+    var stoppingCounts: [Int]
+
+    init(old: [String], new: [String]) {
+        sameNames = old == new
+        oldNames = old
+        newNames = new
+        oldToNew = old.map { name in new.firstIndex(of: name) ?? -1 }
+        newToOld = new.map { name in old.firstIndex(of: name) ?? -1 }
+        startingCounts = [Int](repeating: 0, count: new.count)
+        stoppingCounts = [Int](repeating: 0, count: old.count)
+    }
+
+    mutating func count(before: IndexBits, after: IndexBits) {
+        if sameNames && before == after { return }
+        for n in after.indexes where newToOld[n] < 0 || !before.contains(newToOld[n]) { startingCounts[n] += 1 }
+        for o in before.indexes where oldToNew[o] < 0 || !after.contains(oldToNew[o]) { stoppingCounts[o] += 1 }
+    }
+
+    mutating func add(_ other: StartStop) {
+        for i in startingCounts.indices { startingCounts[i] += other.startingCounts[i] }
+        for i in stoppingCounts.indices { stoppingCounts[i] += other.stoppingCounts[i] }
+    }
+
+    var starting: [String: Int] {
+        var out: [String: Int] = [:]
+        for (i, n) in startingCounts.enumerated() where n > 0 { out[newNames[i]] = n }
+        return out
+    }
+
+    var stopping: [String: Int] {
+        var out: [String: Int] = [:]
+        for (i, n) in stoppingCounts.enumerated() where n > 0 { out[oldNames[i]] = n }
+        return out
+    }
 }

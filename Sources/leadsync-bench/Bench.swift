@@ -8,7 +8,7 @@ import LeadsyncValues
 ///
 /// 1. Decisions per second on one core: the compiled engine over generated, already parsed
 ///    contacts, next to a hand-written Swift router for the same rules (bars: >= 1,000,000/s and
-///    within 3x of hand-written). Both must agree on every contact, or the run fails.
+///    within 1.5x of hand-written, issue 11). Both must agree on every contact, or the run fails.
 /// 2. `leadsync dry-run --json` over a JSON Lines file of the same contacts, next to `jq -c .`
 ///    on the same file, in the same run (bar: <= 3x jq).
 @main
@@ -75,7 +75,9 @@ struct Bench {
                 states.withUnsafeBufferPointer { ss in
                     measure("compiled engine", count: count, rounds: 5) {
                         var sink = 0
-                        for i in 0..<count { sink &+= engine.evaluate(cs[i], state: ss[i], now: now).buckets.count }
+                        for i in 0..<count {
+                            sink &+= engine.evaluate(cs[i], state: ss[i], now: now, detail: .fields).buckets.count
+                        }
                         return sink
                     }
                 }
@@ -92,8 +94,14 @@ struct Bench {
         var mismatches = 0
         var routed = 0
         for i in 0..<count {
-            let a = engine.evaluate(contacts[i], state: states[i], now: now)
+            let a = engine.evaluate(contacts[i], state: states[i], now: now, detail: .fields)
             let b = hand.decide(contacts[i], state: states[i])
+            let traced = engine.evaluate(contacts[i], state: states[i], now: now)
+            if traced.applied != a.applied || traced.excluded != a.excluded || traced.buckets != a.buckets
+                || traced.fields != a.fields
+            {
+                throw CLIError("traced and untraced evaluation differ on \(contacts[i].id)")
+            }
             if !a.buckets.isEmpty { routed += 1 }
             if a.buckets != b.buckets || a.fields != b.fields || a.calltoolsTags != b.calltoolsTags
                 || a.markedCustomer != b.markedCustomer || a.appliedRules != b.appliedRules
@@ -119,6 +127,18 @@ struct Bench {
             states.withUnsafeBufferPointer { ss in
                 measure("compiled engine", count: count, rounds: rounds) {
                     var sink = 0
+                    for i in 0..<count {
+                        sink &+= engine.evaluate(cs[i], state: ss[i], now: now, detail: .fields).buckets.count
+                    }
+                    return sink
+                }
+            }
+        }
+        // The same engine building its full trace, as `explain`, `dry-run` and the audit do.
+        _ = contacts.withUnsafeBufferPointer { cs in
+            states.withUnsafeBufferPointer { ss in
+                measure("engine, traced", count: count, rounds: rounds) {
+                    var sink = 0
                     for i in 0..<count { sink &+= engine.evaluate(cs[i], state: ss[i], now: now).buckets.count }
                     return sink
                 }
@@ -137,8 +157,8 @@ struct Bench {
         print(
             String(
                 format:
-                    "\nengine: %.0f decisions/s (bar >= 1,000,000: %@); hand-written is %.2fx faster (bar <= 3x: %@)",
-                engineRate, engineRate >= 1_000_000 ? "PASS" : "FAIL", ratio, ratio <= 3 ? "PASS" : "FAIL"))
+                    "\nengine: %.0f decisions/s (bar >= 1,000,000: %@); hand-written is %.2fx faster (bar <= 1.5x: %@)",
+                engineRate, engineRate >= 1_000_000 ? "PASS" : "FAIL", ratio, ratio <= 1.5 ? "PASS" : "FAIL"))
 
         if !skipDryRun { try dryRunVersusJq(payloads: payloads, rulesPath: rulesPath) }
     }

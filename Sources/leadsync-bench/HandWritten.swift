@@ -3,8 +3,8 @@ import LeadsyncValues
 
 /// `rules/cold-leads.yaml`, written by hand the way the original worker hard-coded its routing:
 /// the yardstick for the compiled engine. It must agree with the engine on every contact (the
-/// benchmark checks), and it fills the same `Decision`, including which exclusions matched and
-/// which rules applied, but with no condition ids or notes in the trace.
+/// benchmark checks), and it fills the same `Decision` as the engine's untraced evaluation:
+/// which exclusions matched and which rules applied, no per-rule trace.
 struct HandWrittenColdLeads {
     let coldLeads: Int
     let activeClients: Int
@@ -65,40 +65,31 @@ struct HandWrittenColdLeads {
         if case .string(let s)? = c.fields["dndSettings"]?["Call"]?["status"], s == "active" || s == "permanent" {
             dnc = true
         }
-        let exclusions = [state.markedCustomer, customer, noPhone, dnc]
+        var excluded = IndexBits()
+        for (i, matched) in [state.markedCustomer, customer, noPhone, dnc].enumerated() where matched {
+            excluded.insert(i)
+        }
 
-        var outcomes: [RuleOutcome] = [.notMatched(condition: 0), .notMatched(condition: 0), .notMatched(condition: 0)]
+        var applied = IndexBits()
         var buckets: [Int] = []
         var ct = TagChanges()
         var marks = false
-        if tags.contains(where: Self.activeTags.contains) {
-            if noPhone || dnc {
-                outcomes[0] = .blocked(exclusion: noPhone ? 2 : 3)
-            } else {
-                outcomes = [.applied, .stopped(by: 0), .stopped(by: 0)]
-                buckets = [activeClients]
-                ct = TagChanges(add: ["ACA Active client"], remove: ["ACA Cold lead"])
-                marks = true
-            }
-        }
-        if outcomes[0] != .applied {
-            if customer {
-                outcomes[1] = .applied
-                outcomes[2] = .stopped(by: 1)
-                ct = TagChanges(remove: ["ACA Cold lead"])
-                marks = true
-            } else if Self.anyWord(tags, Self.coldWords) {
-                if state.markedCustomer || noPhone || dnc {
-                    outcomes[2] = .blocked(exclusion: state.markedCustomer ? 0 : noPhone ? 2 : 3)
-                } else {
-                    outcomes[2] = .applied
-                    buckets = [coldLeads]
-                    ct = TagChanges(add: ["ACA Cold lead"])
-                }
-            }
+        if tags.contains(where: Self.activeTags.contains), !noPhone, !dnc {
+            applied.insert(0)
+            buckets = [activeClients]
+            ct = TagChanges(add: ["ACA Active client"], remove: ["ACA Cold lead"])
+            marks = true
+        } else if customer {
+            applied.insert(1)
+            ct = TagChanges(remove: ["ACA Cold lead"])
+            marks = true
+        } else if Self.anyWord(tags, Self.coldWords), !state.markedCustomer, !noPhone, !dnc {
+            applied.insert(2)
+            buckets = [coldLeads]
+            ct = TagChanges(add: ["ACA Cold lead"])
         }
         var fields: [FieldValue] = []
-        if outcomes.contains(.applied) {
+        if !applied.isEmpty {
             let first = c.fields["firstName"]?.stringValue ?? ""
             let name = c.fields["name"]?.stringValue ?? ""
             let f = (first.isEmpty ? (name.isEmpty ? "Unknown" : name) : first).trimmedASCII
@@ -117,8 +108,8 @@ struct HandWrittenColdLeads {
         return Decision(
             contactId: c.id, eventType: c.eventType, buckets: buckets, keptCurrentBuckets: false, fields: fields,
             calltoolsTags: ct, ghlTags: TagChanges(), markedCustomer: state.markedCustomer || marks,
-            marksCustomer: marks && !state.markedCustomer, deleted: false,
-            trace: Trace(exclusions: exclusions, rules: outcomes))
+            marksCustomer: marks && !state.markedCustomer, deleted: false, applied: applied, excluded: excluded,
+            trace: Trace(exclusions: [], rules: []))
     }
 }
 

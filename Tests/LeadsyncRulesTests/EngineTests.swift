@@ -195,6 +195,47 @@ import Testing
         #expect(a == b)
     }
 
+    /// Leaving out the trace or the fields changes nothing else: `plan` and the benchmark rely on it.
+    @Test func lessDetailGivesTheSameDecision() throws {
+        let contacts = [
+            #"{"id":"a","phone":"4155550100","tags":["vip","cold"],"customFields":[{"key":"tier","value":"g"}]}"#,
+            #"{"id":"b","phone":"4155550100","tags":["cold","customer"],"customFields":[{"key":"score","value":70}]}"#,
+            #"{"id":"c","phone":"tbd","dnd":true,"tags":["cold"]}"#, #"{"id":"d","tags":[]}"#,
+        ]
+        for json in contacts {
+            let c = try contact(json)
+            for state in [ContactState.none, ContactState(markedCustomer: true, buckets: [1])] {
+                let full = engine.evaluate(c, state: state, now: testNow)
+                #expect(full.isTraced(by: rules))
+                let untraced = engine.evaluate(c, state: state, now: testNow, detail: .fields)
+                #expect(!untraced.isTraced(by: rules) && untraced.trace.notes == full.trace.notes)
+                var same = full
+                same.trace = untraced.trace
+                #expect(untraced == same, "\(json)")
+                let bare = engine.evaluate(c, state: state, now: testNow, detail: [])
+                #expect(bare.fields.isEmpty && bare.buckets == full.buckets && bare.applied == full.applied)
+                #expect(bare.excluded == full.excluded && bare.appliedRules == full.appliedRules)
+                // Reports of an untraced decision say so rather than invent reasons.
+                #expect(untraced.report(rules: rules).contains("not traced") == (full.appliedRules.count < 5))
+            }
+        }
+    }
+
+    /// Past 64 exclusions the set spills into more words, and blocking still finds the first.
+    @Test func manyExclusionsStillBlock() throws {
+        var source = "version: 1\nbuckets: { b: 1 }\nexclusions:\n"
+        for i in 0..<70 { source += "  - { name: x\(i), when: { tags: { has: t\(i) } } }\n" }
+        source += "rules:\n  - { name: r, when: { tags: { has: go } }, bucket: b, ignore_exclusions: [x1] }\n"
+        let rules = try compileOK(source)
+        let engine = Engine(rules: rules)
+        let blocked = engine.evaluate(try contact(#"{"id":"a","tags":["go","t66","t1"]}"#), now: testNow)
+        #expect(blocked.buckets.isEmpty && blocked.trace.rules == [.blocked(exclusion: 67)])
+        #expect(blocked.matchedExclusions == [2, 67])  // index 0 is marked-customer
+        let ignored = engine.evaluate(try contact(#"{"id":"a","tags":["go","t1"]}"#), now: testNow, detail: [])
+        #expect(ignored.buckets == [0] && ignored.matchedExclusions == [2])
+        #expect(IndexBits([3, 64, 130]).indexes == [3, 64, 130] && !IndexBits([3]).contains(64))
+    }
+
     @Test func bucketReferencesKeepIdsAndNames() {
         #expect(rules.buckets.map(\.reference) == [.id(1), .id(2), .name("VIP list")])
     }

@@ -53,10 +53,15 @@ extension Decision {
         let width = (rules.exclusions.map { $0.name.count + 10 } + rules.rules.map { $0.name.count + 5 }).max() ?? 0
         func padded(_ s: String) -> String { s + String(repeating: " ", count: max(1, width + 2 - s.count)) }
         for (i, e) in rules.exclusions.enumerated() {
-            out += "    \(padded("exclusion \(e.name)"))\(trace.exclusions[i] ? "matched" : "no")\n"
+            out += "    \(padded("exclusion \(e.name)"))\(excluded.contains(i) ? "matched" : "no")\n"
         }
+        // An untraced decision knows which rules applied, not why the others did not.
+        let traced = isTraced(by: rules)
         for (i, r) in rules.rules.enumerated() {
-            out += "    \(padded("rule \(r.name)"))\(Decision.reason(trace.rules[i], rules: rules))\n"
+            let reason =
+                traced
+                ? Decision.reason(trace.rules[i], rules: rules) : applied.contains(i) ? "applied" : "not traced"
+            out += "    \(padded("rule \(r.name)"))\(reason)\n"
         }
         for note in trace.notes { out += "    note: \(note)\n" }
         return out
@@ -103,11 +108,12 @@ extension Decision {
             w.raw("{\"name\":")
             w.string(e.name)
             w.raw(",\"matched\":")
-            w.bool(trace.exclusions[i])
+            w.bool(excluded.contains(i))
             w.raw("}")
         }
         w.raw("],\"rules\":[")
-        for (i, r) in rules.rules.enumerated() {
+        // An untraced decision lists no rule outcomes (evaluated without `Engine.Detail.trace`).
+        for (i, r) in rules.rules.enumerated() where isTraced(by: rules) {
             if i > 0 { w.raw(",") }
             let outcome = trace.rules[i]
             w.raw("{\"name\":")

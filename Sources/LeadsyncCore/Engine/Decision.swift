@@ -57,11 +57,61 @@ public enum RuleOutcome: Sendable, Equatable {
     case notEvaluated
 }
 
+/// A set of small indexes (rules, exclusions): one word inline, more only past 64, so a decision
+/// records what applied without allocating.
+public struct IndexBits: Sendable, Equatable {
+    var low: UInt64 = 0
+    var high: [UInt64] = []
+
+    public init() {}
+
+    public init(_ indexes: some Sequence<Int>) {
+        for i in indexes { insert(i) }
+    }
+
+    @inline(__always)
+    public mutating func insert(_ i: Int) {
+        if i < 64 {
+            low |= 1 << UInt64(i)
+            return
+        }
+        let word = i / 64 - 1
+        while high.count <= word { high.append(0) }
+        high[word] |= 1 << UInt64(i % 64)
+    }
+
+    @inline(__always)
+    public func contains(_ i: Int) -> Bool {
+        if i < 64 { return low & (1 << UInt64(i)) != 0 }
+        let word = i / 64 - 1
+        return word < high.count && high[word] & (1 << UInt64(i % 64)) != 0
+    }
+
+    public var isEmpty: Bool { low == 0 && high.allSatisfy { $0 == 0 } }
+
+    /// The members, ascending.
+    public var indexes: [Int] {
+        var out: [Int] = []
+        for (w, word) in ([low] + high).enumerated() {
+            var bits = word
+            while bits != 0 {
+                out.append(w * 64 + bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+        return out
+    }
+}
+
 /// Why the decision is what it is: every exclusion and every rule, in file order.
+///
+/// Built only when asked for (`Engine.Detail.trace`, the default): `plan` and the
+/// benchmarks need what applied, which the decision keeps as `IndexBits`, not why each other
+/// rule did not. An untraced decision has empty `exclusions` and `rules`.
 public struct Trace: Sendable, Equatable {
-    /// Indexed like `CompiledRules.exclusions`: whether each matched.
+    /// Indexed like `CompiledRules.exclusions`: whether each matched. Empty when not traced.
     public var exclusions: [Bool]
-    /// Indexed like `CompiledRules.rules`.
+    /// Indexed like `CompiledRules.rules`. Empty when not traced.
     public var rules: [RuleOutcome]
     /// Remarks such as a phone number the `e164` filter could not normalise.
     public var notes: [String]
@@ -91,12 +141,16 @@ public struct Decision: Sendable, Equatable {
     public var marksCustomer: Bool
     /// A `ContactDelete`: the contact leaves every managed bucket.
     public var deleted: Bool
+    /// The rules that applied and the exclusions that matched (kept with or without a trace).
+    public var applied: IndexBits
+    public var excluded: IndexBits
     public var trace: Trace
 
+    /// `applied` and `excluded` default to what `trace` records.
     public init(
         contactId: String, eventType: String, buckets: [Int], keptCurrentBuckets: Bool, fields: [FieldValue],
         calltoolsTags: TagChanges, ghlTags: TagChanges, markedCustomer: Bool, marksCustomer: Bool, deleted: Bool,
-        trace: Trace
+        applied: IndexBits? = nil, excluded: IndexBits? = nil, trace: Trace
     ) {
         self.contactId = contactId
         self.eventType = eventType
@@ -108,16 +162,19 @@ public struct Decision: Sendable, Equatable {
         self.markedCustomer = markedCustomer
         self.marksCustomer = marksCustomer
         self.deleted = deleted
+        self.applied = applied ?? IndexBits(trace.rules.indices.filter { trace.rules[$0] == .applied })
+        self.excluded = excluded ?? IndexBits(trace.exclusions.indices.filter { trace.exclusions[$0] })
         self.trace = trace
     }
 
     /// Indexes of the rules that applied, in order.
-    public var appliedRules: [Int] {
-        trace.rules.indices.filter { trace.rules[$0] == .applied }
-    }
+    public var appliedRules: [Int] { applied.indexes }
 
     /// Indexes of the exclusions that matched (index 0 is `marked-customer`).
-    public var matchedExclusions: [Int] {
-        trace.exclusions.indices.filter { trace.exclusions[$0] }
+    public var matchedExclusions: [Int] { excluded.indexes }
+
+    /// True when the trace says why every rule did or did not apply.
+    public func isTraced(by rules: CompiledRules) -> Bool {
+        trace.rules.count == rules.rules.count && trace.exclusions.count == rules.exclusions.count
     }
 }

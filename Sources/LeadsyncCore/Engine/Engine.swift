@@ -31,47 +31,61 @@ public struct Engine: Sendable {
         }
     }
 
+    /// What a decision carries beyond its buckets, tags and what applied.
+    public struct Detail: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Why each rule did or did not apply (`Trace.rules`, `Trace.exclusions`).
+        public static let trace = Detail(rawValue: 1)
+        /// The CallTools fields, rendered from their templates.
+        public static let fields = Detail(rawValue: 2)
+        public static let all: Detail = [.trace, .fields]
+    }
+
     /// The desired state for `contact`, given what local state says and the evaluation time.
+    ///
+    /// `detail` leaves out what the caller does not need. Without `.trace` the decision's trace
+    /// holds only notes: what applied and what was excluded is still in `applied` and
+    /// `excluded`, but not why each other rule did not apply (`plan` and bulk evaluation skip
+    /// it; `explain`, `dry-run`, tests and the audit keep it). Without `.fields` no template is
+    /// rendered: for a comparison of what applies, never for a decision that is carried out.
     public func evaluate(
-        _ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false
+        _ contact: Contact, state: ContactState = .none, now: Timestamp, deleted: Bool = false,
+        detail: Detail = .all
     )
         -> Decision
     {
+        let tracing = detail.contains(.trace)
         let ruleCount = rules.rules.count
         if deleted {
             return Decision(
                 contactId: contact.id, eventType: contact.eventType, buckets: [], keptCurrentBuckets: false, fields: [],
                 calltoolsTags: TagChanges(), ghlTags: TagChanges(), markedCustomer: state.markedCustomer,
-                marksCustomer: false, deleted: true,
+                marksCustomer: false, deleted: true, applied: IndexBits(), excluded: IndexBits(),
                 trace: Trace(
-                    exclusions: [Bool](repeating: false, count: rules.exclusions.count),
-                    rules: [RuleOutcome](repeating: .notEvaluated, count: ruleCount),
+                    exclusions: tracing ? [Bool](repeating: false, count: rules.exclusions.count) : [],
+                    rules: tracing ? [RuleOutcome](repeating: .notEvaluated, count: ruleCount) : [],
                     notes: ["ContactDelete: the contact leaves every managed bucket"]))
         }
 
         // 1-2. Exclusions (index 0 is the built-in marked-customer).
-        var excluded = [Bool](repeating: false, count: rules.exclusions.count)
-        var anyExcluded = false
+        var excluded = IndexBits()
         exclusionPrograms.withUnsafeBufferPointer { programs in
-            for i in 0..<programs.count where programs[i].run(contact, state, now) < 0 {
-                excluded[i] = true
-                anyExcluded = true
-            }
+            for i in 0..<programs.count where programs[i].run(contact, state, now) < 0 { excluded.insert(i) }
         }
         var notes: [String] = []
-        for shared in state.phoneExclusions where shared.exclusion < excluded.count {
-            if !excluded[shared.exclusion] {
-                excluded[shared.exclusion] = true
-                anyExcluded = true
-            }
+        for shared in state.phoneExclusions where shared.exclusion < rules.exclusions.count {
+            excluded.insert(shared.exclusion)
             notes.append(
                 "exclusion '\(rules.exclusions[shared.exclusion].name)' matched GHL contact \(shared.contactId), "
                     + "which has the same phone")
         }
+        let anyExcluded = !excluded.isEmpty
 
         // 3. Rules in file order.
         var outcomes = [RuleOutcome]()
-        outcomes.reserveCapacity(ruleCount)
+        if tracing { outcomes.reserveCapacity(ruleCount) }
+        var applied = IndexBits()
         var buckets: [Int] = []
         var bucketsLocked = false
         var calltoolsTags = TagChanges()
@@ -82,24 +96,26 @@ public struct Engine: Sendable {
         var stoppedBy: Int32 = -1
         for r in 0..<ruleCount {
             if stoppedBy >= 0 {
+                if !tracing { break }
                 outcomes.append(.stopped(by: stoppedBy))
                 continue
             }
             let flags = ruleFlags[r]
             if !flags.enabled {
-                outcomes.append(.disabled)
+                if tracing { outcomes.append(.disabled) }
                 continue
             }
             let failed = rulePrograms.withUnsafeBufferPointer { $0[r].run(contact, state, now) }
             if failed >= 0 {
-                outcomes.append(.notMatched(condition: failed))
+                if tracing { outcomes.append(.notMatched(condition: failed)) }
                 continue
             }
             if anyExcluded, let blocker = blockingExclusion(excluded, flags, r) {
-                outcomes.append(.blocked(exclusion: Int32(blocker)))
+                if tracing { outcomes.append(.blocked(exclusion: Int32(blocker))) }
                 continue
             }
-            outcomes.append(.applied)
+            if tracing { outcomes.append(.applied) }
+            applied.insert(r)
             if firstApplied < 0 { firstApplied = r } else { severalApplied = true }
             // `exclusive` fixes the bucket set to this rule's bucket (none, for a rule without
             // one); later rules may still tag or mark, but not route.
@@ -125,38 +141,46 @@ public struct Engine: Sendable {
         var kept = false
         if firstApplied >= 0 {
             if buckets.count > 1 { buckets.sort() }
-            fields = renderFields(
-                contact, firstApplied: firstApplied, several: severalApplied, outcomes: outcomes,
-                notes: &notes)
+            if detail.contains(.fields) {
+                fields = renderFields(
+                    contact, firstApplied: firstApplied, several: severalApplied, applied: applied, notes: &notes)
+            }
         } else if rules.onNoMatch == .keep && !anyExcluded {
             buckets = state.buckets.sorted()
             kept = true
+        }
+        var exclusionTrace: [Bool] = []
+        if tracing {
+            exclusionTrace = (0..<rules.exclusions.count).map { excluded.contains($0) }
         }
         return Decision(
             contactId: contact.id, eventType: contact.eventType, buckets: buckets, keptCurrentBuckets: kept,
             fields: fields, calltoolsTags: calltoolsTags, ghlTags: ghlTags,
             markedCustomer: state.markedCustomer || marks, marksCustomer: marks && !state.markedCustomer,
-            deleted: false, trace: Trace(exclusions: excluded, rules: outcomes, notes: notes))
+            deleted: false, applied: applied, excluded: excluded,
+            trace: Trace(exclusions: exclusionTrace, rules: outcomes, notes: notes))
     }
 
     /// The first matching exclusion that rule `r` does not ignore.
     @inline(__always)
-    func blockingExclusion(_ excluded: [Bool], _ flags: RuleFlags, _ r: Int) -> Int? {
-        for i in excluded.indices where excluded[i] {
-            let ignored = i < 64 ? flags.ignores & (1 << UInt64(i)) != 0 : rules.rules[r].ignoresExclusion[i]
-            if !ignored { return i }
+    func blockingExclusion(_ excluded: IndexBits, _ flags: RuleFlags, _ r: Int) -> Int? {
+        let blocking = excluded.low & ~flags.ignores
+        if blocking != 0 { return blocking.trailingZeroBitCount }
+        guard !excluded.high.isEmpty else { return nil }
+        for i in 64..<rules.exclusions.count where excluded.contains(i) && !rules.rules[r].ignoresExclusion[i] {
+            return i
         }
         return nil
     }
 
     /// Default mapping with each applied rule's overrides merged over it, in order.
     func renderFields(
-        _ contact: Contact, firstApplied: Int, several: Bool, outcomes: [RuleOutcome],
+        _ contact: Contact, firstApplied: Int, several: Bool, applied: IndexBits,
         notes: inout [String]
     ) -> [FieldValue] {
         var templates = rules.rules[firstApplied].mergedFields
         if several {
-            for r in outcomes.indices where r > firstApplied && outcomes[r] == .applied {
+            for r in applied.indexes where r > firstApplied {
                 templates = FieldTemplate.merge(templates, rules.rules[r].fields)
             }
         }

@@ -8,8 +8,16 @@ public struct Template: Sendable {
     }
 
     public struct Expression: Sendable {
-        public var path: FieldPath
-        public var filters: [Filter]
+        public let path: FieldPath
+        public let filters: [Filter]
+        /// `path.headHash`, computed once: rendering looks the field up by it.
+        let headHash: UInt64
+
+        public init(path: FieldPath, filters: [Filter]) {
+            self.path = path
+            self.filters = filters
+            headHash = path.headHash
+        }
     }
 
     public enum DefaultValue: Sendable {
@@ -106,7 +114,7 @@ enum TemplateValue {
 
 extension Template.Expression {
     func evaluate(_ contact: Contact, region: PhoneRegion, note: (String) -> Void) -> TemplateValue {
-        var value = TemplateValue(contact.value(at: path))
+        var value = TemplateValue(contact.value(at: path, headHash: headHash))
         for filter in filters {
             switch filter {
             case .default(let fallback):

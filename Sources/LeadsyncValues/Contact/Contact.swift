@@ -106,7 +106,10 @@ public struct Contact: Sendable {
     }
 
     /// The value a rules path points at, or nil when it is absent.
-    public func value(at path: FieldPath) -> JSON? {
+    public func value(at path: FieldPath) -> JSON? { value(at: path, headHash: path.headHash) }
+
+    /// `value(at:)` with the first component's hash computed once, by whoever holds the path.
+    public func value(at path: FieldPath, headHash: UInt64) -> JSON? {
         switch path {
         case .tags:
             return .array(tags.map(JSON.string))
@@ -124,7 +127,7 @@ public struct Contact: Sendable {
                     return .object(o)
                 })
         case .field(let first, let rest):
-            guard var current = field(first) else { return nil }
+            guard var current = field(first, hash: headHash) else { return nil }
             for component in rest {
                 guard let next = current[component] else { return nil }
                 current = next
@@ -254,6 +257,12 @@ public enum FieldPath: Sendable, Equatable, CustomStringConvertible {
         case "customFields": self = .customField(parts.dropFirst().joined(separator: "."))
         default: self = .field(parts[0], Array(parts.dropFirst()))
         }
+    }
+
+    /// The hash of the first component, for `Contact.value(at:headHash:)` (0 for the others).
+    public var headHash: UInt64 {
+        if case .field(let first, _) = self { return TagHash.of(first) }
+        return 0
     }
 
     public var description: String {

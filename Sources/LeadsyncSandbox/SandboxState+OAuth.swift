@@ -72,33 +72,6 @@ extension SandboxState {
         return holder.userType == "Location" && holder.locationId == locationId
     }
 
-    static func form(_ bytes: [UInt8]) -> [String: String] {
-        var out: [String: String] = [:]
-        for pair in String(decoding: bytes, as: UTF8.self).split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1).map { percentDecode(String($0)) }
-            if kv.count == 2 { out[kv[0]] = kv[1] }
-        }
-        return out
-    }
-
-    static func percentDecode(_ s: String) -> String {
-        var bytes: [UInt8] = []
-        var it = Array(s.utf8)[...]
-        while let b = it.popFirst() {
-            if b == UInt8(ascii: "+") {
-                bytes.append(UInt8(ascii: " "))
-            } else if b == UInt8(ascii: "%"), it.count >= 2,
-                let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(v)
-                it = it.dropFirst(2)
-            } else {
-                bytes.append(b)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     static func oauthError(_ status: Int, _ error: String, _ description: String) -> SandboxResponse {
         .json(
             status,
@@ -123,7 +96,7 @@ extension SandboxState {
             guard (headers["content-type"] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") else {
                 return Self.oauthError(400, "invalid_request", "body must be application/x-www-form-urlencoded")
             }
-            let f = Self.form(body)
+            let f = FormEncoding.fields(body)
             guard f["client_id"] == app.clientId, f["client_secret"] == app.clientSecret else {
                 return Self.oauthError(401, "invalid_client", "Invalid client credentials")
             }
@@ -154,7 +127,7 @@ extension SandboxState {
                 let holder = accessTokens[String(auth.dropFirst(7))], holder.userType == "Company",
                 holder.expiresAtMs > nowMs()
             else { return Self.ghlError(401, "Invalid JWT") }
-            let f = Self.form(body)
+            let f = FormEncoding.fields(body)
             guard f["companyId"] == holder.companyId, f["locationId"] == locationId else {
                 return Self.ghlError(400, "Location not found for this company")
             }

@@ -34,6 +34,7 @@ extension LeadsyncServer {
         router.get("/healthz") { _, _ in Self.json(.ok, ["status": .string("ok")]) }
         router.get("/readyz") { _, _ in self.readiness() }
         router.get("/metrics") { _, _ in await self.metricsPage() }
+        addUIRoutes(to: router)
         return router
     }
 
@@ -187,17 +188,22 @@ extension LeadsyncServer {
                             diagnostics.filter { $0.severity == .error }.map { .string($0.headline) }),
                     ])
             }
-            let budgets = PlanRunner.Budgets(
-                calltools: upstreams.first { $0.service == .calltools }.map {
-                    (
-                        Int(exactly: $0.budget.capacity.rounded()).map { max($0, 1) } ?? 1000,
-                        Double($0.budget.period / .milliseconds(1)) / 1000
-                    )
-                } ?? (1000, 3600))
+            let budgets = planBudgets()
             return Self.json(.ok, PlanRunner.json(plan, budgets: budgets, oldHash: rules.current.hash))
         } catch {
             return Self.error(.serviceUnavailable, "\(error)")
         }
+    }
+
+    /// The CallTools budget as `plan` counts time with it.
+    func planBudgets() -> PlanRunner.Budgets {
+        PlanRunner.Budgets(
+            calltools: upstreams.first { $0.service == .calltools }.map {
+                (
+                    Int(exactly: $0.budget.capacity.rounded()).map { max($0, 1) } ?? 1000,
+                    Double($0.budget.period / .milliseconds(1)) / 1000
+                )
+            } ?? (1000, 3600))
     }
 
     // MARK: OAuth
@@ -375,23 +381,14 @@ extension LeadsyncServer {
                 }
                 report = .object(o)
             }
-            if case .object(var o) = report, let run = try store.runningRun(), let total = run.counts["total"],
-                let ct = upstreams.first(where: { $0.service == .calltools })
-            {
-                // A running pass's ETA: the contacts left at the CallTools calls per contact so far
-                // (a create is about two, a change one), at the budget's refill rate.
-                let done = run.counts["contacts"] ?? 0
-                let calls = 2 * (run.counts["created"] ?? 0) + (run.counts["updated"] ?? 0)
-                let perContact = done > 0 ? Double(calls) / Double(done) : 1
-                let left = Double(max(0, total - done)) * perContact
+            if case .object(var o) = report, let estimate = try await runningPass() {
                 var pass = JSONObject()
-                pass["id"] = .number(Double(run.id))
-                pass["mode"] = .string(run.mode)
-                pass["contacts"] = .number(Double(done))
-                pass["total"] = .number(Double(total))
-                pass["calltools_calls_left"] = .number(left.rounded(.up))
-                pass["eta_seconds"] = .number(
-                    max(0, (left - (await ct.budget.available())) / ct.budget.perSecond).rounded(.up))
+                pass["id"] = .number(Double(estimate.run.id))
+                pass["mode"] = .string(estimate.run.mode)
+                pass["contacts"] = .number(Double(estimate.done))
+                pass["total"] = .number(Double(estimate.total))
+                pass["calltools_calls_left"] = .number(estimate.callsLeft.rounded(.up))
+                pass["eta_seconds"] = .number(estimate.etaSeconds.rounded(.up))
                 o["running_pass"] = .object(pass)
                 report = .object(o)
             }
@@ -409,6 +406,22 @@ extension LeadsyncServer {
         } catch {
             return Self.error(.serviceUnavailable, error.description)
         }
+    }
+
+    /// A running pass and its ETA: the contacts left at the CallTools calls per contact so far (a
+    /// create is about two, a change one), at the budget's refill rate.
+    func runningPass() async throws(StoreError) -> (
+        run: SyncRun, done: Int, total: Int, callsLeft: Double, etaSeconds: Double
+    )? {
+        guard let run = try store.runningRun(), let total = run.counts["total"],
+            let ct = upstreams.first(where: { $0.service == .calltools })
+        else { return nil }
+        let done = run.counts["contacts"] ?? 0
+        let calls = 2 * (run.counts["created"] ?? 0) + (run.counts["updated"] ?? 0)
+        let perContact = done > 0 ? Double(calls) / Double(done) : 1
+        let left = Double(max(0, total - done)) * perContact
+        let eta = max(0, (left - (await ct.budget.available())) / ct.budget.perSecond)
+        return (run, done, total, left, eta)
     }
 
     /// Marks (or with `?undo=true` unmarks) and queues the contact to be re-read from GHL and

@@ -44,6 +44,8 @@ public final class LeadsyncServer: Sendable {
     let now: @Sendable () -> Timestamp
     /// Inbox counts for the probes, kept up to date by the processor (not counted per request).
     let snapshot = InboxSnapshot()
+    /// Operator page sign-ins (`/ui`).
+    let uiSessions = UISessions()
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,

@@ -53,6 +53,10 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
 
     public var runningId: Int64? { running.withLock { $0 } }
 
+    /// When the clock next starts a pass (checked every 30 s), for the operator page.
+    public var nextPass: Timestamp? { next.withLock { $0 } }
+    private let next = Mutex<Timestamp?>(nil)
+
     /// Starts a pass now, unless one runs. The run is recorded before this returns.
     public func trigger(full: Bool) throws(StoreError) -> TriggerResult {
         let mode = full ? "full" : "incremental"
@@ -96,10 +100,14 @@ public final class ReconcileScheduler: ServiceLifecycle.Service, Sendable {
     /// Sleeps until the next scheduled pass and asks for it (skipped if one is running).
     func clock() async {
         var schedule = ReconcileSchedule(configuration: configuration, startedAt: now())
+        next.withLock { $0 = schedule.nextDue(after: now()) }
+        defer { next.withLock { $0 = nil } }
         while !Task.isCancelled {
             // Cancelled at shutdown: that ends the loop, not the server, with an error.
             do { try await Task.sleep(for: .seconds(30)) } catch { return }
-            guard let full = schedule.due(at: now()) else { continue }
+            let due = schedule.due(at: now())
+            next.withLock { $0 = schedule.nextDue(after: now()) }
+            guard let full = due else { continue }
             do {
                 if case .alreadyRunning = try trigger(full: full) {
                     logger.info("scheduled \(full ? "full" : "incremental") pass skipped: a pass is running")
@@ -178,6 +186,17 @@ struct ReconcileSchedule {
             return false
         }
         return nil
+    }
+
+    /// When `due` will next say yes, seen from `t` (nil: nothing is scheduled).
+    func nextDue(after t: Timestamp) -> Timestamp? {
+        var candidates: [Int64] = []
+        if let interval { candidates.append(lastPass.milliseconds + Int64(interval / .milliseconds(1))) }
+        if let hour = fullHour {
+            let todayAt = Self.day(t) * 86_400_000 + Int64(hour) * 3_600_000
+            candidates.append(Self.day(t) > lastFullDay ? max(todayAt, t.milliseconds) : todayAt + 86_400_000)
+        }
+        return candidates.min().map(Timestamp.init(milliseconds:))
     }
 
     static func day(_ t: Timestamp) -> Int64 { t.milliseconds / 86_400_000 }

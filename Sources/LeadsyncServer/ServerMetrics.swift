@@ -12,6 +12,8 @@ public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let webhookCounters: [String: CoreMetrics.Counter]
+    /// The same outcomes per minute over the last hour, for the operator page.
+    public let activity = WebhookActivity()
     let queueDepth: CoreMetrics.Gauge
     let deadLetterGauge: CoreMetrics.Gauge
     let deadLetterCounter: CoreMetrics.Counter
@@ -49,7 +51,10 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    func webhook(_ outcome: String) { webhookCounters[outcome]?.increment() }
+    func webhook(_ outcome: String) {
+        webhookCounters[outcome]?.increment()
+        activity.record(outcome, at: .now())
+    }
 
     func intakeTook(_ d: Duration) { intake.recordNanoseconds(Int64(d / .nanoseconds(1))) }
 

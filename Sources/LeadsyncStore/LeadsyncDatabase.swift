@@ -210,6 +210,10 @@ public final class LeadsyncDatabase: Sendable {
                 t.column("loaded_at", .integer).notNull()
             }
         }
+        // The operator page lists the contacts most recently changed (issue 12).
+        m.registerMigration("v8") { db in
+            try db.create(index: "contact_updated_at", on: "contact", columns: ["updated_at"])
+        }
         return m
     }
 }

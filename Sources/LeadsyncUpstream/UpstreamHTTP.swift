@@ -472,16 +472,7 @@ public struct UpstreamHTTP: Sendable {
         return body.stringValue ?? ""
     }
 
-    static func percentEncode(_ s: String) -> String {
-        var out = ""
-        for b in s.utf8 {
-            switch b {
-            case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x2D, 0x2E, 0x5F, 0x7E: out.append(Character(Unicode.Scalar(b)))
-            default: out += "%" + String(b, radix: 16, uppercase: true).leftPadded(to: 2, with: "0")
-            }
-        }
-        return out
-    }
+    static func percentEncode(_ s: String) -> String { FormEncoding.encode(s) }
 }
 
 extension Duration {

@@ -13,6 +13,7 @@ import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `leadsync serve`: the webhook server, its workers and its reconcile schedule.
@@ -46,6 +47,8 @@ public final class LeadsyncServer: Sendable {
     let snapshot = InboxSnapshot()
     /// Operator page sign-ins (`/ui`).
     let uiSessions = UISessions()
+    /// The last `check` of the rules file the page showed, by its text.
+    let uiCheckCache = Mutex<(text: String, diagnostics: [Diagnostic])?>(nil)
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,

@@ -22,7 +22,7 @@ extension LeadsyncDatabase {
     }
 
     /// Contacts by GHL id (exact, then prefix), phone (digits anywhere in the normalised
-    /// number) or name (in the stored snapshot, case-insensitive), at most `limit`.
+    /// number) or name and email (every word of the query, case-insensitive), at most `limit`.
     public func searchContacts(_ query: String, limit: Int = 50) throws(StoreError) -> [ContactHit] {
         let q = query.trimmedASCII
         guard !q.isEmpty else { return [] }
@@ -53,11 +53,16 @@ extension LeadsyncDatabase {
                         db, sql: "SELECT ghl_id FROM contact_phone WHERE phone LIKE ? ESCAPE '\\' LIMIT ?",
                         arguments: [like(digits), limit]))
             }
-            if hasData, ids.count < limit {
+            // Names and emails: every word of the query somewhere in the contact's search text
+            // ("Ana Lima"), for a query with a letter in it that named no contact id.
+            if hasSearch, ids.isEmpty, q.contains(where: \.isLetter) {
+                let words = q.lowercased().split(whereSeparator: \.isWhitespace).prefix(6).map { like(String($0)) }
                 add(
                     try String.fetchAll(
-                        db, sql: "SELECT ghl_id FROM contact_data WHERE data LIKE ? ESCAPE '\\' LIMIT ?",
-                        arguments: [like(q), limit]))
+                        db,
+                        sql: "SELECT ghl_id FROM contact_search WHERE "
+                            + words.map { _ in "text LIKE ? ESCAPE '\\'" }.joined(separator: " AND ") + " LIMIT ?",
+                        arguments: StatementArguments(words) + [limit]))
             }
             return try ids.map { id in try hit(db, id) }
         }

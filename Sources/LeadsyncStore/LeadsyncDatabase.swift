@@ -16,6 +16,8 @@ public final class LeadsyncDatabase: Sendable {
     let hasPhones: Bool
     /// The snapshot table exists (v7); false only for a read-only open of an older file.
     let hasData: Bool
+    /// The operator page's search table exists (v8).
+    let hasSearch: Bool
 
     /// How long a write waits for a lock held by another connection before failing.
     public static let busyTimeout: Double = 5
@@ -25,6 +27,7 @@ public final class LeadsyncDatabase: Sendable {
         try LeadsyncDatabase.migrator.migrate(writer)
         self.hasPhones = true
         self.hasData = true
+        self.hasSearch = true
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -62,6 +65,7 @@ public final class LeadsyncDatabase: Sendable {
         let applied = try writer.read { try LeadsyncDatabase.migrator.appliedIdentifiers($0) }
         self.hasPhones = applied.contains("v5")
         self.hasData = applied.contains("v7")
+        self.hasSearch = applied.contains("v8")
         guard applied.contains("v1") else {
             throw StoreError(operation: "read it", underlying: DatabaseError(message: "not a leadsync database"))
         }
@@ -210,12 +214,41 @@ public final class LeadsyncDatabase: Sendable {
                 t.column("loaded_at", .integer).notNull()
             }
         }
-        // The operator page lists the contacts most recently changed (issue 12).
+        // The operator page (issue 12): the contacts most recently changed, and a search by name
+        // or email that scans a short text per contact instead of its whole snapshot, kept up
+        // to date by triggers on the snapshot table (whoever writes it). The triggers delete and
+        // insert: an `OR REPLACE` in a trigger takes the conflict policy of the statement that
+        // fired it (an upsert's ABORT), and would fail the write.
         m.registerMigration("v8") { db in
             try db.create(index: "contact_updated_at", on: "contact", columns: ["updated_at"])
+            try db.execute(
+                sql: """
+                    CREATE TABLE contact_search (ghl_id TEXT PRIMARY KEY NOT NULL, text TEXT NOT NULL);
+                    INSERT INTO contact_search SELECT ghl_id, \(searchText("data")) FROM contact_data;
+                    CREATE TRIGGER contact_search_insert AFTER INSERT ON contact_data BEGIN
+                        DELETE FROM contact_search WHERE ghl_id = NEW.ghl_id;
+                        INSERT INTO contact_search VALUES (NEW.ghl_id, \(searchText("NEW.data")));
+                    END;
+                    CREATE TRIGGER contact_search_update AFTER UPDATE OF data ON contact_data BEGIN
+                        DELETE FROM contact_search WHERE ghl_id = NEW.ghl_id;
+                        INSERT INTO contact_search VALUES (NEW.ghl_id, \(searchText("NEW.data")));
+                    END;
+                    CREATE TRIGGER contact_search_delete AFTER DELETE ON contact_data BEGIN
+                        DELETE FROM contact_search WHERE ghl_id = OLD.ghl_id;
+                    END;
+                    """)
         }
         return m
     }
+}
+
+/// The search text of a snapshot column (SQL): its names and email, lowercased (ASCII, as LIKE
+/// compares). Not JSON (never written so, but hostile bytes must not fail a write): empty.
+func searchText(_ column: String) -> String {
+    let parts = ["firstName", "lastName", "name", "email", "companyName"].map {
+        "coalesce(json_extract(\(column), '$.f.\($0)'), '')"
+    }
+    return "CASE WHEN json_valid(\(column)) THEN lower(\(parts.joined(separator: " || ' ' || "))) ELSE '' END"
 }
 
 /// A database failure, naming what leadsync was doing.

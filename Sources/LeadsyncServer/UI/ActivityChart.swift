@@ -21,9 +21,9 @@ enum ActivityChart {
             + "\(totals[2]) refused; busiest minute \(top == 1 && totals.allSatisfy { $0 == 0 } ? 0 : top)"
         var out =
             "<svg role=\"img\" aria-label=\"\(summary)\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" "
-            + "width=\"100%\" preserveAspectRatio=\"none\" id=\"activity\"><title>\(summary)</title>"
+            + "width=\"100%\" id=\"activity\"><title>\(summary)</title>"
         // Grid: zero, half, top.
-        for (fraction, label) in [(0.0, 0), (0.5, scale / 2), (1.0, scale)] {
+        for (fraction, label) in scale > 1 ? [(0.0, 0), (0.5, scale / 2), (1.0, scale)] : [(0.0, 0), (1.0, 1)] {
             let y = 8 + plotHeight * (1 - fraction)
             out += "<line x1=\"\(f(left))\" x2=\"\(Int(width))\" y1=\"\(f(y))\" y2=\"\(f(y))\" stroke=\"#e5e7eb\"/>"
             out += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(label)</text>"
@@ -38,9 +38,10 @@ enum ActivityChart {
                     + "height=\"\(f(h))\" fill=\"\(colors[k])\"><title>\(m.counts[k]) \(names[k])</title></rect>"
             }
         }
-        for (i, label) in [(0, "-60 min"), (30, "-30 min"), (minutes.count - 1, "now")] where i >= 0 {
-            let x = left + Double(i) * slot + slot / 2
-            out += "<text x=\"\(f(x))\" y=\"\(Int(height - 4))\" text-anchor=\"middle\">\(label)</text>"
+        for (x, label, anchor) in [
+            (left, "-60 min", "start"), ((left + width) / 2, "-30 min", "middle"), (width, "now", "end"),
+        ] {
+            out += "<text x=\"\(f(x))\" y=\"\(Int(height - 4))\" text-anchor=\"\(anchor)\">\(label)</text>"
         }
         out += "</svg><div class=\"legend\">"
         for k in 0..<3 { out += "<span style=\"--c:\(colors[k])\">\(names[k]) \(totals[k])</span>" }

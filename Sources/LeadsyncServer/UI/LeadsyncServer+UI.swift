@@ -11,6 +11,7 @@ import LeadsyncValues
 import LeadsyncWebhooks
 import Logging
 import Mustache
+import Synchronization
 
 /// The operator's page, `/ui` (issue 12): server-rendered HTML from the templates in
 /// `UITemplates`, behind a login with the admin token. Sessions are cookies (HttpOnly,
@@ -150,6 +151,7 @@ extension LeadsyncServer {
         let inbox = try store.inboxCounts()
         let last = try store.lastFinishedRun(mode: nil)
         let live = try store.liveRules()
+        let bucketNames = bucketNames()
         var model: [String: Any] = [
             "title": "Overview", "refreshMs": 10_000,
             "chart": ActivityChart.svg(minutes),
@@ -164,7 +166,7 @@ extension LeadsyncServer {
             "nextPass": scheduler?.nextPass.map { Self.when($0, now: t) } ?? "not scheduled",
             "rulesHash": rules.current.hash, "rulesPath": rules.path,
             "rulesLoaded": live.map { Self.when($0.loadedAt, now: t) } ?? "-",
-            "recent": try store.recentContacts(limit: 10).map(hitModel),
+            "recent": try store.recentContacts(limit: 10).map { hitModel($0, names: bucketNames) },
         ]
         if let pass = try await runningPass() {
             model["running"] = [
@@ -187,12 +189,14 @@ extension LeadsyncServer {
     }
 
     func uiContacts(_ request: Request, _ session: UISessions.Session) throws -> Response {
-        let query = String((request.uri.queryParameters.get("q") ?? "").prefix(200))
+        // A form's GET query: `+` is a space (Hummingbird's query parameters keep it).
+        let query = String((FormEncoding.fields(Array((request.uri.query ?? "").utf8))["q"] ?? "").prefix(200))
         var model: [String: Any] = ["title": "Contacts", "query": query]
         if !query.trimmedASCII.isEmpty {
             let hits = try store.searchContacts(query, limit: 50)
             model["searched"] = true
-            model["hits"] = hits.map(hitModel)
+            let names = bucketNames()
+            model["hits"] = hits.map { hitModel($0, names: names) }
             model["resultTitle"] =
                 hits.isEmpty
                 ? "No contact matches \u{201C}\(query)\u{201D}"
@@ -201,20 +205,24 @@ extension LeadsyncServer {
         return render("contacts", model, session: session)
     }
 
-    func hitModel(_ h: ContactHit) -> [String: Any] {
+    func hitModel(_ h: ContactHit, names: [Int: String]) -> [String: Any] {
         [
             "id": h.ghlId, "href": FormEncoding.encode(h.ghlId), "name": h.name ?? "", "phone": h.phone ?? "",
-            "buckets": bucketList(h.buckets), "updated": Self.when(h.updatedAt, now: now()),
+            "buckets": bucketList(h.buckets, names: names), "updated": Self.when(h.updatedAt, now: now()),
         ]
     }
 
-    /// Bucket ids as the rules name them (`cold_leads (11237)`), else the id.
-    func bucketList(_ ids: [Int]) -> String {
-        guard !ids.isEmpty else { return "none" }
-        let known = (try? store.knownIds().buckets) ?? [:]
+    /// Bucket id → the name the rules give it (from the store's resolved names and the rules).
+    func bucketNames() -> [Int: String] {
         var names: [Int: String] = [:]
-        for (name, id) in known { names[id] = name }
+        for (name, id) in (try? store.knownIds().buckets) ?? [:] { names[id] = name }
         for b in rules.current.rules.buckets { if case .id(let id) = b.reference { names[id] = b.name } }
+        return names
+    }
+
+    /// Bucket ids as the rules name them (`cold_leads (11237)`), else the id.
+    func bucketList(_ ids: [Int], names: [Int: String]) -> String {
+        guard !ids.isEmpty else { return "none" }
         return ids.sorted().map { id in names[id].map { "\($0) (\(id))" } ?? String(id) }.joined(separator: ", ")
     }
 
@@ -230,17 +238,17 @@ extension LeadsyncServer {
         let c = try store.contact(id)
         let trail = try store.auditTrail(id)
         let events = try store.inboxEvents(contact: id, limit: 50)
-        if trail.isEmpty && events.isEmpty && c.applied == .init() && !c.markedCustomer {
+        let snapshot = try store.snapshot(of: id)
+        if trail.isEmpty && events.isEmpty && c.applied == .init() && !c.markedCustomer && snapshot == nil {
             return uiMessage(
                 session, status: .notFound, heading: "Not found", text: "Contact \(id) is not in the local state.")
         }
         let t = now()
-        let snapshot = try store.snapshot(of: id)
         var model: [String: Any] = [
             "title": "Contact \(id)", "id": id, "name": snapshot?.displayName ?? "",
             "calltoolsId": c.applied.calltoolsId.map(String.init)
                 ?? (c.applied.createPending ? "create pending (looked up by phone next)" : "not in CallTools"),
-            "buckets": bucketList(Array(c.applied.buckets)),
+            "buckets": bucketList(Array(c.applied.buckets), names: bucketNames()),
             "tags": tagList(c.applied.tags.filter(\.value).map(\.key)),
             "customer": c.markedCustomer ? "yes, marked a customer" : "no",
             "fields": c.applied.fields.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] },
@@ -337,11 +345,10 @@ extension LeadsyncServer {
     ) throws -> Response {
         let t = now()
         let text = (try? String(contentsOfFile: rules.path, encoding: .utf8)) ?? ""
-        let document = RulesCompiler.compile(source: text, file: rules.path)
         var model: [String: Any] = [
             "title": "Rules", "hash": rules.current.hash, "path": rules.path, "text": text,
             "loaded": (try store.liveRules()).map { Self.when($0.loadedAt, now: t) } ?? "-",
-            "check": document.diagnostics.map { ["severity": $0.severity.rawValue, "text": $0.headline] },
+            "check": uiCheck(text).map { ["severity": $0.severity.rawValue, "text": $0.headline] },
             "draft": draft ?? text,
         ]
         if let flash {
@@ -354,6 +361,15 @@ extension LeadsyncServer {
             model["previewText"] = preview.text
         }
         return render("rules", model, session: session, status: status)
+    }
+
+    /// `check` of the rules file's text, compiled again only when the text changed (a compile
+    /// builds every pattern's automaton: tens of milliseconds).
+    func uiCheck(_ text: String) -> [Diagnostic] {
+        if let cached = uiCheckCache.withLock({ $0 }), cached.text == text { return cached.diagnostics }
+        let diagnostics = RulesCompiler.compile(source: text, file: rules.path).diagnostics
+        uiCheckCache.withLock { $0 = (text, diagnostics) }
+        return diagnostics
     }
 
     func uiRulesPreview(_ form: [(name: String, value: String)], _ session: UISessions.Session) -> Response {

@@ -7,27 +7,12 @@ The state is the plan benchmark's (`leadsync-bench plan-db`: contacts with their
 CallTools state), served by a real `leadsync serve` against the sandbox; 20 webhooks first, so
 some contacts have decisions, calls and events to show.
 """
-import argparse, base64, http.client, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, uuid
+import argparse, base64, http.client, json, os, shutil, statistics, subprocess, sys, tempfile, time, uuid
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
+from crash_test import free_port, wait_until  # the scripts' shared process helpers
 
 ADMIN = "bench-ui-admin-token-0123456789abcdef"
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def wait_until(what, check, deadline=60):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"bench_ui: timed out waiting for {what}")
 
 
 def request(port, method, path, body=None, headers=None):
@@ -57,7 +42,7 @@ def main():
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         wait_until("the sandbox", lambda: request(sb_port, "GET", "/api/buckets/",
-                                                  headers={"Authorization": "Token sandbox-calltools-key"})[0] == 200)
+                                                  headers={"Authorization": "Token sandbox-calltools-key"})[0] == 200, 60)
         base = f"http://127.0.0.1:{sb_port}"
         env = dict(os.environ, GHL_BASE_URL=base, GHL_API_KEY="sandbox-ghl-token",
                    GHL_LOCATION_ID="sandboxLocation0001", CALLTOOLS_BASE_URL=base,
@@ -67,7 +52,7 @@ def main():
                    LEADSYNC_FULL_SYNC_HOUR="off", LEADSYNC_DB=db)
         procs.append(subprocess.Popen([a.binary, "serve", "--rules", "rules/cold-leads.yaml", "--log-level", "error"],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_until("the server", lambda: request(port, "GET", "/healthz")[0] == 200)
+        wait_until("the server", lambda: request(port, "GET", "/healthz")[0] == 200, 60)
         for i in range(20):
             event = {"type": "ContactTagUpdate", "locationId": "sandboxLocation0001", "id": f"web{i:03d}",
                      "firstName": "Wendy", "lastName": f"Hook{i}", "phone": f"+1415555{1000 + i}",
@@ -78,7 +63,7 @@ def main():
                            {"x-ghl-signature": base64.b64encode(key.sign(body)).decode()})[0] == 200
         headers = login(port)
         wait_until("the webhooks applied",
-                   lambda: request(port, "GET", "/ui/contacts/web019", headers=headers)[0] == 200)
+                   lambda: request(port, "GET", "/ui/contacts/web019", headers=headers)[0] == 200, 60)
         pages = ["/ui", "/ui/contacts?q=gen5000", "/ui/contacts?q=web007", "/ui/contacts?q=4155551",
                  "/ui/contacts?q=Ana+Lima", "/ui/contacts/web007", "(a seeded contact)", "/ui/dead-letters",
                  "/ui/rules", "/ui/runs"]

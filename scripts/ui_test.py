@@ -13,9 +13,10 @@ and on every page checks basic accessibility: one h1 and no skipped heading leve
 for every input, and text contrast of at least 4.5:1 (WCAG 2, computed in the browser).
 Each step saves a screenshot in DIR (default .ci/screenshots). Exit 0 when all holds.
 """
-import argparse, base64, http.client, json, os, shutil, socket, subprocess, sys, tempfile, time, uuid
+import argparse, base64, http.client, json, os, shutil, subprocess, sys, tempfile, time, uuid
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives import serialization
+from crash_test import free_port, wait_until  # the scripts' shared process helpers
 from playwright.sync_api import sync_playwright, expect
 
 ADMIN = "ui-test-admin-token-0123456789abcdef"
@@ -78,23 +79,6 @@ A11Y_JS = r"""
 """
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def wait_until(what, check, deadline=30):
-    end = time.time() + deadline
-    last = None
-    while time.time() < end:
-        try:
-            if check():
-                return
-        except Exception as e:  # not up yet
-            last = e
-        time.sleep(0.1)
-    raise SystemExit(f"ui_test: timed out waiting for {what} ({last})")
-
-
 def status(port, path, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     c.request("GET", path, headers=headers or {})
@@ -121,7 +105,7 @@ def main():
         p = subprocess.Popen([a.binary, "sandbox", "--port", str(sb_port), "--contacts", "0", "--lift-limits"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
-        wait_until("the sandbox", lambda: status(sb_port, "/api/buckets/", {"Authorization": "Token sandbox-calltools-key"}) == 200)
+        wait_until("the sandbox", lambda: status(sb_port, "/api/buckets/", {"Authorization": "Token sandbox-calltools-key"}) == 200, 30)
         return p
 
     sandbox = start_sandbox()
@@ -138,7 +122,7 @@ def main():
     server = subprocess.Popen([a.binary, "serve", "--rules", f"{work}/rules.yaml", "--log-level", "warning"],
                               env=env, stdout=log, stderr=log)
     procs.append(server)
-    wait_until("the server", lambda: status(port, "/healthz") == 200)
+    wait_until("the server", lambda: status(port, "/healthz") == 200, 30)
     ui = f"http://127.0.0.1:{port}"
 
     def webhook(contact_id, first, last, phone, tags):
@@ -190,7 +174,7 @@ def main():
             def on_overview():
                 page.reload()
                 return page.locator("#recent").get_by_text("ui-ana").count() == 1
-            wait_until("the contact on the overview", on_overview)
+            wait_until("the contact on the overview", on_overview, 30)
             expect(page.locator("#accepted")).to_have_text("1")
             shot(page, "overview")
             page.get_by_role("link", name="Contacts").click()
@@ -214,7 +198,7 @@ def main():
             def dead_listed():
                 page.reload()
                 return page.locator("#letters").get_by_text("ui-bob").count() == 1
-            wait_until("the dead letter", dead_listed)
+            wait_until("the dead letter", dead_listed, 30)
             shot(page, "dead-letter")
             sandbox = start_sandbox()
             page.locator("#letters").get_by_role("button", name="Replay").first.click()
@@ -222,7 +206,7 @@ def main():
             def replayed():
                 page.goto(f"{ui}/ui/contacts/ui-bob")
                 return "warm (11252)" in page.locator("#buckets").inner_text()
-            wait_until("the replayed event applied", replayed)
+            wait_until("the replayed event applied", replayed, 30)
             shot(page, "replayed")
             page.goto(f"{ui}/ui/dead-letters")
             expect(page.get_by_text("No dead letters")).to_be_visible()

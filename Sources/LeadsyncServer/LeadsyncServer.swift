@@ -48,7 +48,7 @@ public final class LeadsyncServer: Sendable {
     /// Operator page sign-ins (`/ui`).
     let uiSessions = UISessions()
     /// The last `check` of the rules file the page showed, by its text.
-    let uiCheckCache = Mutex<(text: String, diagnostics: [Diagnostic])?>(nil)
+    let uiCheckCache = Mutex<(text: String, diagnostics: [Diagnostic], hash: String?)?>(nil)
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,

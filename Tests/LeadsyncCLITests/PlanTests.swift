@@ -34,10 +34,14 @@ import Testing
         return text
     }()
 
+    /// 1,000 contacts in CI; `scripts/plan-check.sh` runs it at issue 11's 100,000
+    /// (`LEADSYNC_PLAN_CONTACTS`).
+    static let contacts = ProcessInfo.processInfo.environment["LEADSYNC_PLAN_CONTACTS"].flatMap { Int($0) } ?? 1000
+
     @Test func thePlanListsWhatTheNextSyncMovesAndWhatItCosts() async throws {
         let state = SandboxState()
         await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: 1000)
+        await SandboxCommand.seed(state, count: Self.contacts)
         let server = try await SandboxServer.start(state: state)
         let dir = try TempDir()
         let db = dir.path + "/leadsync.sqlite"
@@ -73,7 +77,7 @@ import Testing
         let plan = try PlanRunner.run(old: old, new: new, store: store, now: Fixtures.wallClock(), collectMoved: true)
         store.close()
         #expect(report["moved"] == .number(Double(plan.moved)))
-        #expect(plan.moved > 50, "moved \(plan.moved)")
+        #expect(plan.moved > Self.contacts / 20, "moved \(plan.moved)")
         #expect(plan.rulesStarting["hot-lead"] ?? 0 > 0)
         #expect(plan.exclusionsStarting["do-not-call"] ?? 0 > 0)
 
@@ -90,6 +94,10 @@ import Testing
         )
         let spent = await state.requests.filter { $0.path.hasPrefix("/api/") }.count
         #expect(plan.calls.calltools == spent, "planned \(plan.calls) vs spent \(spent)")
+        print(
+            "plan check: \(Self.contacts) contacts; planned \(planned.count) moves, the sync changed "
+                + "\(changed.count), \(changed.symmetricDifference(planned).count) differ; planned \(plan.calls.calltools) "
+                + "CallTools calls, the sync spent \(spent)")
         await server.stop()
     }
 

@@ -110,6 +110,12 @@ import Testing
                     uri: "/ui/rules/reload", method: .post, headers: headers,
                     body: ByteBuffer(string: "csrf=\(session.csrf)"))
                 #expect(reload.status == .ok && reload.body.text.contains("The file is unchanged"))
+                #expect(!reload.body.text.contains(#"id="drift""#))
+                // An edit on disk not yet loaded: the page says so.
+                try (Fixtures.server + "\n# edited\n").write(toFile: h.rulesPath, atomically: true, encoding: .utf8)
+                let drifted = try await client.execute(
+                    uri: "/ui/rules", method: .get, headers: [.cookie: session.cookie])
+                #expect(drifted.body.text.contains("has changed since the live rules were loaded"))
 
                 // Signing out ends the session.
                 let out = try await client.execute(

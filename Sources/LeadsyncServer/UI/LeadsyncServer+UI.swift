@@ -345,12 +345,19 @@ extension LeadsyncServer {
     ) throws -> Response {
         let t = now()
         let text = (try? String(contentsOfFile: rules.path, encoding: .utf8)) ?? ""
+        let check = uiCheck(text)
         var model: [String: Any] = [
             "title": "Rules", "hash": rules.current.hash, "path": rules.path, "text": text,
             "loaded": (try store.liveRules()).map { Self.when($0.loadedAt, now: t) } ?? "-",
-            "check": uiCheck(text).map { ["severity": $0.severity.rawValue, "text": $0.headline] },
+            "check": check.diagnostics.map { ["severity": $0.severity.rawValue, "text": $0.headline] },
             "draft": draft ?? text,
         ]
+        if check.hash != rules.current.hash {
+            model["drift"] =
+                check.hash == nil
+                ? "The file on disk does not compile; the live rules stay as loaded."
+                : "The file on disk has changed since the live rules were loaded: preview it, then reload."
+        }
         if let flash {
             model["flash"] = flash.0
             model["flashTone"] = flash.1 ? "ok" : "alert"
@@ -365,11 +372,12 @@ extension LeadsyncServer {
 
     /// `check` of the rules file's text, compiled again only when the text changed (a compile
     /// builds every pattern's automaton: tens of milliseconds).
-    func uiCheck(_ text: String) -> [Diagnostic] {
-        if let cached = uiCheckCache.withLock({ $0 }), cached.text == text { return cached.diagnostics }
-        let diagnostics = RulesCompiler.compile(source: text, file: rules.path).diagnostics
-        uiCheckCache.withLock { $0 = (text, diagnostics) }
-        return diagnostics
+    func uiCheck(_ text: String) -> (diagnostics: [Diagnostic], hash: String?) {
+        if let cached = uiCheckCache.withLock({ $0 }), cached.text == text { return (cached.diagnostics, cached.hash) }
+        let document = RulesCompiler.compile(source: text, file: rules.path)
+        let hash = document.rules?.sourceHash
+        uiCheckCache.withLock { $0 = (text, document.diagnostics, hash) }
+        return (document.diagnostics, hash)
     }
 
     func uiRulesPreview(_ form: [(name: String, value: String)], _ session: UISessions.Session) -> Response {

@@ -236,6 +236,7 @@ enum UITemplates {
               <dt>Loaded</dt><dd>{{loaded}}</dd>
               <dt>File</dt><dd><code>{{path}}</code></dd>
             </dl>
+            {{#drift}}<p class="alert" id="drift">{{drift}}</p>{{/drift}}
             <h3>Check of the file on disk</h3>
             {{#hasCheck}}<ul class="diagnostics">{{#check}}<li class="{{severity}}">{{text}}</li>{{/check}}</ul>{{/hasCheck}}
             {{^check}}<p class="ok">No problem found.</p>{{/check}}

@@ -204,7 +204,7 @@ let package = Package(
                 "LeadsyncIntake", "LeadsyncAuth",
                 "LeadsyncTestSupport",
                 "LeadsyncServer", "LeadsyncSandbox", "LeadsyncStore",
-                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues",
+                "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues", "LeadsyncSync",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),

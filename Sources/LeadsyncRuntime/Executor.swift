@@ -118,9 +118,11 @@ public actor Executor {
     /// have left out (`ContactSource.mayOmit`) first re-reads the contact from GHL.
     /// `observedAt`: how new that data is (an event's GHL timestamp, the time of a read); stored
     /// with the outcome so that an older event never overrides it (a re-read counts as now).
+    /// `verify`: a process died while applying this contact: read its CallTools contact back
+    /// before planning (`verifyApplied`).
     public func process(
         _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = [],
-        source: ContactSource = .given, observedAt: Timestamp? = nil
+        source: ContactSource = .given, observedAt: Timestamp? = nil, verify: Bool = false
     ) async throws(Failure) -> Outcome {
         await locks.lock(contact.id)
         defer { locks.unlock(contact.id) }
@@ -135,7 +137,7 @@ public actor Executor {
             return try await CallLog.$current.withValue(log) {
                 try await processLogged(
                     contact, deleted: deleted, completing: inboxEvents, source: source, observedAt: observedAt,
-                    payloadPhone: payloadPhone, log: log
+                    payloadPhone: payloadPhone, verify: verify, log: log
                 )
             }
         } catch let failure as Failure {
@@ -158,7 +160,7 @@ public actor Executor {
 
     func processLogged(
         _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource,
-        observedAt: Timestamp?, payloadPhone: String?, log: CallLog
+        observedAt: Timestamp?, payloadPhone: String?, verify: Bool, log: CallLog
     ) async throws(Failure) -> Outcome {
         let id = contact.id
         // What this processing leaves is written once, at the end (one transaction, one fsync),
@@ -169,8 +171,8 @@ public actor Executor {
             let stored = try store.contact(id)
             run.applied = stored.applied
             run.pendingSince = stored.pendingSince
-            let state = ContactState(
-                markedCustomer: stored.markedCustomer, buckets: bucketIndexes(stored.applied.buckets))
+            let verified = verify ? try await verifyApplied(&run) : []
+            let state = ContactState(markedCustomer: stored.markedCustomer, buckets: bucketIndexes(run.applied.buckets))
             var (contact, decision, completion) = try await decide(
                 contact, deleted: deleted, state: state, source: source)
             var phoneRecord: PhoneRecord?? = nil
@@ -187,7 +189,10 @@ public actor Executor {
             } else if stored.phone != nil {
                 phoneRecord = .some(nil)
             }
-            run.audit = [AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))]
+            run.audit =
+                verified + [
+                    AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))
+                ]
             if let completion { run.audit.append(completion) }
             run.audit += phoneAudit
             if decision.marksCustomer, recorder == nil {

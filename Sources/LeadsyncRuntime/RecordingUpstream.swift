@@ -104,6 +104,9 @@ public final class RecordingUpstream: CallToolsAPI, GHLAPI, Sendable {
         return []
     }
 
+    /// A dry run never verifies a contact (only a server recovering from a crash does).
+    public func contact(id: Int) async throws -> CallToolsContact? { nil }
+
     public func create(_ body: CallToolsBody) async throws -> Int {
         record(.create(body))
         return -1

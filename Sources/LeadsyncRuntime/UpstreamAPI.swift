@@ -20,6 +20,8 @@ public protocol CallToolsAPI: Sendable {
     func create(_ body: CallToolsBody) async throws -> Int
     /// Sends only the changes to contact `id`.
     func update(_ id: Int, _ body: CallToolsBody) async throws
+    /// Contact `id` as CallTools holds it now, or nil when it has none.
+    func contact(id: Int) async throws -> CallToolsContact?
     /// One page of the whole contact list (for a large import's phone directory).
     func contactsPage(_ page: Int) async throws -> (contacts: [CallToolsContact], count: Int, more: Bool)
 }

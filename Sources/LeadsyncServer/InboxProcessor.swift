@@ -220,9 +220,11 @@ public final class InboxProcessor: ServiceLifecycle.Service, Sendable {
             }
             let (contact, deleted, source) = try await resolve(newest, rules: live.rules, reread: stale)
             // The events are marked done in the transaction that records what they produced.
+            // A process died applying some of these: what the store says CallTools holds may
+            // be stale (a PATCH sent, its answer never recorded), so CallTools is read first.
             let outcome = try await live.executor.process(
                 contact, deleted: deleted, completing: seqs, source: source,
-                observedAt: source == .read ? now() : stamp)
+                observedAt: source == .read ? now() : stamp, verify: events.contains { $0.deaths > 0 })
             let done = now()
             for e in events {
                 metrics.processed(after: .milliseconds(done.milliseconds - e.receivedAt.milliseconds))

@@ -28,6 +28,8 @@ public struct InboxEvent: Sendable, Equatable {
     public var attempts: Int
     public var nextAttemptAt: Timestamp
     public var lastError: String?
+    /// Times a process died while applying it (`recoverInterruptedInboxEvents`).
+    public var deaths = 0
 }
 
 /// Inbox counts for `stats`, `/sync/stats` and the queue-depth gauge.
@@ -357,6 +359,7 @@ extension LeadsyncDatabase {
             seq: row["seq"], webhookId: row["webhook_id"], contactId: row["contact_id"], eventType: row["event_type"],
             source: row["source"], body: row["body"], receivedAt: Timestamp(milliseconds: row["received_at"]),
             status: InboxEvent.Status(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
-            nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]), lastError: row["last_error"])
+            nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]), lastError: row["last_error"],
+            deaths: row["deaths"] ?? 0)
     }
 }

@@ -127,6 +127,22 @@ public struct CallToolsClient: Sendable {
     }
 
     /// `PATCH /api/contacts/{id}/` with only the changes.
+    /// `GET /api/contacts/{id}/`: the contact as CallTools holds it, nil on a 404.
+    public func contact(id: Int) async throws(UpstreamError) -> CallToolsContact? {
+        do throws(UpstreamError) {
+            let r = try await http.send(.GET, "/api/contacts/\(id)/")
+            guard let c = CallToolsContact(r.body) else {
+                throw UpstreamError(
+                    service: .calltools, call: "GET /api/contacts/\(id)/", kind: .invalidResponse("not a contact"),
+                    attempts: 1)
+            }
+            return c
+        } catch {
+            if case .status(404, _) = error.kind { return nil }
+            throw error
+        }
+    }
+
     public func update(_ id: Int, _ body: JSON) async throws(UpstreamError) {
         _ = try await http.send(.PATCH, "/api/contacts/\(id)/", body: body)
     }

@@ -12,6 +12,9 @@ extension SyncPass {
         var source: ContactSource
         var deleted = false
         var failure: Executor.Failure?
+        /// Read the CallTools contact back first (`Executor.verifyApplied`): the first page of
+        /// a resumed pass is the one a killed process was writing.
+        var verify = false
     }
 
     /// At most this many contacts wait for the end of a pass (memory stays bounded); past it,
@@ -149,7 +152,8 @@ extension SyncPass {
                             item,
                             .success(
                                 try await executor.process(
-                                    item.contact, deleted: item.deleted, source: item.source, observedAt: readAt))
+                                    item.contact, deleted: item.deleted, source: item.source, observedAt: readAt,
+                                    verify: item.verify))
                         )
                     } catch let failure as Executor.Failure {
                         return (item, .failure(failure))

@@ -189,6 +189,9 @@ public struct SyncPass: Sendable {
         // Shared with the executors, and fetched again when a page holds a field it lacks.
         let catalogs = rules.usesCustomFields ? (executor.catalogs ?? CatalogCache(ghl: ghl)) : nil
         var catalog = try await catalogs?.current() ?? .empty
+        // A resumed pass starts again at the page its killed process was writing: a PATCH there
+        // may have reached CallTools unrecorded, so those contacts are read back first.
+        var verifyPage = progress.resumed
         while !pagesDone {
             try await checkDailyBudget()
             // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
@@ -213,7 +216,9 @@ public struct SyncPass: Sendable {
                 progress.failed += unusable
             } else {
                 let outcomes = await process(
-                    contacts.map { Pending(contact: $0, source: .search) }, concurrency: options.concurrency)
+                    contacts.map { Pending(contact: $0, source: .search, verify: verifyPage) },
+                    concurrency: options.concurrency)
+                verifyPage = false
                 progress.contacts += contacts.count + unusable
                 progress.failed += unusable
                 tally(outcomes, into: &progress, waiting: &waiting, onError: onError)

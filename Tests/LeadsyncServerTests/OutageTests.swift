@@ -52,7 +52,9 @@ import Testing
                 #expect(!breaker.isClosed)
                 let ready = h.server.readyReport()
                 #expect(ready["status"] == .string("degraded"))
-                #expect(ready["upstreams"]?["calltools"]?["state"] == .string("open"))
+                // Open, or half-open while one of its probes (every 100-300 ms here) is in flight.
+                let calltoolsState = ready["upstreams"]?["calltools"]?["state"]
+                #expect(calltoolsState == .string("open") || calltoolsState == .string("half-open"))
                 #expect(ready["upstreams"]?["ghl"]?["state"] == .string("closed"))
 
                 // From here on, only probes reach CallTools, however long the outage.

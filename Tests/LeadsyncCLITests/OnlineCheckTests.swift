@@ -34,10 +34,7 @@ import Testing
         """
 
     @Test func eachMistakeAtItsPlace() async throws {
-        let state = SandboxState()
-        await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: 300)
-        let server = try await SandboxServer.start(state: state)
+        let (state, server) = try await seededSandbox(300)
         let dir = try TempDir()
         let env = Fixtures.cliEnvironment(sandbox: server.baseURL)
         // CallTools contacts to read the account's fields from.

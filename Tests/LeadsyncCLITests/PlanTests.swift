@@ -39,10 +39,7 @@ import Testing
     static let contacts = ProcessInfo.processInfo.environment["LEADSYNC_PLAN_CONTACTS"].flatMap { Int($0) } ?? 1000
 
     @Test func thePlanListsWhatTheNextSyncMovesAndWhatItCosts() async throws {
-        let state = SandboxState()
-        await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: Self.contacts)
-        let server = try await SandboxServer.start(state: state)
+        let (state, server) = try await seededSandbox(Self.contacts)
         let dir = try TempDir()
         let db = dir.path + "/leadsync.sqlite"
         let newRules = dir.path + "/edited.yaml"
@@ -104,10 +101,7 @@ import Testing
     /// `sync --full --dry-run` forecasts the calls of the real pass, by kind, and their time
     /// under the budget; the real pass then makes that many creates.
     @Test func aDryRunForecastsTheCallsOfTheRealPass() async throws {
-        let state = SandboxState()
-        await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: 600)
-        let server = try await SandboxServer.start(state: state)
+        let (state, server) = try await seededSandbox(600)
         let dir = try TempDir()
         let db = dir.path + "/leadsync.sqlite"
         var env = Fixtures.cliEnvironment(sandbox: server.baseURL)

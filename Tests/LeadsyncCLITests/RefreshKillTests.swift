@@ -17,6 +17,17 @@ import Testing
 @Suite(.serialized) struct RefreshKillTests {
     static let secret = "kill-test-secret-0123456789abcdefghijkl"
 
+    /// The sandbox's environment for an OAuth install: the app's id and secret, no static token.
+    static func oauthEnvironment(sandbox: String) -> [String: String] {
+        var env = Fixtures.cliEnvironment(sandbox: sandbox)
+        env["GHL_API_KEY"] = nil
+        env["GHL_CLIENT_ID"] = "sandbox-client-id"
+        env["GHL_CLIENT_SECRET"] = "sandbox-client-secret"
+        env["LEADSYNC_SECRET_KEY"] = secret
+        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
+        return env
+    }
+
     @Test(arguments: ["oauth-refresh-1", "oauth-refresh-2", "oauth-refresh-3"])
     func killedMidRefresh(_ failpoint: String) async throws {
         let binary = ExecutableTests.binary
@@ -38,12 +49,7 @@ import Testing
         let db = dir + "/leadsync.sqlite"
         let rules = dir + "/rules.yaml"
         try Fixtures.coldLeadsFile.write(toFile: rules, atomically: true, encoding: .utf8)
-        var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
-        env["GHL_API_KEY"] = nil
-        env["GHL_CLIENT_ID"] = "sandbox-client-id"
-        env["GHL_CLIENT_SECRET"] = "sandbox-client-secret"
-        env["LEADSYNC_SECRET_KEY"] = Self.secret
-        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
+        let env = Self.oauthEnvironment(sandbox: server.baseURL)
 
         func run(_ args: [String], failpoint: String? = nil) async throws -> (Int32, Process.TerminationReason, String)
         {
@@ -109,12 +115,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-rk-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let db = dir + "/leadsync.sqlite"
-        var env = Fixtures.cliEnvironment(sandbox: server.baseURL)
-        env["GHL_API_KEY"] = nil
-        env["GHL_CLIENT_ID"] = "sandbox-client-id"
-        env["GHL_CLIENT_SECRET"] = "sandbox-client-secret"
-        env["LEADSYNC_SECRET_KEY"] = Self.secret
-        env["LEADSYNC_CREATE_SETTLE_SECONDS"] = "0"
+        let env = Self.oauthEnvironment(sandbox: server.baseURL)
         let connect = try await runProgram(
             binary, ["ghl", "connect", "--code", await state.issueCode(), "--db", db], environment: env)
         #expect(connect.status == 0, "\(connect.output)")

@@ -13,10 +13,7 @@ import Testing
 /// CallTools unrecorded, so the resumed pass reads those contacts back before planning.
 @Suite struct ResumeVerifyTests {
     @Test func aResumedPassReadsItsFirstPageBackFromCallTools() async throws {
-        let state = SandboxState()
-        await state.setLimits(ghl: nil, calltools: nil)
-        await SandboxCommand.seed(state, count: 60)
-        let server = try await SandboxServer.start(state: state)
+        let (state, server) = try await seededSandbox(60)
         let dir = try TempDir()
         let db = dir.path + "/leadsync.sqlite"
         let env = Fixtures.cliEnvironment(sandbox: server.baseURL)

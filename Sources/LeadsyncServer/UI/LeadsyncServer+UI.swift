@@ -151,7 +151,7 @@ extension LeadsyncServer {
         let inbox = try store.inboxCounts()
         let last = try store.lastFinishedRun(mode: nil)
         let live = try store.liveRules()
-        let bucketNames = bucketNames()
+        let bucketNames = idNames().buckets
         var model: [String: Any] = [
             "title": "Overview", "refreshMs": 10_000,
             "chart": ActivityChart.svg(minutes),
@@ -195,7 +195,7 @@ extension LeadsyncServer {
         if !query.trimmedASCII.isEmpty {
             let hits = try store.searchContacts(query, limit: 50)
             model["searched"] = true
-            let names = bucketNames()
+            let names = idNames().buckets
             model["hits"] = hits.map { hitModel($0, names: names) }
             model["resultTitle"] =
                 hits.isEmpty
@@ -212,12 +212,16 @@ extension LeadsyncServer {
         ]
     }
 
-    /// Bucket id → the name the rules give it (from the store's resolved names and the rules).
-    func bucketNames() -> [Int: String] {
-        var names: [Int: String] = [:]
-        for (name, id) in (try? store.knownIds().buckets) ?? [:] { names[id] = name }
-        for b in rules.current.rules.buckets { if case .id(let id) = b.reference { names[id] = b.name } }
-        return names
+    /// Bucket and tag ids → their names, from one read of the store's resolved ids (buckets also
+    /// from the rules, which may name them by id).
+    func idNames() -> (buckets: [Int: String], tags: [Int: String]) {
+        let known = try? store.knownIds()
+        var buckets: [Int: String] = [:]
+        var tags: [Int: String] = [:]
+        for (name, id) in known?.buckets ?? [:] { buckets[id] = name }
+        for b in rules.current.rules.buckets { if case .id(let id) = b.reference { buckets[id] = b.name } }
+        for (name, id) in known?.tags ?? [:] { if let id { tags[id] = name } }
+        return (buckets, tags)
     }
 
     /// Bucket ids as the rules name them (`cold_leads (11237)`), else the id.
@@ -227,10 +231,8 @@ extension LeadsyncServer {
     }
 
     /// CallTools tag ids by their names (`ACA Cold lead (77)`), else the id.
-    func tagList(_ ids: [Int]) -> String {
+    func tagList(_ ids: [Int], names: [Int: String]) -> String {
         guard !ids.isEmpty else { return "none" }
-        var names: [Int: String] = [:]
-        for (name, id) in (try? store.knownIds().tags) ?? [:] { if let id { names[id] = name } }
         return ids.sorted().map { id in names[id].map { "\($0) (\(id))" } ?? String(id) }.joined(separator: ", ")
     }
 
@@ -244,12 +246,13 @@ extension LeadsyncServer {
                 session, status: .notFound, heading: "Not found", text: "Contact \(id) is not in the local state.")
         }
         let t = now()
+        let names = idNames()
         var model: [String: Any] = [
             "title": "Contact \(id)", "id": id, "name": snapshot?.displayName ?? "",
             "calltoolsId": c.applied.calltoolsId.map(String.init)
                 ?? (c.applied.createPending ? "create pending (looked up by phone next)" : "not in CallTools"),
-            "buckets": bucketList(Array(c.applied.buckets), names: bucketNames()),
-            "tags": tagList(c.applied.tags.filter(\.value).map(\.key)),
+            "buckets": bucketList(Array(c.applied.buckets), names: names.buckets),
+            "tags": tagList(c.applied.tags.filter(\.value).map(\.key), names: names.tags),
             "customer": c.markedCustomer ? "yes, marked a customer" : "no",
             "fields": c.applied.fields.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] },
             "calls": trail.filter { $0.kind != .decision }.reversed().prefix(50).map {

@@ -109,6 +109,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                "Yams",
             ]
         ),
         .target(
@@ -125,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "leadsync",
             dependencies: [
-                "LeadsyncCLI", "LeadsyncCore", "LeadsyncValues", "LeadsyncRuntime", "LeadsyncStore",
+                "LeadsyncCLI", "LeadsyncCore", "LeadsyncValues", "LeadsyncRuntime", "LeadsyncStore", "LeadsyncServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -213,6 +215,8 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

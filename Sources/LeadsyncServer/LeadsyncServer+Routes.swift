@@ -284,11 +284,17 @@ extension LeadsyncServer {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
+    /// This server's locations' OAuth connections (an appliance shares one app among locations).
+    func ownConnections() -> [(key: String, value: GHLConnection)] {
+        guard let ghlApp else { return [] }
+        return ghlApp.connections.filter { audience?.locations.contains($0.key) ?? true }.sorted { $0.key < $1.key }
+    }
+
     /// Each location's GHL connection (OAuth), for stats and `/readyz`; never a token.
     func connectionStates() -> JSON? {
         guard let ghlApp else { return nil }
         var o = JSONObject()
-        for (location, c) in ghlApp.connections.sorted(by: { $0.key < $1.key }) {
+        for (location, c) in ownConnections() {
             let s = c.status
             var e = JSONObject()
             e["auth"] = .string("oauth")
@@ -474,27 +480,33 @@ extension LeadsyncServer {
     // MARK: Probes
 
     func readiness() -> Response {
+        let (status, report) = readinessReport()
+        return Self.json(status, report)
+    }
+
+    /// `/readyz`'s status and body.
+    func readinessReport() -> (HTTPResponse.Status, JSON) {
         // The processor's last look (once a second), not a count per request.
         if snapshot.current(store).error != nil {
-            return Self.json(
-                .serviceUnavailable, ["status": .string("not ready"), "reason": .string("database unavailable")])
+            return (
+                .serviceUnavailable,
+                .object(JSONObject(["status": .string("not ready"), "reason": .string("database unavailable")]))
+            )
         }
         // A location whose OAuth connection needs a person is not ready: nothing of its GHL
         // work can go on until someone reconnects it (its events are still committed).
-        if let ghlApp,
-            let broken = ghlApp.connections.sorted(by: { $0.key < $1.key }).first(where: {
-                $0.value.status.state != .connected && $0.value.status.reason != nil
-            })
-        {
+        if let broken = ownConnections().first(where: {
+            $0.value.status.state != .connected && $0.value.status.reason != nil
+        }) {
             var o = JSONObject()
             o["status"] = .string("not ready")
             o["reason"] = .string(broken.value.status.reason ?? "GHL location \(broken.key) is not connected")
             o["ghl_connections"] = connectionStates() ?? .null
-            return Self.json(.serviceUnavailable, .object(o))
+            return (.serviceUnavailable, .object(o))
         }
         // Still ready while an upstream is down (intake keeps committing webhooks, so GHL must
         // keep sending them), but said to be degraded, with each upstream's breaker.
-        return Self.json(.ok, readyReport())
+        return (.ok, readyReport())
     }
 
     /// `/readyz`'s answer when the database is there: `ready`, or `degraded` while an
@@ -529,6 +541,18 @@ extension LeadsyncServer {
     }
 
     func metricsPage() async -> Response {
+        await refreshMetrics()
+        return Self.metricsResponse(metrics.render())
+    }
+
+    static func metricsResponse(_ text: [UInt8]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
+
+    /// The gauges read per scrape rather than kept up to date.
+    func refreshMetrics() async {
         if let counts = snapshot.current(store).counts {
             metrics.inbox(InboxCountsSnapshot(pending: counts.pending, dead: counts.dead, held: counts.held))
         }
@@ -540,9 +564,6 @@ extension LeadsyncServer {
                 seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
         }
         if let ghlBudget { metrics.dailyBudget(service: "ghl", exhausted: await ghlBudget.dailyExhaustedUntil != nil) }
-        return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
     }
 
     // MARK: Helpers

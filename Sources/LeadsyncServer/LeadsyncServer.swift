@@ -41,20 +41,24 @@ public final class LeadsyncServer: Sendable {
     public let ghlApp: GHLApp?
     /// Whose webhooks are ours: the configured location, and `GHL_APP_ID` when set.
     public let audience: Audience?
+    /// The GHL location this server serves (nil without a GHL client).
+    public var location: String? { ghl?.locationId }
     let logger: Logger
     let now: @Sendable () -> Timestamp
     /// Inbox counts for the probes, kept up to date by the processor (not counted per request).
     let snapshot = InboxSnapshot()
     /// Operator page sign-ins (`/ui`).
-    let uiSessions = UISessions()
+    let uiSessions: UISessions
     /// The last `check` of the rules file the page showed, by its text.
     let uiCheckCache = Mutex<(text: String, diagnostics: [Diagnostic], hash: String?)?>(nil)
 
     public init(
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
         ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, catalogs: CatalogCache? = nil,
-        upstreams: [UpstreamHTTP] = [], ghlApp: GHLApp? = nil, now: @escaping @Sendable () -> Timestamp
+        upstreams: [UpstreamHTTP] = [], ghlApp: GHLApp? = nil, uiSessions: UISessions? = nil,
+        now: @escaping @Sendable () -> Timestamp
     ) {
+        self.uiSessions = uiSessions ?? UISessions()
         self.upstreams = upstreams
         self.ghlApp = ghlApp
         self.audience = ghl.map { Audience(locations: [$0.locationId], appId: configuration.appId) }
@@ -129,9 +133,15 @@ public final class LeadsyncServer: Sendable {
     public var services: [any ServiceLifecycle.Service] {
         var list: [any ServiceLifecycle.Service] = []
         if let ghlApp { list.append(GHLAppStart(app: ghlApp)) }
-        list.append(processor)
+        list.append(contentsOf: workServices)
+        list.append(RulesReloadOnSignal(servers: [self]))
+        return list
+    }
+
+    /// The workers and the reconcile schedule (what each location of an appliance runs).
+    var workServices: [any ServiceLifecycle.Service] {
+        var list: [any ServiceLifecycle.Service] = [processor]
         if let scheduler { list.append(scheduler) }
-        list.append(RulesReloadOnSignal(server: self))
         return list
     }
 
@@ -241,11 +251,12 @@ extension LeadsyncServer {
 
 /// SIGHUP reloads the rules.
 struct RulesReloadOnSignal: ServiceLifecycle.Service {
-    let server: LeadsyncServer
+    /// Every location's server: each reloads its own file.
+    let servers: [LeadsyncServer]
 
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-            _ = server.reloadRules()
+            for server in servers { _ = server.reloadRules() }
         }
     }
 }

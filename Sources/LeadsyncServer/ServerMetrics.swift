@@ -10,7 +10,10 @@ import Prometheus
 /// contact id.
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    let factory: any MetricsFactory
+    /// The GHL location every metric is labelled with (several locations in one appliance
+    /// share one registry); nil: no label (single-location mode).
+    public let location: String?
     let webhookCounters: [String: CoreMetrics.Counter]
     /// The same outcomes per minute over the last hour, for the operator page.
     public let activity = WebhookActivity()
@@ -26,14 +29,22 @@ public final class ServerMetrics: Sendable {
         "store_failed", "app_event",
     ]
 
-    public init() {
-        registry = PrometheusCollectorRegistry()
-        var f = PrometheusMetricsFactory(registry: registry)
-        f.defaultDurationHistogramBuckets = [
+    public convenience init() {
+        self.init(registry: PrometheusCollectorRegistry(), location: nil)
+    }
+
+    /// Metrics in `registry`, each labelled `location` when one is given (the label set is the
+    /// configured locations, so it is bounded).
+    public init(registry: PrometheusCollectorRegistry, location: String?) {
+        self.registry = registry
+        self.location = location
+        var prometheus = PrometheusMetricsFactory(registry: registry)
+        prometheus.defaultDurationHistogramBuckets = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
             .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300),
         ]
+        let f: any MetricsFactory = location.map { LocationLabel(base: prometheus, location: $0) } ?? prometheus
         factory = f
         var counters: [String: CoreMetrics.Counter] = [:]
         for o in Self.webhookOutcomes {
@@ -175,4 +186,42 @@ struct InboxCountsSnapshot {
     var pending: Int
     var dead: Int
     var held = 0
+}
+
+/// Adds `location` to the dimensions of every metric made through it.
+struct LocationLabel: MetricsFactory {
+    let base: PrometheusMetricsFactory
+    let location: String
+
+    func labelled(_ dimensions: [(String, String)]) -> [(String, String)] {
+        dimensions.contains { $0.0 == "location" } ? dimensions : [("location", location)] + dimensions
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        base.makeCounter(label: label, dimensions: labelled(dimensions))
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        base.makeFloatingPointCounter(label: label, dimensions: labelled(dimensions))
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        base.makeMeter(label: label, dimensions: labelled(dimensions))
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        base.makeRecorder(label: label, dimensions: labelled(dimensions), aggregate: aggregate)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        base.makeTimer(label: label, dimensions: labelled(dimensions))
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) { base.destroyCounter(handler) }
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        base.destroyFloatingPointCounter(handler)
+    }
+    func destroyMeter(_ handler: any MeterHandler) { base.destroyMeter(handler) }
+    func destroyRecorder(_ handler: any RecorderHandler) { base.destroyRecorder(handler) }
+    func destroyTimer(_ handler: any TimerHandler) { base.destroyTimer(handler) }
 }

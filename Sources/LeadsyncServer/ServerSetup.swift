@@ -22,6 +22,12 @@ public struct ServerSetup: Sendable {
     public var http: HTTPClient
     public var logger: Logger
     public var now: @Sendable () -> Timestamp
+    /// Set by an appliance of several locations: this location's labelled metrics, and what it
+    /// shares with the others (nil: a single-location server owns everything).
+    public var metrics: ServerMetrics?
+    public var shared: SharedClients?
+    /// Operator page sign-ins, shared by every location of an appliance.
+    public var uiSessions: UISessions?
 
     public init(
         configuration: ServerConfiguration, rulesPath: String, store: LeadsyncDatabase, upstreams: UpstreamSettings,
@@ -42,11 +48,12 @@ extension LeadsyncServer {
     /// The server `setup` describes. Throws `LiveRules.Rejected` when the rules file does not
     /// load clean (the way `check` sees it).
     public static func build(_ setup: ServerSetup) throws -> LeadsyncServer {
-        let metrics = ServerMetrics()
+        let metrics = setup.metrics ?? ServerMetrics()
         let logger = setup.logger
         let (ghl, calltools, app) = setup.upstreams.clients(
             http: setup.http, store: setup.store, now: setup.now, onCall: { metrics.upstream($0) },
-            onAuthEvent: { event in LeadsyncServer.log(event, metrics: metrics, logger: logger) })
+            onAuthEvent: { event in LeadsyncServer.log(event, metrics: metrics, logger: logger) },
+            shared: setup.shared)
         let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
         // One lock per contact for the whole process: every executor a reload builds shares it.
         let locks = ContactLocks()
@@ -62,7 +69,7 @@ extension LeadsyncServer {
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
             metrics: metrics, logger: setup.logger, catalogs: catalogs, upstreams: [ghl.http, calltools.http],
-            ghlApp: app, now: now)
+            ghlApp: app, uiSessions: setup.uiSessions, now: now)
     }
 }
 

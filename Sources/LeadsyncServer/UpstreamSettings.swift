@@ -167,25 +167,47 @@ public struct UpstreamSettings: Sendable, CustomStringConvertible {
     public func clients(
         http: HTTPClient, store: LeadsyncDatabase? = nil, now: @escaping @Sendable () -> Timestamp = { .now() },
         onCall: @escaping @Sendable (CallRecord) -> Void = { _ in },
-        onAuthEvent: @escaping @Sendable (GHLConnection.Event) -> Void = { _ in }
+        onAuthEvent: @escaping @Sendable (GHLConnection.Event) -> Void = { _ in }, shared: SharedClients? = nil
     )
         -> (GHLClient, CallToolsClient, GHLApp?)
     {
-        let ghlBreaker = CircuitBreaker(upstream: .ghl, settings: breaker)
-        let app = store.flatMap { self.app(http: http, store: $0, breaker: ghlBreaker, now: now, onEvent: onAuthEvent) }
+        let ghlBreaker = shared?.ghlBreaker ?? CircuitBreaker(upstream: .ghl, settings: breaker)
+        let app =
+            shared != nil
+            ? shared?.app
+            : store.flatMap { self.app(http: http, store: $0, breaker: ghlBreaker, now: now, onEvent: onAuthEvent) }
         // cannot trap: `rate` took only 0.001 to 31,622,400 seconds
         let ghlBudget = TokenBucket(capacity: ghlRate.0, period: .milliseconds(Int64(ghlRate.1 * 1000)))
-        // cannot trap: as above
-        let ctBudget = TokenBucket(capacity: calltoolsRate.0, period: .milliseconds(Int64(calltoolsRate.1 * 1000)))
+        let ctBudget =
+            shared?.calltools.budget
+            // cannot trap: as above
+            ?? TokenBucket(capacity: calltoolsRate.0, period: .milliseconds(Int64(calltoolsRate.1 * 1000)))
+        let ctBreaker = shared?.calltools.breaker ?? CircuitBreaker(upstream: .calltools, settings: breaker)
         return (
             GHLClient(
                 baseURL: ghlBaseURL, token: ghlToken, locationId: ghlLocationId, client: http, budget: ghlBudget,
                 retry: retry, breaker: ghlBreaker, tokenSource: app?.connections[ghlLocationId], onCall: onCall),
             CallToolsClient(
                 baseURL: calltoolsBaseURL, apiKey: calltoolsKey, client: http, budget: ctBudget, retry: retry,
-                breaker: CircuitBreaker(upstream: .calltools, settings: breaker), onCall: onCall),
+                breaker: ctBreaker, onCall: onCall),
             app
         )
+    }
+}
+
+/// What the locations of one appliance share (`Appliance`): the Marketplace app (one install
+/// serves every location), and per CallTools account one budget and one circuit breaker, so two
+/// locations on one key spend one budget. Each location still has its own clients (its own GHL
+/// budget, its own call metrics).
+public struct SharedClients: Sendable {
+    public var app: GHLApp?
+    public var ghlBreaker: CircuitBreaker
+    public var calltools: (budget: TokenBucket, breaker: CircuitBreaker)
+
+    public init(app: GHLApp?, ghlBreaker: CircuitBreaker, calltools: (budget: TokenBucket, breaker: CircuitBreaker)) {
+        self.app = app
+        self.ghlBreaker = ghlBreaker
+        self.calltools = calltools
     }
 }
 

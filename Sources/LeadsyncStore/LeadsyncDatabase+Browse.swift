@@ -16,8 +16,10 @@ extension LeadsyncDatabase {
     /// The newest passes first.
     public func recentRuns(limit: Int = 20) throws(StoreError) -> [SyncRun] {
         try read("list sync runs") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM sync_run ORDER BY id DESC LIMIT ?", arguments: [limit])
-                .map(Self.decodeRun)
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM sync_run WHERE \(here()) ORDER BY id DESC LIMIT ?", arguments: [limit]
+            )
+            .map(Self.decodeRun)
         }
     }
 
@@ -42,15 +44,23 @@ extension LeadsyncDatabase {
             func add(_ found: [String]) {
                 for id in found where ids.count < limit && seen.insert(id).inserted { ids.append(id) }
             }
-            add(try String.fetchAll(db, sql: "SELECT ghl_id FROM contact WHERE ghl_id = ?", arguments: [q]))
             add(
                 try String.fetchAll(
-                    db, sql: "SELECT ghl_id FROM contact WHERE ghl_id >= ? AND ghl_id < ? ORDER BY ghl_id LIMIT ?",
+                    db, sql: "SELECT ghl_id FROM contact WHERE ghl_id = ? AND \(here())", arguments: [q]))
+            add(
+                try String.fetchAll(
+                    db,
+                    sql:
+                        "SELECT ghl_id FROM contact WHERE ghl_id >= ? AND ghl_id < ? AND \(here()) ORDER BY ghl_id LIMIT ?",
                     arguments: [q, q + "\u{10FFFF}", limit]))
             if hasPhones, digits.count >= 4, digits.count * 2 >= q.filter({ !$0.isWhitespace }).count {
                 add(
                     try String.fetchAll(
-                        db, sql: "SELECT ghl_id FROM contact_phone WHERE phone LIKE ? ESCAPE '\\' LIMIT ?",
+                        db,
+                        sql: """
+                            SELECT p.ghl_id FROM contact_phone p JOIN contact c ON c.ghl_id = p.ghl_id
+                            WHERE p.phone LIKE ? ESCAPE '\\' AND \(here("c")) LIMIT ?
+                            """,
                         arguments: [like(digits), limit]))
             }
             // Names and emails: every word of the query somewhere in the contact's search text
@@ -60,7 +70,8 @@ extension LeadsyncDatabase {
                 add(
                     try String.fetchAll(
                         db,
-                        sql: "SELECT ghl_id FROM contact_search WHERE "
+                        sql:
+                            "SELECT s.ghl_id FROM contact_search s JOIN contact_data d ON d.ghl_id = s.ghl_id WHERE \(here("d")) AND "
                             + words.map { _ in "text LIKE ? ESCAPE '\\'" }.joined(separator: " AND ") + " LIMIT ?",
                         arguments: StatementArguments(words) + [limit]))
             }
@@ -98,7 +109,8 @@ extension LeadsyncDatabase {
     /// Events waiting for another attempt after a failure.
     public func retriesWaiting() throws(StoreError) -> Int {
         try read("count retries") { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox WHERE status = 'pending' AND attempts > 0") ?? 0
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM inbox WHERE status = 'pending' AND attempts > 0 AND \(here())") ?? 0
         }
     }
 
@@ -106,7 +118,8 @@ extension LeadsyncDatabase {
     public func recentContacts(limit: Int = 10) throws(StoreError) -> [ContactHit] {
         try read("list recent contacts") { db in
             try String.fetchAll(
-                db, sql: "SELECT ghl_id FROM contact ORDER BY updated_at DESC LIMIT ?", arguments: [limit]
+                db, sql: "SELECT ghl_id FROM contact WHERE \(here()) ORDER BY updated_at DESC LIMIT ?",
+                arguments: [limit]
             )
             .map { try hit(db, $0) }
         }

@@ -92,7 +92,7 @@ extension LeadsyncDatabase {
             // Cached statements: a pass reads every contact this way.
             guard
                 let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM contact WHERE ghl_id = ?"), arguments: [ghlId])
+                    db.cachedStatement(sql: "SELECT * FROM contact WHERE ghl_id = ? AND \(here())"), arguments: [ghlId])
             else {
                 var fresh = StoredContact(ghlId: ghlId, applied: .new, markedCustomer: false)
                 fresh.phone = phone
@@ -113,9 +113,10 @@ extension LeadsyncDatabase {
         try run("record create intent for \(ghlId)") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO contact (ghl_id, create_pending, updated_at) VALUES (?, 1, ?)
+                    INSERT INTO contact (ghl_id, create_pending, updated_at, location) VALUES (?, 1, ?, ?)
                     ON CONFLICT(ghl_id) DO UPDATE SET create_pending = 1, updated_at = excluded.updated_at
-                    """, arguments: [ghlId, at.milliseconds])
+                    WHERE location = excluded.location
+                    """, arguments: [ghlId, at.milliseconds, location])
         }
     }
 
@@ -134,37 +135,42 @@ extension LeadsyncDatabase {
             if let data, hasData {
                 try db.execute(
                     sql: """
-                        INSERT INTO contact_data (ghl_id, data, hash, updated_at) VALUES (?, ?, ?, ?)
+                        INSERT INTO contact_data (ghl_id, data, hash, updated_at, location) VALUES (?, ?, ?, ?, ?)
                         ON CONFLICT(ghl_id) DO UPDATE SET data = excluded.data, hash = excluded.hash,
                             updated_at = excluded.updated_at
-                        """, arguments: [ghlId, data.text, data.hash, at.milliseconds])
+                        WHERE location = excluded.location
+                        """, arguments: [ghlId, data.text, data.hash, at.milliseconds, location])
             }
-            if let state { try Self.upsertApplied(db, ghlId, state, at: at) }
+            if let state { try upsertApplied(db, ghlId, state, at: at) }
             if let seenAt {
                 try db.execute(
                     sql: """
-                        INSERT INTO contact (ghl_id, updated_at, seen_at) VALUES (?, ?, ?)
+                        INSERT INTO contact (ghl_id, updated_at, seen_at, location) VALUES (?, ?, ?, ?)
                         ON CONFLICT(ghl_id) DO UPDATE SET seen_at = max(coalesce(seen_at, excluded.seen_at), excluded.seen_at)
-                        """, arguments: [ghlId, at.milliseconds, seenAt.milliseconds])
+                        WHERE location = excluded.location
+                        """, arguments: [ghlId, at.milliseconds, seenAt.milliseconds, location])
             }
-            if let phone { try Self.writePhone(db, ghlId, phone, at: at) }
-            try Self.insertAudit(db, ghlId, audit)
+            if let phone { try writePhone(db, ghlId, phone, at: at) }
+            try insertAudit(db, ghlId, audit)
             if !inboxEvents.isEmpty { try Self.markInboxDone(db, inboxEvents, at: at) }
         }
     }
 
-    static func upsertApplied(_ db: Database, _ ghlId: String, _ state: AppliedState, at: Timestamp) throws {
+    /// Writes the contact's applied state. A row of another location is left alone (GHL ids are
+    /// unique across locations, so only a forged event could name one).
+    func upsertApplied(_ db: Database, _ ghlId: String, _ state: AppliedState, at: Timestamp) throws {
         try db.execute(
             sql: """
-                INSERT INTO contact (ghl_id, calltools_id, create_pending, fields, buckets, tags, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO contact (ghl_id, calltools_id, create_pending, fields, buckets, tags, updated_at, location)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(ghl_id) DO UPDATE SET calltools_id = excluded.calltools_id,
                     create_pending = excluded.create_pending, fields = excluded.fields,
                     buckets = excluded.buckets, tags = excluded.tags, updated_at = excluded.updated_at
+                WHERE location = excluded.location
                 """,
             arguments: [
                 ghlId, state.calltoolsId, state.createPending, Self.encodeFields(state.fields),
-                Self.encodeBuckets(state.buckets), Self.encodeTags(state.tags), at.milliseconds,
+                Self.encodeBuckets(state.buckets), Self.encodeTags(state.tags), at.milliseconds, location,
             ])
     }
 
@@ -174,11 +180,12 @@ extension LeadsyncDatabase {
         try run("mark \(ghlId)") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO contact (ghl_id, marked_customer, updated_at) VALUES (?, ?, ?)
+                    INSERT INTO contact (ghl_id, marked_customer, updated_at, location) VALUES (?, ?, ?, ?)
                     ON CONFLICT(ghl_id) DO UPDATE SET marked_customer = excluded.marked_customer,
                         updated_at = excluded.updated_at
-                    """, arguments: [ghlId, marked, at.milliseconds])
-            try Self.insertAudit(
+                    WHERE location = excluded.location
+                    """, arguments: [ghlId, marked, at.milliseconds, location])
+            try insertAudit(
                 db, ghlId,
                 [
                     AuditEntry(
@@ -210,11 +217,11 @@ extension LeadsyncDatabase {
         }
     }
 
-    static func insertAudit(_ db: Database, _ ghlId: String, _ entries: [AuditEntry]) throws {
+    func insertAudit(_ db: Database, _ ghlId: String, _ entries: [AuditEntry]) throws {
         for e in entries {
             try db.execute(
-                sql: "INSERT INTO audit (ghl_id, at, kind, summary, detail) VALUES (?, ?, ?, ?, ?)",
-                arguments: [ghlId, e.at.milliseconds, e.kind.rawValue, e.summary, e.detail])
+                sql: "INSERT INTO audit (ghl_id, at, kind, summary, detail, location) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [ghlId, e.at.milliseconds, e.kind.rawValue, e.summary, e.detail, location])
         }
     }
 
@@ -223,7 +230,8 @@ extension LeadsyncDatabase {
     public func pendingCreateIds(limit: Int = 10_000) throws(StoreError) -> [String] {
         try read("list pending creates") { db in
             try String.fetchAll(
-                db, sql: "SELECT ghl_id FROM contact WHERE create_pending = 1 ORDER BY updated_at LIMIT ?",
+                db,
+                sql: "SELECT ghl_id FROM contact WHERE create_pending = 1 AND \(here()) ORDER BY updated_at LIMIT ?",
                 arguments: [limit])
         }
     }

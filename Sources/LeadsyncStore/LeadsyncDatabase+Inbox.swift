@@ -51,14 +51,16 @@ extension LeadsyncDatabase {
             return try await writer.write { db in
                 let insert = try db.cachedStatement(
                     sql: """
-                        INSERT INTO inbox (webhook_id, contact_id, event_type, source, body, received_at, next_attempt_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(webhook_id) DO NOTHING
+                        INSERT INTO inbox (webhook_id, contact_id, event_type, source, body, received_at, next_attempt_at,
+                            location)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(webhook_id) DO NOTHING
                         """)
                 var accepted: [Bool] = []
                 accepted.reserveCapacity(events.count)
                 for e in events {
                     try insert.execute(arguments: [
                         e.webhookId, e.contactId, e.eventType, e.source, e.body, at.milliseconds, at.milliseconds,
+                        location,
                     ])
                     accepted.append(db.changesCount > 0)
                 }
@@ -87,8 +89,8 @@ extension LeadsyncDatabase {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT seq, contact_id, next_attempt_at FROM inbox INDEXED BY inbox_status_seq
-                        WHERE status = 'pending' AND seq > ? ORDER BY seq LIMIT ?
+                        SELECT seq, contact_id, next_attempt_at FROM inbox \(dueIndex)
+                        WHERE status = 'pending' AND seq > ? AND \(here()) ORDER BY seq LIMIT ?
                         """, arguments: [after, chunk])
                 for row in rows {
                     after = row["seq"]
@@ -130,7 +132,8 @@ extension LeadsyncDatabase {
     public func deadLetters(limit: Int = 1000) throws(StoreError) -> [InboxEvent] {
         try read("read dead letters") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM inbox WHERE status = 'dead' ORDER BY seq LIMIT ?", arguments: [limit]
+                db, sql: "SELECT * FROM inbox WHERE status = 'dead' AND \(here()) ORDER BY seq LIMIT ?",
+                arguments: [limit]
             )
             .map(Self.decodeEvent)
         }
@@ -138,7 +141,8 @@ extension LeadsyncDatabase {
 
     public func inboxEvent(_ seq: Int64) throws(StoreError) -> InboxEvent? {
         try read("read inbox event \(seq)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE seq = ?", arguments: [seq]).map(Self.decodeEvent)
+            try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE seq = ? AND \(here())", arguments: [seq]).map(
+                Self.decodeEvent)
         }
     }
 
@@ -232,7 +236,10 @@ extension LeadsyncDatabase {
             let interrupted =
                 try Int.fetchOne(
                     db,
-                    sql: "SELECT COUNT(*) FROM inbox WHERE started_at IS NOT NULL AND status IN ('pending', 'held')")
+                    sql: """
+                        SELECT COUNT(*) FROM inbox WHERE started_at IS NOT NULL AND status IN ('pending', 'held')
+                            AND \(here())
+                        """)
                 ?? 0
             guard interrupted > 0 else { return (0, 0) }
             try db.execute(
@@ -243,13 +250,16 @@ extension LeadsyncDatabase {
                         last_error = CASE WHEN deaths + 1 >= ?
                             THEN 'the process died while applying this event (' || (deaths + 1) || ' times)'
                             ELSE last_error END
-                    WHERE started_at IS NOT NULL AND status IN ('pending', 'held')
+                    WHERE started_at IS NOT NULL AND status IN ('pending', 'held') AND \(here())
                     """, arguments: [maxDeaths, maxDeaths, at.milliseconds, maxDeaths])
             let died =
                 try Int.fetchOne(
                     db,
                     sql:
-                        "SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND finished_at = ? AND last_error LIKE 'the process died%'",
+                        """
+                        SELECT COUNT(*) FROM inbox WHERE status = 'dead' AND finished_at = ?
+                            AND last_error LIKE 'the process died%' AND \(here())
+                        """,
                     arguments: [at.milliseconds]) ?? 0
             return (interrupted, died)
         }
@@ -262,7 +272,7 @@ extension LeadsyncDatabase {
             try String.fetchAll(
                 db,
                 sql: """
-                    SELECT contact_id FROM inbox WHERE status = 'pending' AND deaths > 0
+                    SELECT contact_id FROM inbox WHERE status = 'pending' AND deaths > 0 AND \(here())
                     GROUP BY contact_id ORDER BY MIN(seq) LIMIT ?
                     """, arguments: [limit])
         }
@@ -273,7 +283,8 @@ extension LeadsyncDatabase {
     @discardableResult
     public func releaseHeldInboxEvents(upstream: String? = nil, at: Timestamp) throws(StoreError) -> Int {
         try run("release held events") { db in
-            var sql = "UPDATE inbox SET status = 'pending', held_by = NULL, next_attempt_at = ? WHERE status = 'held'"
+            var sql =
+                "UPDATE inbox SET status = 'pending', held_by = NULL, next_attempt_at = ? WHERE status = 'held' AND \(here())"
             var args: [any DatabaseValueConvertible] = [at.milliseconds]
             if let upstream {
                 sql += " AND held_by = ?"
@@ -289,7 +300,7 @@ extension LeadsyncDatabase {
         try run("requeue dead letters") { db in
             var sql =
                 "UPDATE inbox SET status = 'pending', attempts = 0, deaths = 0, next_attempt_at = ?, finished_at = NULL"
-            sql += " WHERE status = 'dead'"
+            sql += " WHERE status = 'dead' AND \(here())"
             var args: [any DatabaseValueConvertible] = [at.milliseconds]
             if let seq {
                 sql += " AND seq = ?"
@@ -310,7 +321,8 @@ extension LeadsyncDatabase {
     public func pruneInbox(before: Timestamp) throws(StoreError) -> Int {
         try run("prune the inbox") { db in
             try db.execute(
-                sql: "DELETE FROM inbox WHERE status = 'done' AND received_at < ?", arguments: [before.milliseconds])
+                sql: "DELETE FROM inbox WHERE status = 'done' AND received_at < ? AND \(here())",
+                arguments: [before.milliseconds])
             return db.changesCount
         }
     }
@@ -318,7 +330,9 @@ extension LeadsyncDatabase {
     public func inboxCounts() throws(StoreError) -> InboxCounts {
         try read("count the inbox") { db in
             var counts = InboxCounts()
-            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM inbox GROUP BY status") {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT status, COUNT(*) AS n FROM inbox WHERE \(here()) GROUP BY status")
+            {
                 switch row["status"] as String {
                 case "pending": counts.pending = row["n"]
                 case "dead": counts.dead = row["n"]
@@ -336,7 +350,9 @@ extension LeadsyncDatabase {
     public func backlogContacts() throws(StoreError) -> Int {
         try read("count the backlog") { db in
             try Int.fetchOne(
-                db, sql: "SELECT COUNT(DISTINCT contact_id) FROM inbox WHERE status IN ('pending', 'held')") ?? 0
+                db,
+                sql: "SELECT COUNT(DISTINCT contact_id) FROM inbox WHERE status IN ('pending', 'held') AND \(here())")
+                ?? 0
         }
     }
 

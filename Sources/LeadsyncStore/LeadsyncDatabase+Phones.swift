@@ -54,7 +54,7 @@ extension LeadsyncDatabase {
                         SELECT p.*, c.calltools_id, c.create_pending, c.fields, c.buckets, c.tags,
                             c.marked_customer, c.updated_at AS c_updated_at, c.ghl_id AS c_ghl_id
                         FROM contact_phone p LEFT JOIN contact c ON c.ghl_id = p.ghl_id
-                        WHERE p.phone = ? AND p.ghl_id != ? ORDER BY p.ghl_id LIMIT 100
+                        WHERE p.phone = ? AND p.ghl_id != ? AND \(inAccount("p")) ORDER BY p.ghl_id LIMIT 100
                         """), arguments: [phone, ghlId])
             return rows.map { row in
                 let applied: AppliedState =
@@ -67,22 +67,24 @@ extension LeadsyncDatabase {
 
     /// Writes (or, with nil, forgets) the phone record of `ghlId`.
     public func setPhoneRecord(_ ghlId: String, _ record: PhoneRecord?, at: Timestamp) throws(StoreError) {
-        try run("record the phone of \(ghlId)") { db in try Self.writePhone(db, ghlId, record, at: at) }
+        try run("record the phone of \(ghlId)") { db in try writePhone(db, ghlId, record, at: at) }
     }
 
-    static func writePhone(_ db: Database, _ ghlId: String, _ record: PhoneRecord?, at: Timestamp) throws {
+    func writePhone(_ db: Database, _ ghlId: String, _ record: PhoneRecord?, at: Timestamp) throws {
         guard let record else {
             try db.execute(sql: "DELETE FROM contact_phone WHERE ghl_id = ?", arguments: [ghlId])
             return
         }
         try db.execute(
             sql: """
-                INSERT INTO contact_phone (ghl_id, phone, exclusions, complete, updated_at) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO contact_phone (ghl_id, phone, exclusions, complete, updated_at, account)
+                VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(ghl_id) DO UPDATE SET phone = excluded.phone, exclusions = excluded.exclusions,
-                    complete = excluded.complete, updated_at = excluded.updated_at
+                    complete = excluded.complete, updated_at = excluded.updated_at, account = excluded.account
                 """,
             arguments: [
                 ghlId, record.phone, record.exclusions.joined(separator: "\n"), record.complete, at.milliseconds,
+                account,
             ])
     }
 

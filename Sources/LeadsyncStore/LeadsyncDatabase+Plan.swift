@@ -35,21 +35,26 @@ public struct LiveRulesRecord: Sendable, Equatable {
 extension LeadsyncDatabase {
     /// Records the rules now live (one row, replaced).
     public func setLiveRules(path: String, hash: String, text: String, at: Timestamp) throws(StoreError) {
-        guard hasData else { return }
+        guard hasLocations else { return }
         try run("record the live rules") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO live_rules (id, path, hash, text, loaded_at) VALUES (1, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET path = excluded.path, hash = excluded.hash, text = excluded.text,
-                        loaded_at = excluded.loaded_at
-                    """, arguments: [path, hash, text, at.milliseconds])
+                    INSERT INTO live_rules_at (location, path, hash, text, loaded_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(location) DO UPDATE SET path = excluded.path, hash = excluded.hash,
+                        text = excluded.text, loaded_at = excluded.loaded_at
+                    """, arguments: [location, path, hash, text, at.milliseconds])
         }
     }
 
     public func liveRules() throws(StoreError) -> LiveRulesRecord? {
         guard hasData else { return nil }
         return try read("read the live rules") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM live_rules WHERE id = 1").map {
+            try Row.fetchOne(
+                db,
+                sql: hasLocations
+                    ? "SELECT * FROM live_rules_at WHERE location = \(Self.literal(location))"
+                    : "SELECT * FROM live_rules WHERE id = 1"
+            ).map {
                 LiveRulesRecord(
                     path: $0["path"], hash: $0["hash"], text: $0["text"],
                     loadedAt: Timestamp(milliseconds: $0["loaded_at"]))
@@ -89,7 +94,7 @@ extension LeadsyncDatabase {
                             c.fields, c.buckets, c.tags
                         FROM contact_data d LEFT JOIN contact c ON c.ghl_id = d.ghl_id
                         LEFT JOIN contact_phone p ON p.ghl_id = d.ghl_id
-                        WHERE d.ghl_id > ? ORDER BY d.ghl_id LIMIT ?
+                        WHERE d.ghl_id > ? AND \(here("d")) ORDER BY d.ghl_id LIMIT ?
                         """), arguments: [after, limit])
             var out: [PlannedContact] = []
             out.reserveCapacity(limit)
@@ -110,7 +115,9 @@ extension LeadsyncDatabase {
     public func sharedPhones() throws(StoreError) -> Set<String> {
         guard hasPhones else { return [] }
         return try read("read the shared phones") { db in
-            Set(try String.fetchAll(db, sql: "SELECT phone FROM contact_phone GROUP BY phone HAVING COUNT(*) > 1"))
+            Set(
+                try String.fetchAll(
+                    db, sql: "SELECT phone FROM contact_phone WHERE \(inAccount()) GROUP BY phone HAVING COUNT(*) > 1"))
         }
     }
 
@@ -119,11 +126,11 @@ extension LeadsyncDatabase {
     public func knownIds() throws(StoreError) -> (buckets: [String: Int], tags: [String: Int?]) {
         try read("read the known ids") { db in
             var buckets: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, calltools_id FROM bucket_id") {
+            for row in try Row.fetchAll(db, sql: "SELECT name, calltools_id FROM \(bucketRows)") {
                 buckets[row["name"]] = row["calltools_id"]
             }
             var tags: [String: Int?] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT folded_name, calltools_id FROM tag_id") {
+            for row in try Row.fetchAll(db, sql: "SELECT folded_name, calltools_id FROM \(tagRows)") {
                 tags[row["folded_name"]] = .some(row["calltools_id"])
             }
             return (buckets, tags)
@@ -140,12 +147,15 @@ extension LeadsyncDatabase {
     ) throws(StoreError) {
         try run("seed contacts") { db in
             for r in rows {
-                try Self.upsertApplied(db, r.ghlId, r.applied, at: at)
+                try upsertApplied(db, r.ghlId, r.applied, at: at)
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO contact_data (ghl_id, data, hash, updated_at) VALUES (?, ?, ?, ?)",
-                    arguments: [r.ghlId, r.data, 0, at.milliseconds])
+                    sql: """
+                        INSERT OR REPLACE INTO contact_data (ghl_id, data, hash, updated_at, location)
+                        VALUES (?, ?, ?, ?, ?)
+                        """,
+                    arguments: [r.ghlId, r.data, 0, at.milliseconds, location])
                 if let phone = r.phone {
-                    try Self.writePhone(db, r.ghlId, PhoneRecord(phone: phone, exclusions: [], complete: true), at: at)
+                    try writePhone(db, r.ghlId, PhoneRecord(phone: phone, exclusions: [], complete: true), at: at)
                 }
             }
         }

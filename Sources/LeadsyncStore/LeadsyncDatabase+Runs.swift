@@ -40,11 +40,11 @@ extension LeadsyncDatabase {
                 rules.buckets.compactMap { b -> String? in
                     if case .name = b.reference { return b.name } else { return nil }
                 })
-            for row in try Row.fetchAll(db, sql: "SELECT name, calltools_id FROM bucket_id") {
+            for row in try Row.fetchAll(db, sql: "SELECT name, calltools_id FROM \(bucketRows)") {
                 let name: String = row["name"]
                 if named.contains(name) { r.buckets[name] = row["calltools_id"] }
             }
-            for row in try Row.fetchAll(db, sql: "SELECT folded_name, calltools_id FROM tag_id") {
+            for row in try Row.fetchAll(db, sql: "SELECT folded_name, calltools_id FROM \(tagRows)") {
                 r.tags[row["folded_name"]] = .some(row["calltools_id"] as Int?)
             }
         }
@@ -56,14 +56,18 @@ extension LeadsyncDatabase {
         try run("save resolved ids") { db in
             for (name, id) in buckets {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO bucket_id (name, calltools_id, resolved_at) VALUES (?, ?, ?)",
-                    arguments: [name, id, at.milliseconds])
+                    sql:
+                        "INSERT OR REPLACE INTO calltools_bucket (account, name, calltools_id, resolved_at) VALUES (?, ?, ?, ?)",
+                    arguments: [account, name, id, at.milliseconds])
             }
             for (name, id) in tags {
                 try db.execute(
                     sql:
-                        "INSERT OR REPLACE INTO tag_id (folded_name, name, calltools_id, resolved_at) VALUES (?, ?, ?, ?)",
-                    arguments: [name.foldedForComparison, name, id, at.milliseconds])
+                        """
+                        INSERT OR REPLACE INTO calltools_tag (account, folded_name, name, calltools_id, resolved_at)
+                        VALUES (?, ?, ?, ?, ?)
+                        """,
+                    arguments: [account, name.foldedForComparison, name, id, at.milliseconds])
             }
         }
     }
@@ -74,8 +78,8 @@ extension LeadsyncDatabase {
     public func startRun(mode: String, at: Timestamp) throws(StoreError) -> Int64 {
         try run("start a sync run") { db in
             try db.execute(
-                sql: "INSERT INTO sync_run (mode, started_at, status) VALUES (?, ?, 'running')",
-                arguments: [mode, at.milliseconds])
+                sql: "INSERT INTO sync_run (mode, started_at, status, location) VALUES (?, ?, 'running', ?)",
+                arguments: [mode, at.milliseconds, location])
             return db.lastInsertedRowID
         }
     }
@@ -102,7 +106,9 @@ extension LeadsyncDatabase {
     public func interruptedRun(mode: String) throws(StoreError) -> SyncRun? {
         try read("read sync runs") { db in
             try Row.fetchOne(
-                db, sql: "SELECT * FROM sync_run WHERE mode = ? AND status = 'running' ORDER BY id DESC LIMIT 1",
+                db,
+                sql:
+                    "SELECT * FROM sync_run WHERE mode = ? AND status = 'running' AND \(here()) ORDER BY id DESC LIMIT 1",
                 arguments: [mode]
             ).map(Self.decodeRun)
         }
@@ -113,8 +119,10 @@ extension LeadsyncDatabase {
     /// The pass running now, if any (the latest run still marked running).
     public func runningRun() throws(StoreError) -> SyncRun? {
         try read("read sync runs") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sync_run WHERE status = 'running' ORDER BY id DESC LIMIT 1")
-                .map(Self.decodeRun)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM sync_run WHERE status = 'running' AND \(here()) ORDER BY id DESC LIMIT 1"
+            )
+            .map(Self.decodeRun)
         }
     }
 
@@ -122,12 +130,14 @@ extension LeadsyncDatabase {
         try read("read sync runs") { db in
             if let mode {
                 return try Row.fetchOne(
-                    db, sql: "SELECT * FROM sync_run WHERE mode = ? AND status = 'finished' ORDER BY id DESC LIMIT 1",
+                    db,
+                    sql:
+                        "SELECT * FROM sync_run WHERE mode = ? AND status = 'finished' AND \(here()) ORDER BY id DESC LIMIT 1",
                     arguments: [mode]
                 ).map(Self.decodeRun)
             }
             return try Row.fetchOne(
-                db, sql: "SELECT * FROM sync_run WHERE status = 'finished' ORDER BY id DESC LIMIT 1"
+                db, sql: "SELECT * FROM sync_run WHERE status = 'finished' AND \(here()) ORDER BY id DESC LIMIT 1"
             )
             .map(Self.decodeRun)
         }
@@ -135,7 +145,8 @@ extension LeadsyncDatabase {
 
     public func syncRun(_ id: Int64) throws(StoreError) -> SyncRun? {
         try read("read sync run \(id)") { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM sync_run WHERE id = ?", arguments: [id]).map(Self.decodeRun)
+            try Row.fetchOne(db, sql: "SELECT * FROM sync_run WHERE id = ? AND \(here())", arguments: [id]).map(
+                Self.decodeRun)
         }
     }
 
@@ -165,20 +176,31 @@ extension LeadsyncDatabase {
     public func knownContactCount() throws(StoreError) -> Int {
         try read("count known contacts") { db in
             try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM (SELECT ghl_id FROM contact UNION SELECT ghl_id FROM audit)") ?? 0
+                db,
+                sql: """
+                    SELECT COUNT(*) FROM (SELECT ghl_id FROM contact WHERE \(here())
+                        UNION SELECT ghl_id FROM audit WHERE \(here()))
+                    """) ?? 0
         }
     }
 
     public func stats() throws(StoreError) -> StoreStats {
         try read("read stats") { db in
-            let contacts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact") ?? 0
+            let contacts = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE \(here())") ?? 0
             let inCallTools =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE calltools_id IS NOT NULL") ?? 0
-            let pending = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE create_pending") ?? 0
-            let marked = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE marked_customer") ?? 0
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE calltools_id IS NOT NULL AND \(here())")
+                ?? 0
+            let pending =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE create_pending AND \(here())") ?? 0
+            let marked =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE marked_customer AND \(here())") ?? 0
             var perBucket: [Int: Int] = [:]
             for row in try Row.fetchAll(
-                db, sql: "SELECT value AS bucket, COUNT(*) AS n FROM contact, json_each(contact.buckets) GROUP BY value"
+                db,
+                sql: """
+                    SELECT value AS bucket, COUNT(*) AS n FROM contact, json_each(contact.buckets)
+                    WHERE \(here("contact")) GROUP BY value
+                    """
             ) {
                 perBucket[row["bucket"]] = row["n"]
             }
@@ -240,7 +262,8 @@ extension LeadsyncDatabase {
                 db,
                 sql: """
                     SELECT detail FROM audit WHERE id IN
-                        (SELECT MAX(id) FROM audit WHERE kind = 'decision' GROUP BY ghl_id) AND detail IS NOT NULL
+                        (SELECT MAX(id) FROM audit WHERE kind = 'decision' AND \(here()) GROUP BY ghl_id)
+                        AND detail IS NOT NULL
                     """)
             while let detail = try cursor.next() {
                 guard case .object(let o)? = try? JSONParser.parse(detail) else { continue }

@@ -2,6 +2,7 @@ import GRDB
 import LeadsyncCore
 import LeadsyncSync
 import LeadsyncValues
+import Synchronization
 
 /// The one owner of leadsync's SQLite file. It migrates on open and exposes writes named by
 /// intent; nothing else in leadsync writes SQL.
@@ -18,6 +19,17 @@ public final class LeadsyncDatabase: Sendable {
     let hasData: Bool
     /// The operator page's search table exists (v8).
     let hasSearch: Bool
+    /// Rows carry their location and phones their CallTools account (v9).
+    let hasLocations: Bool
+    /// The GHL location whose rows this value reads and writes ("" in single-location mode,
+    /// and for rows written before several locations existed). One file holds every location;
+    /// each location's server, passes and commands see only their own rows (`scoped`).
+    public let location: String
+    /// The CallTools account this location routes into ("" in single-location mode). Phones and
+    /// resolved bucket and tag ids belong to the account, not the location: two locations that
+    /// share a CallTools account share its contacts, so an exclusion matched in one holds for
+    /// the phone in the other.
+    public let account: String
 
     /// How long a write waits for a lock held by another connection before failing.
     public static let busyTimeout: Double = 5
@@ -28,6 +40,106 @@ public final class LeadsyncDatabase: Sendable {
         self.hasPhones = true
         self.hasData = true
         self.hasSearch = true
+        self.hasLocations = true
+        self.location = ""
+        self.account = ""
+    }
+
+    private init(scoping base: LeadsyncDatabase, location: String, account: String) {
+        self.writer = base.writer
+        self.hasPhones = base.hasPhones
+        self.hasData = base.hasData
+        self.hasSearch = base.hasSearch
+        self.hasLocations = base.hasLocations
+        self.location = location
+        self.account = account
+    }
+
+    /// The same file, seen as one location routing into one CallTools account. Cheap: the
+    /// connection pool is shared.
+    public func scoped(location: String, account: String) -> LeadsyncDatabase {
+        LeadsyncDatabase(scoping: self, location: location, account: account)
+    }
+
+    /// SQL: the row belongs to this location (`alias.location`). Always true in a file older
+    /// than v9 opened read-only (it has one location).
+    func here(_ alias: String? = nil) -> String {
+        guard hasLocations else { return "1" }
+        return "\(alias.map { $0 + "." } ?? "")location = \(Self.literal(location))"
+    }
+
+    /// SQL: the row belongs to this CallTools account.
+    func inAccount(_ alias: String? = nil) -> String {
+        guard hasLocations else { return "1" }
+        return "\(alias.map { $0 + "." } ?? "")account = \(Self.literal(account))"
+    }
+
+    /// SQL: the resolved bucket ids of this account (`name`, `calltools_id`).
+    var bucketRows: String {
+        hasLocations ? "calltools_bucket WHERE \(inAccount())" : "bucket_id"
+    }
+
+    /// SQL: the resolved tag ids of this account (`folded_name`, `calltools_id`).
+    var tagRows: String {
+        hasLocations ? "calltools_tag WHERE \(inAccount())" : "tag_id"
+    }
+
+    /// SQL: the index the workers walk pending events by.
+    var dueIndex: String {
+        hasLocations ? "INDEXED BY inbox_location" : "INDEXED BY inbox_status_seq"
+    }
+
+    /// Whether rows written in single-location mode (location "") are still unclaimed.
+    public func hasUnscopedRows() throws(StoreError) -> Bool {
+        try read("look for single-location rows") { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM contact WHERE location = '')
+                        OR EXISTS (SELECT 1 FROM contact_data WHERE location = '')
+                        OR EXISTS (SELECT 1 FROM inbox WHERE location = '')
+                        OR EXISTS (SELECT 1 FROM sync_run WHERE location = '')
+                        OR EXISTS (SELECT 1 FROM audit WHERE location = '')
+                    """) ?? false
+        }
+    }
+
+    /// Gives every row written in single-location mode to this location and account, in one
+    /// transaction (moving from the environment variables to `leadsync.yaml`). Returns how
+    /// many contact rows moved.
+    @discardableResult
+    public func claimUnscopedRows(at: Timestamp) throws(StoreError) -> Int {
+        try run("give single-location rows to location \(location)") { db in
+            for table in ["contact_data", "audit", "inbox", "sync_run"] {
+                try db.execute(sql: "UPDATE \(table) SET location = ? WHERE location = ''", arguments: [location])
+            }
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO live_rules_at SELECT ?, path, hash, text, loaded_at FROM live_rules_at
+                    WHERE location = ''
+                    """, arguments: [location])
+            try db.execute(sql: "DELETE FROM live_rules_at WHERE location = ''")
+            for table in ["contact_phone", "calltools_bucket", "calltools_tag"] {
+                try db.execute(
+                    sql: "UPDATE OR IGNORE \(table) SET account = ? WHERE account = ''", arguments: [account])
+            }
+            try db.execute(sql: "UPDATE contact SET location = ? WHERE location = ''", arguments: [location])
+            return db.changesCount
+        }
+    }
+
+    /// A string as an SQL literal (quotes doubled).
+    static func literal(_ s: String) -> String {
+        "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''") + "'"
+    }
+
+    /// The location a command-line run acts on (`--location`): `open` and `openReadOnly` see
+    /// the file as its rows. Set once, before any open; a server scopes explicitly instead.
+    public static let commandScope = Mutex<(location: String, account: String)>(("", ""))
+
+    func commandScoped() -> LeadsyncDatabase {
+        let (location, account) = Self.commandScope.withLock { $0 }
+        return location.isEmpty && account.isEmpty ? self : scoped(location: location, account: account)
     }
 
     /// Opens (creating if needed) and migrates the database at `path`.
@@ -41,7 +153,7 @@ public final class LeadsyncDatabase: Sendable {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         do {
-            return try LeadsyncDatabase(DatabasePool(path: path, configuration: config))
+            return try LeadsyncDatabase(DatabasePool(path: path, configuration: config)).commandScoped()
         } catch {
             throw StoreError(operation: "open \(path)", underlying: error)
         }
@@ -54,7 +166,7 @@ public final class LeadsyncDatabase: Sendable {
         config.readonly = true
         config.busyMode = .timeout(busyTimeout)
         do {
-            return try LeadsyncDatabase(readOnly: DatabaseQueue(path: path, configuration: config))
+            return try LeadsyncDatabase(readOnly: DatabaseQueue(path: path, configuration: config)).commandScoped()
         } catch {
             throw StoreError(operation: "open \(path) read-only", underlying: error)
         }
@@ -66,6 +178,9 @@ public final class LeadsyncDatabase: Sendable {
         self.hasPhones = applied.contains("v5")
         self.hasData = applied.contains("v7")
         self.hasSearch = applied.contains("v8")
+        self.hasLocations = applied.contains("v9")
+        self.location = ""
+        self.account = ""
         guard applied.contains("v1") else {
             throw StoreError(operation: "read it", underlying: DatabaseError(message: "not a leadsync database"))
         }
@@ -236,6 +351,42 @@ public final class LeadsyncDatabase: Sendable {
                     CREATE TRIGGER contact_search_delete AFTER DELETE ON contact_data BEGIN
                         DELETE FROM contact_search WHERE ghl_id = OLD.ghl_id;
                     END;
+                    """)
+        }
+        // Several locations in one file (issue 9): every row carries its GHL location; phones
+        // and resolved CallTools ids carry their CallTools account. Rows written before have
+        // location "" (single-location mode); `claimUnscopedRows` gives them to a location.
+        // Contact ids stay the primary keys: GHL ids are unique across locations.
+        m.registerMigration("v9") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE contact ADD COLUMN location TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE contact_data ADD COLUMN location TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE audit ADD COLUMN location TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE inbox ADD COLUMN location TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE sync_run ADD COLUMN location TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE contact_phone ADD COLUMN account TEXT NOT NULL DEFAULT '';
+                    CREATE INDEX contact_location ON contact (location, updated_at);
+                    CREATE INDEX contact_data_location ON contact_data (location, ghl_id);
+                    CREATE INDEX audit_location ON audit (location, kind, ghl_id);
+                    CREATE INDEX inbox_location ON inbox (location, status, seq);
+                    CREATE INDEX sync_run_location ON sync_run (location, status);
+                    CREATE INDEX contact_phone_account ON contact_phone (account, phone);
+                    CREATE TABLE live_rules_at (
+                        location TEXT PRIMARY KEY NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,
+                        text TEXT NOT NULL, loaded_at INTEGER NOT NULL);
+                    INSERT INTO live_rules_at SELECT '', path, hash, text, loaded_at FROM live_rules;
+                    DROP TABLE live_rules;
+                    CREATE TABLE calltools_bucket (
+                        account TEXT NOT NULL, name TEXT NOT NULL, calltools_id INTEGER NOT NULL,
+                        resolved_at INTEGER NOT NULL, PRIMARY KEY (account, name));
+                    INSERT INTO calltools_bucket SELECT '', name, calltools_id, resolved_at FROM bucket_id;
+                    DROP TABLE bucket_id;
+                    CREATE TABLE calltools_tag (
+                        account TEXT NOT NULL, folded_name TEXT NOT NULL, name TEXT NOT NULL, calltools_id INTEGER,
+                        resolved_at INTEGER NOT NULL, PRIMARY KEY (account, folded_name));
+                    INSERT INTO calltools_tag SELECT '', folded_name, name, calltools_id, resolved_at FROM tag_id;
+                    DROP TABLE tag_id;
                     """)
         }
         return m

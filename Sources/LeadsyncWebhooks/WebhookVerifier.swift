@@ -124,3 +124,13 @@ public enum SharedSecret {
         return difference == 0
     }
 }
+
+/// A short, stable name for a secret that does not reveal it (the first 16 hex digits of its
+/// SHA-256): two locations whose CallTools key and silo are the same get the same account name.
+public enum Fingerprint {
+    public static func of(_ secret: String) -> String {
+        let hex = Array("0123456789abcdef")
+        return String(
+            SHA256.hash(data: Data(secret.utf8)).prefix(8).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
+    }
+}

@@ -2,9 +2,11 @@ import ArgumentParser
 import LeadsyncCLI
 import LeadsyncCore
 import LeadsyncRuntime
+import LeadsyncServer
 import LeadsyncStore
 import LeadsyncValues
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +29,38 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "The SQLite file (default: $LEADSYNC_DB, else ./leadsync.sqlite).")
     var db: String?
 
+    @Option(help: "The GHL location to act on, from the locations file (needed when it lists more than one).")
+    var location: String?
+
+    @Option(help: "The locations file (default: $LEADSYNC_CONFIG); without one, the single-location variables.")
+    var config: String?
+
     var path: String { db ?? ProcessInfoLite.environment["LEADSYNC_DB"] ?? "./leadsync.sqlite" }
+
+    /// The locations file named by `--config` or `LEADSYNC_CONFIG`, if any.
+    var configPath: String? {
+        config ?? ProcessInfoLite.environment["LEADSYNC_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The environment this command runs with. With a locations file, it is the chosen
+    /// location's (its GHL and CallTools settings as the single-location variables), and the
+    /// database is seen as that location's rows only.
+    func environment() throws -> [String: String] {
+        let env = ProcessInfoLite.environment
+        guard let file = configPath else {
+            if location != nil {
+                throw ValidationError("--location needs a locations file: --config or LEADSYNC_CONFIG")
+            }
+            return env
+        }
+        do {
+            let chosen = try LocationsFile.load(file, env: env).location(location)
+            LeadsyncDatabase.commandScope.withLock { $0 = (chosen.id, chosen.account) }
+            return chosen.environment
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 }
 
 enum ProcessInfoLite {
@@ -86,7 +119,7 @@ extension Leadsync {
             let code =
                 online
                 ? await CheckCommand.online(
-                    files: rules, environment: ProcessInfoLite.environment, dbPath: database.path, console: .standard)
+                    files: rules, environment: try database.environment(), dbPath: database.path, console: .standard)
                 : CheckCommand.run(files: rules, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
@@ -230,7 +263,7 @@ extension Leadsync {
             options.maxWait = SyncCommand.parseWait(maxWait) ?? .seconds(300)
             let code = await SyncCommand.run(
                 options,
-                environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
+                environment: try database.environment(), console: .standard, now: { clockNow() })
             if code != 0 { throw ExitCode(code) }
         }
     }
@@ -251,7 +284,7 @@ extension Leadsync {
             options.json = json
             options.maxMoves = maxMoves
             let code = PlanCommand.run(
-                options, environment: ProcessInfoLite.environment, console: .standard, now: try time.resolve())
+                options, environment: try database.environment(), console: .standard, now: try time.resolve())
             if code != 0 { throw ExitCode(code) }
         }
     }
@@ -274,7 +307,7 @@ extension Leadsync {
                 }
                 let code = await GHLCommands.connect(
                     code: code, userType: userType, dbPath: database.path,
-                    environment: ProcessInfoLite.environment, console: .standard)
+                    environment: try database.environment(), console: .standard)
                 if code != 0 { throw ExitCode(code) }
             }
         }
@@ -284,6 +317,7 @@ extension Leadsync {
                 abstract: "Each stored connection's state; exit 1 when one must be reconnected.")
             @OptionGroup var database: DatabaseOptions
             func run() throws {
+                _ = try database.environment()
                 let code = GHLCommands.status(dbPath: database.path, console: .standard)
                 if code != 0 { throw ExitCode(code) }
             }
@@ -295,6 +329,7 @@ extension Leadsync {
         @Flag(help: "One JSON object.") var json = false
         @OptionGroup var database: DatabaseOptions
         func run() throws {
+            _ = try database.environment()
             let code = StoreCommands.stats(dbPath: database.path, json: json, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
@@ -306,6 +341,7 @@ extension Leadsync {
         @Argument(help: "The GHL contact id.") var ghlContactId: String
         @OptionGroup var database: DatabaseOptions
         func run() throws {
+            _ = try database.environment()
             let code = StoreCommands.explain(ghlContactId, dbPath: database.path, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
@@ -320,6 +356,7 @@ extension Leadsync {
         @Flag(help: "Remove the mark.") var undo = false
         @OptionGroup var database: DatabaseOptions
         func run() throws {
+            _ = try database.environment()
             let code = StoreCommands.markCustomer(
                 ghlContactId, undo: undo, dbPath: database.path, now: clockNow(),
                 console: .standard)
@@ -389,7 +426,8 @@ extension Leadsync {
                 Configured by the environment (GHL_*, CALLTOOLS_*, LEADSYNC_*; see docs/operations.md). \
                 SIGHUP reloads the rules; SIGTERM or SIGINT stops gracefully.
                 """)
-        @Option(help: "The rules file.") var rules: String
+        @Option(help: "The rules file (single-location mode; with --config each location names its own).")
+        var rules: String?
         @Option(help: "Address to listen on (default: $LEADSYNC_HOST, else 127.0.0.1).") var host: String?
         @Option(help: "Port (default: $LEADSYNC_PORT, else 8080; 0: any free port).") var port: Int?
         @Flag(help: "Run against a built-in sandbox GHL and CallTools; its GHL sends this server signed webhooks.")
@@ -400,10 +438,16 @@ extension Leadsync {
 
         func run() async throws {
             logging.bootstrap()
+            if database.location != nil {
+                throw ValidationError("serve runs every location of the file; --location is for the other commands")
+            }
+            guard rules != nil || database.configPath != nil else {
+                throw ValidationError("give --rules (one location) or --config (a locations file)")
+            }
             let code = await ServeCommand.run(
                 .init(
-                    rulesPath: rules, dbPath: database.path, host: host, port: port, sandbox: sandbox,
-                    sandboxContacts: sandboxContacts),
+                    rulesPath: rules ?? "", dbPath: database.path, host: host, port: port, sandbox: sandbox,
+                    sandboxContacts: sandboxContacts, configPath: database.configPath),
                 environment: ProcessInfoLite.environment, console: .standard, now: { clockNow() })
             if code != 0 { throw ExitCode(code) }
         }
@@ -440,6 +484,7 @@ extension Leadsync {
         }
 
         func run() throws {
+            _ = try database.environment()
             let code = StoreCommands.replay(
                 seq: seq, since: since.flatMap(Timestamp.init(iso8601:)), list: list, dbPath: database.path,
                 now: clockNow(), console: .standard)

@@ -21,7 +21,13 @@ public enum ServeCommand {
         /// Run against an in-process sandbox whose GHL emits signed webhooks to this server.
         public var sandbox: Bool
         public var sandboxContacts: Int
-        public init(rulesPath: String, dbPath: String, host: String?, port: Int?, sandbox: Bool, sandboxContacts: Int) {
+        /// A locations file (`leadsync.yaml`): every location it lists, behind one listener.
+        public var configPath: String?
+        public init(
+            rulesPath: String, dbPath: String, host: String?, port: Int?, sandbox: Bool, sandboxContacts: Int,
+            configPath: String? = nil
+        ) {
+            self.configPath = configPath
             self.rulesPath = rulesPath
             self.dbPath = dbPath
             self.host = host
@@ -48,6 +54,12 @@ public enum ServeCommand {
         }
         if let host = options.host { configuration.host = host }
         if let port = options.port { configuration.port = port }
+        if let configPath = options.configPath {
+            guard !options.sandbox else { return fail("--sandbox runs one location; it cannot be used with --config") }
+            return await serveLocations(
+                configPath, options: options, configuration: configuration, environment: environment, logger: logger,
+                now: now, fail: fail)
+        }
         // The rules must check before anything starts.
         do {
             _ = try RulesFile.loadValid(options.rulesPath, console: console)
@@ -151,6 +163,64 @@ public enum ServeCommand {
         }
         logger.info("stopped; the database is closed and queued events resume on restart")
         return 0
+    }
+}
+
+extension ServeCommand {
+    /// `serve --config leadsync.yaml`: every location of the file in one process.
+    static func serveLocations(
+        _ path: String, options: Options, configuration: ServerConfiguration, environment: [String: String],
+        logger: Logger, now: @escaping @Sendable () -> Timestamp, fail: (String) -> Int32
+    ) async -> Int32 {
+        let file: LocationsFile
+        let verifier: WebhookVerifier
+        do {
+            file = try LocationsFile.load(path, env: environment)
+            verifier = try WebhookVerifier.fromEnvironment(environment)
+        } catch let error as LocationsFile.Error {
+            return fail(error.description)
+        } catch let error as CLIError {
+            return fail(error.message)
+        } catch {
+            return fail("\(error)")
+        }
+        let store: LeadsyncDatabase
+        do {
+            store = try LeadsyncDatabase.open(path: options.dbPath)
+        } catch {
+            return fail(error.description)
+        }
+        defer { store.close() }
+        let http = HTTPClientHandle()
+        let appliance: Appliance
+        do {
+            appliance = try Appliance.build(
+                file: file, configuration: configuration, store: store, verifier: verifier, http: http.client,
+                logger: logger, now: now)
+        } catch {
+            await http.shutdown()
+            return fail("\(error)")
+        }
+        let app = appliance.application { port in
+            logger.info(
+                "listening",
+                metadata: [
+                    "address": .string("\(configuration.host):\(port)"), "locations": .string(path),
+                    "served": .string(file.locations.map(\.id).joined(separator: ",")),
+                    "database": .string(options.dbPath),
+                ])
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var code: Int32 = 0
+        do {
+            try await group.run()
+        } catch {
+            code = fail("server stopped: \(error)")
+        }
+        await http.shutdown()
+        logger.info("stopped; the database is closed and queued events resume on restart")
+        return code
     }
 }
 

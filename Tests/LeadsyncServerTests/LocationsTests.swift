@@ -1,0 +1,295 @@
+import AsyncHTTPClient
+import Crypto
+import CryptoExtras
+import Foundation
+import Hummingbird
+import LeadsyncCore
+import LeadsyncSandbox
+import LeadsyncStore
+import LeadsyncSync
+import LeadsyncTestSupport
+import LeadsyncUpstream
+import LeadsyncValues
+import LeadsyncWebhooks
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Testing
+
+@testable import LeadsyncServer
+
+/// Several locations in one appliance (issue 9): three sandboxes as three GHL locations; C
+/// routes into A's CallTools account. Each event lands in its own location's rows and account;
+/// an event for a location not configured is answered `ignored` and touches nothing.
+@Suite(.serialized) struct LocationsTests {
+    static let ids = ["locA0001", "locB0002", "locC0003"]
+    static let admin = String(repeating: "a", count: 40)
+
+    struct Rig {
+        var dir: String
+        var sandboxes: [SandboxServer]
+        var env: [String: String]
+        var file: LocationsFile
+        var key = Curve25519.Signing.PrivateKey()
+
+        func shutdown() async {
+            for s in sandboxes { await s.stop() }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+    }
+
+    static func rig() async throws -> Rig {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-loc-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var sandboxes: [SandboxServer] = []
+        var env: [String: String] = [:]
+        for (i, id) in ids.enumerated() {
+            let state = SandboxState(locationId: id, ghlToken: "ghl-token-\(i)", calltoolsKey: "ct-key-\(i)")
+            await state.setLimits(ghl: nil, calltools: nil)
+            sandboxes.append(try await SandboxServer.start(state: state))
+            env["TOKEN_\(i)"] = "ghl-token-\(i)"
+            env["CT_KEY_\(i)"] = "ct-key-\(i)"
+        }
+        try Fixtures.server.write(toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
+        // B sends cold leads to another bucket: its rules are its own.
+        try Fixtures.server.replacingOccurrences(of: "bucket: cold", with: "bucket: active").write(
+            toFile: dir + "/b.yaml", atomically: true, encoding: .utf8)
+        let yaml = """
+            locations:
+              - id: \(ids[0])
+                name: East
+                rules: a.yaml
+                ghl: { token_env: TOKEN_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: 1000/1 }
+                calltools: { key_env: CT_KEY_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: 1000/1 }
+              - id: \(ids[1])
+                rules: b.yaml
+                ghl: { token_env: TOKEN_1, base_url: "\(sandboxes[1].baseURL)", rate_limit: 1000/1 }
+                calltools: { key_env: CT_KEY_1, base_url: "\(sandboxes[1].baseURL)", rate_limit: 1000/1 }
+              - id: \(ids[2])
+                rules: a.yaml
+                ghl: { token_env: TOKEN_2, base_url: "\(sandboxes[2].baseURL)", rate_limit: 1000/1 }
+                # A's CallTools account: the same silo and key.
+                calltools: { key_env: CT_KEY_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: 1000/1 }
+            """
+        try yaml.write(toFile: dir + "/leadsync.yaml", atomically: true, encoding: .utf8)
+        let file = try LocationsFile.load(dir + "/leadsync.yaml", env: env)
+        return Rig(dir: dir, sandboxes: sandboxes, env: env, file: file)
+    }
+
+    static func event(_ contact: String, location: String, tags: [String], n: Int) -> String {
+        var o = JSONObject()
+        o["type"] = .string("ContactTagUpdate")
+        o["locationId"] = .string(location)
+        o["id"] = .string(contact)
+        o["firstName"] = .string("Ana")
+        o["phone"] = .string("+1415555\(String(1000 + n))")
+        o["tags"] = .array(tags.map(JSON.string))
+        o["dndSettings"] = .object(JSONObject())
+        o["dnd"] = .bool(false)
+        o["timestamp"] = .string(Timestamp(milliseconds: Fixtures.wallClock().milliseconds - 1000).iso8601)
+        o["webhookId"] = .string("wh-\(contact)-\(n)")
+        return JSONWriter.encode(.object(o))
+    }
+
+    static func post(
+        _ http: HTTPClient, port: Int, path: String, body: String = "", key: Curve25519.Signing.PrivateKey? = nil,
+        method: HTTPMethod = .POST, bearer: String? = nil
+    ) async throws -> (UInt, String) {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        if method == .POST { request.body = .bytes(ByteBuffer(string: body)) }
+        request.headers.add(name: "content-type", value: "application/json")
+        if let key {
+            request.headers.add(
+                name: "x-ghl-signature", value: try key.signature(for: Array(body.utf8)).base64EncodedString())
+        }
+        if let bearer { request.headers.add(name: "authorization", value: "Bearer \(bearer)") }
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
+        return (response.status.code, text)
+    }
+
+    @Test func eachLocationRoutesIntoItsOwnAccountAndUnknownLocationsTouchNothing() async throws {
+        let rig = try await Self.rig()
+        let http = UpstreamHTTP.makeClient()
+        let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
+        defer { store.close() }
+        do {
+            for (i, s) in rig.sandboxes.enumerated() {
+                await s.state.putGHLContact(
+                    try #require(
+                        JSONParser.parse(Self.event("c\(i)", location: Self.ids[i], tags: [], n: i)).objectValue))
+            }
+            var config = ServerConfiguration()
+            config.port = 0
+            config.syncInterval = nil
+            config.fullSyncHour = nil
+            config.adminToken = Self.admin
+            let appliance = try Appliance.build(
+                file: rig.file, configuration: config, store: store,
+                verifier: try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation), http: http,
+                logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
+            #expect(appliance.servers.map(\.location) == Self.ids)
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let app = appliance.application { port in
+                sink.yield(port)
+                sink.finish()
+            }
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var port = 0
+                for await p in ports { port = p }
+                defer { Task { await group.triggerGracefulShutdown() } }
+                for s in rig.sandboxes { await s.state.clearRequests() }
+                for i in 0..<3 {
+                    let (status, answer) = try await Self.post(
+                        http, port: port, path: "/webhook/ghl",
+                        body: Self.event("c\(i)", location: Self.ids[i], tags: ["cold lead"], n: i), key: rig.key)
+                    #expect(status == 200 && answer.contains("accepted"))
+                }
+                // A: cold → 11237 in A's account. B: its own rules (active, 11252) in B's account.
+                // C: A's rules file, A's CallTools account (shared), nothing in C's CallTools.
+                func buckets(_ s: SandboxServer) async -> [String: [Int]] {
+                    var out: [String: [Int]] = [:]
+                    for (_, c) in await s.state.calltoolsContacts() {
+                        guard let crm = c["crm_id"]?.stringValue else { continue }
+                        out[crm] =
+                            c["buckets"]?.arrayValue?.compactMap { v -> Int? in
+                                if case .number(let n) = v { Int(n) } else { nil }
+                            } ?? []
+                    }
+                    return out
+                }
+                try await eventually("every location routed") {
+                    let a = await buckets(rig.sandboxes[0])
+                    let b = await buckets(rig.sandboxes[1])
+                    return a["c0"] == [11237] && a["c2"] == [11237] && b["c1"] == [11252]
+                }
+                // And each written back to its own GHL location ("in-dialer"), so nothing is in flight.
+                try await eventually("the write-backs") {
+                    for (i, s) in rig.sandboxes.enumerated() {
+                        let tags = await s.state.ghlContact("c\(i)")?["tags"]?.arrayValue ?? []
+                        guard tags.contains(.string("in-dialer")) else { return false }
+                    }
+                    return true
+                }
+                try await eventually("every inbox drained") {
+                    try Self.ids.allSatisfy { try store.scoped(location: $0, account: "").inboxCounts().pending == 0 }
+                }
+                #expect(await buckets(rig.sandboxes[2]).isEmpty)
+                #expect(await buckets(rig.sandboxes[1]).keys.sorted() == ["c1"])
+
+                // A correctly signed event of a location not configured: ignored, nothing stored,
+                // nothing called, counted without a location.
+                let before = try Self.inboxRows(store)
+                for s in rig.sandboxes { await s.state.clearRequests() }
+                let (status, answer) = try await Self.post(
+                    http, port: port, path: "/webhook/ghl",
+                    body: Self.event("z9", location: "locZ9999", tags: ["cold lead"], n: 9), key: rig.key)
+                #expect(status == 200 && answer.contains("ignored"))
+                // Unsigned: refused before anything else.
+                let (unsigned, _) = try await Self.post(
+                    http, port: port, path: "/webhook/ghl",
+                    body: Self.event("z9", location: "locZ9999", tags: ["cold lead"], n: 10))
+                #expect(unsigned == 401)
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(try Self.inboxRows(store) == before)
+                for s in rig.sandboxes { #expect(await s.state.requests.isEmpty) }
+
+                // Every row under its location; each location's stats count its own.
+                for (i, id) in Self.ids.enumerated() {
+                    let scoped = store.scoped(location: id, account: rig.file.locations[i].account)
+                    #expect(try scoped.stats().contacts == 1)
+                    #expect(try scoped.contact("c\(i)").applied.calltoolsId != nil)
+                    #expect(try scoped.contact("c\((i + 1) % 3)").applied == .new)
+                }
+                #expect(rig.file.locations[0].account == rig.file.locations[2].account)
+                #expect(rig.file.locations[0].account != rig.file.locations[1].account)
+
+                // Admin endpoints name their location when there are several.
+                let (noLocation, why) = try await Self.post(
+                    http, port: port, path: "/sync/stats", method: .GET, bearer: Self.admin)
+                #expect(noLocation == 400 && why.contains("?location="))
+                let (ok, stats) = try await Self.post(
+                    http, port: port, path: "/sync/stats?location=\(Self.ids[1])", method: .GET, bearer: Self.admin)
+                #expect(ok == 200 && stats.contains("\"contacts\":1"))
+                let (unknown, _) = try await Self.post(
+                    http, port: port, path: "/sync/stats?location=nope", method: .GET, bearer: Self.admin)
+                #expect(unknown == 404)
+
+                // Metrics: one page, each location labelled; the unknown one counted under "".
+                let (_, metrics) = try await Self.post(http, port: port, path: "/metrics", method: .GET)
+                for id in Self.ids {
+                    #expect(metrics.contains("leadsync_webhooks_total{location=\"\(id)\",outcome=\"accepted\"} 1"))
+                }
+                #expect(
+                    metrics.contains("leadsync_webhooks_ignored_total{location=\"\",reason=\"unknown_location\"} 1"))
+                let (ready, readiness) = try await Self.post(http, port: port, path: "/readyz", method: .GET)
+                #expect(ready == 200)
+                for id in Self.ids { #expect(readiness.contains(id)) }
+                await group.triggerGracefulShutdown()
+            }
+        } catch {
+            try? await http.shutdown()
+            await rig.shutdown()
+            throw error
+        }
+        try? await http.shutdown()
+        await rig.shutdown()
+    }
+
+    static func inboxRows(_ store: LeadsyncDatabase) throws -> Int {
+        var total = 0
+        for id in ids {
+            let c = try store.scoped(location: id, account: "").inboxCounts()
+            total += c.pending + c.done + c.dead + c.held
+        }
+        let unscoped = try store.inboxCounts()
+        return total + unscoped.pending + unscoped.done + unscoped.dead + unscoped.held
+    }
+
+    @Test func theFileSaysWhatIsWrongInOneLine() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-lf-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func load(_ yaml: String, env: [String: String] = ["T": "t", "K": "k"]) -> String {
+            try? yaml.write(toFile: dir + "/l.yaml", atomically: true, encoding: .utf8)
+            do {
+                _ = try LocationsFile.load(dir + "/l.yaml", env: env)
+                return "ok"
+            } catch {
+                return error.description.replacingOccurrences(of: dir + "/", with: "")
+            }
+        }
+        let good = """
+            locations:
+              - id: loc1
+                rules: r.yaml
+                ghl: { token_env: T }
+                calltools: { key_env: K }
+            """
+        #expect(load(good) == "ok")
+        #expect(
+            load(good, env: ["T": "t"])
+                == "l.yaml:5: location loc1: key_env: the variable K (the CallTools API key) is not set")
+        #expect(
+            load(good.replacingOccurrences(of: "rules:", with: "rulez:")).hasPrefix("l.yaml:3: unknown key 'rulez'"))
+        #expect(load(good.replacingOccurrences(of: "id: loc1", with: "id: \"a b\"")).contains("must be 1-64 letters"))
+        #expect(load(good + "\n" + good.replacingOccurrences(of: "locations:\n", with: "")).contains("listed twice"))
+        #expect(load("locations: []") == "l.yaml:1: 'locations' must be a non-empty list")
+        #expect(
+            load(good.replacingOccurrences(of: "token_env: T", with: "oauth: true")).contains("needs GHL_CLIENT_ID"))
+        // The location chooser: one location needs no name; an unknown one lists the known.
+        #expect(load(good) == "ok")
+        let file = try LocationsFile.load(dir + "/l.yaml", env: ["T": "t", "K": "k"])
+        #expect(try file.location(nil).id == "loc1")
+        #expect(throws: LocationsFile.Error.self) { try file.location("nope") }
+        #expect(file.locations[0].environment["GHL_API_KEY"] == "t")
+        #expect(file.locations[0].environment["GHL_LOCATION_ID"] == "loc1")
+    }
+}

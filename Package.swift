@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "LeadsyncServerTests",
             dependencies: [
-                "LeadsyncIntake", "LeadsyncAuth",
+                "LeadsyncIntake", "LeadsyncAuth", "LeadsyncRules",
                 "LeadsyncTestSupport",
                 "LeadsyncServer", "LeadsyncSandbox", "LeadsyncStore",
                 "LeadsyncUpstream", "LeadsyncWebhooks", "LeadsyncCore", "LeadsyncValues", "LeadsyncSync",

@@ -110,6 +110,7 @@ public final class Appliance: Sendable {
                 setup.shared = SharedClients(app: app, ghlBreaker: breaker, calltools: share)
             }
             setup.uiSessions = sessions
+            setup.peers = file.locations.count > 1 ? file.locations.map { UILocation(id: $0.id, name: $0.name) } : []
             do {
                 servers.append(try LeadsyncServer.build(setup))
             } catch let error as LiveRules.Rejected {

@@ -49,6 +49,8 @@ public final class LeadsyncServer: Sendable {
     let snapshot = InboxSnapshot()
     /// Operator page sign-ins (`/ui`).
     let uiSessions: UISessions
+    /// The appliance's locations, for the page's switcher (empty with one location).
+    let peers: [UILocation]
     /// The last `check` of the rules file the page showed, by its text.
     let uiCheckCache = Mutex<(text: String, diagnostics: [Diagnostic], hash: String?)?>(nil)
 
@@ -56,9 +58,10 @@ public final class LeadsyncServer: Sendable {
         configuration: ServerConfiguration, store: LeadsyncDatabase, rules: LiveRules, verifier: WebhookVerifier,
         ghl: GHLClient?, metrics: ServerMetrics, logger: Logger, catalogs: CatalogCache? = nil,
         upstreams: [UpstreamHTTP] = [], ghlApp: GHLApp? = nil, uiSessions: UISessions? = nil,
-        now: @escaping @Sendable () -> Timestamp
+        peers: [UILocation] = [], now: @escaping @Sendable () -> Timestamp
     ) {
         self.uiSessions = uiSessions ?? UISessions()
+        self.peers = peers
         self.upstreams = upstreams
         self.ghlApp = ghlApp
         self.audience = ghl.map { Audience(locations: [$0.locationId], appId: configuration.appId) }

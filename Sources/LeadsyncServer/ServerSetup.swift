@@ -28,6 +28,8 @@ public struct ServerSetup: Sendable {
     public var shared: SharedClients?
     /// Operator page sign-ins, shared by every location of an appliance.
     public var uiSessions: UISessions?
+    /// Every location of the appliance, for the operator page's switcher (empty: one location).
+    public var peers: [UILocation] = []
 
     public init(
         configuration: ServerConfiguration, rulesPath: String, store: LeadsyncDatabase, upstreams: UpstreamSettings,
@@ -69,7 +71,7 @@ extension LeadsyncServer {
         return LeadsyncServer(
             configuration: setup.configuration, store: store, rules: live, verifier: setup.verifier, ghl: ghl,
             metrics: metrics, logger: setup.logger, catalogs: catalogs, upstreams: [ghl.http, calltools.http],
-            ghlApp: app, uiSessions: setup.uiSessions, now: now)
+            ghlApp: app, uiSessions: setup.uiSessions, peers: setup.peers, now: now)
     }
 }
 

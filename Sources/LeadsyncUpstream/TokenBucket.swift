@@ -1,6 +1,11 @@
 import LeadsyncValues
 
-/// A request budget: `capacity` requests per `period`, refilled continuously.
+/// A request budget: `capacity` requests per `period`, refilled continuously, and never more
+/// than `capacity` sent in any window of one period (a log of recent sends). A bucket alone
+/// lets a full burst and a period's refill through in one window, up to twice the budget, and
+/// GHL counts its 100 per 10 s in windows. The window is a little longer than the period (2 %
+/// and 100 ms) for the network's jitter between our send and GHL's count. Budgets over 10,000 a
+/// period keep the bucket alone.
 ///
 /// An actor shared by every caller of one upstream account (a GHL location, a CallTools key),
 /// so the budget holds across concurrent work. `acquire` waits for a token instead of failing.
@@ -14,6 +19,14 @@ public actor TokenBucket {
     private var last: ContinuousClock.Instant
     private var blockedUntil: ContinuousClock.Instant?
     private let clock = ContinuousClock()
+    /// When the last sends left: a ring of `logSize`, oldest at `head`; none for a budget too
+    /// large to log (over 10,000 a period), which keeps the bucket alone.
+    private var sent: [ContinuousClock.Instant]
+    private var head = 0
+    private var logged = 0
+    private let logSize: Int
+    /// The window the log counts over.
+    public nonisolated let window: Duration
 
     public init(capacity: Int, period: Duration) {
         // At least one request: a budget of none would never let anything out.
@@ -21,6 +34,31 @@ public actor TokenBucket {
         self.period = period
         self.tokens = Double(max(1, capacity))
         self.last = ContinuousClock().now
+        self.logSize = capacity <= 10_000 ? max(1, capacity) : 0
+        self.sent = Array(repeating: ContinuousClock().now, count: capacity <= 10_000 ? max(1, capacity) : 0)
+        self.window = period * 1.02 + .milliseconds(100)
+    }
+
+    /// Sends the log allows now: `capacity` less those within the last window.
+    private func room(now: ContinuousClock.Instant) -> Int {
+        guard logSize > 0 else { return Int.max }
+        while logged > 0, sent[head] + window <= now {
+            head = (head + 1) % logSize
+            logged -= 1
+        }
+        return logSize - logged
+    }
+
+    /// Records a send (there is room: `room` said so).
+    private func record(_ now: ContinuousClock.Instant) {
+        guard logSize > 0, logged < logSize else { return }
+        sent[(head + logged) % logSize] = now
+        logged += 1
+    }
+
+    /// When the oldest send in the log leaves the window.
+    private func nextRoom() -> ContinuousClock.Instant? {
+        logged > 0 ? sent[head] + window : nil
     }
 
     /// Parses `REQUESTS/SECONDS` (`100/10`, `1000/3600`).
@@ -78,9 +116,20 @@ public actor TokenBucket {
                 continue
             }
             refill()
-            if Self.admits(live: live, tokens: tokens, liveWaiting: liveWaiting, reserve: liveReserve) {
+            let now = clock.now
+            let room = room(now: now)
+            let usable = min(tokens, Double(room))
+            if Self.admits(live: live, tokens: usable, liveWaiting: liveWaiting, reserve: liveReserve) {
                 tokens -= 1
+                record(now)
                 return
+            }
+            // The window is full (not the bucket): wait until its oldest send leaves it.
+            if Double(room) < tokens, let free = nextRoom(), free > now {
+                if !live { batchWaiting += 1 }
+                defer { if !live { batchWaiting -= 1 } }
+                try await clock.sleep(until: free)
+                continue
             }
             let needed = live ? 1 : 1 + liveReserve
             if !live { batchWaiting += 1 }
@@ -103,7 +152,7 @@ public actor TokenBucket {
     /// The tokens available now (what an operator's status page and the tests read).
     public func available() -> Double {
         refill()
-        return tokens
+        return min(tokens, Double(room(now: clock.now)))
     }
 
     /// Lowers the tokens left to what the upstream says remains (`X-RateLimit-Remaining`).

@@ -39,7 +39,7 @@ import Testing
         }
     }
 
-    static func rig() async throws -> Rig {
+    static func rig(eastGHLRate: String = "1000/1") async throws -> Rig {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("leadsync-loc-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -61,7 +61,7 @@ import Testing
               - id: \(ids[0])
                 name: East
                 rules: a.yaml
-                ghl: { token_env: TOKEN_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: 1000/1 }
+                ghl: { token_env: TOKEN_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: \(eastGHLRate) }
                 calltools: { key_env: CT_KEY_0, base_url: "\(sandboxes[0].baseURL)", rate_limit: 1000/1 }
               - id: \(ids[1])
                 rules: b.yaml
@@ -229,9 +229,92 @@ import Testing
                 }
                 #expect(
                     metrics.contains("leadsync_webhooks_ignored_total{location=\"\",reason=\"unknown_location\"} 1"))
+                // The operator page: one sign-in for every location, a switcher naming each.
+                var login = HTTPClientRequest(url: "http://127.0.0.1:\(port)/ui/login")
+                login.method = .POST
+                login.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+                login.body = .bytes(ByteBuffer(string: "token=\(Self.admin)"))
+                let signedIn = try await http.execute(login, timeout: .seconds(10))
+                let session = try #require(signedIn.headers["set-cookie"].first?.split(separator: ";").first)
+                var page = HTTPClientRequest(url: "http://127.0.0.1:\(port)/ui?location=\(Self.ids[1])")
+                page.headers.add(name: "cookie", value: String(session))
+                let west = try await http.execute(page, timeout: .seconds(10))
+                let html = String(buffer: try await west.body.collect(upTo: 1 << 22))
+                #expect(west.status.code == 200)
+                #expect(west.headers["set-cookie"].first?.hasPrefix("leadsync_location=\(Self.ids[1]);") == true)
+                #expect(html.contains("aria-current=\"location\">\(Self.ids[1])</a>"))
+                #expect(html.contains("East (\(Self.ids[0]))"))
                 let (ready, readiness) = try await Self.post(http, port: port, path: "/readyz", method: .GET)
                 #expect(ready == 200)
                 for id in Self.ids { #expect(readiness.contains(id)) }
+                await group.triggerGracefulShutdown()
+            }
+        } catch {
+            try? await http.shutdown()
+            await rig.shutdown()
+            throw error
+        }
+        try? await http.shutdown()
+        await rig.shutdown()
+    }
+
+    /// A first import of one location (East, its GHL budget at 5 calls a second) does not hold
+    /// up a live lead of another (West): West's lead is in its bucket while East's pass runs.
+    @Test func oneLocationsImportDoesNotDelayAnothersLiveLeads() async throws {
+        let rig = try await Self.rig(eastGHLRate: "5/1")
+        let http = UpstreamHTTP.makeClient()
+        let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
+        defer { store.close() }
+        do {
+            for c in 0..<300 {
+                var o = try #require(
+                    JSONParser.parse(Self.event("e\(c)", location: Self.ids[0], tags: ["cold lead"], n: 100 + c))
+                        .objectValue)
+                o["type"] = nil
+                await rig.sandboxes[0].state.putGHLContact(o)
+            }
+            await rig.sandboxes[1].state.putGHLContact(
+                try #require(JSONParser.parse(Self.event("w1", location: Self.ids[1], tags: [], n: 1)).objectValue))
+            var config = ServerConfiguration()
+            config.port = 0
+            config.syncInterval = nil
+            config.fullSyncHour = nil
+            config.adminToken = Self.admin
+            let appliance = try Appliance.build(
+                file: rig.file, configuration: config, store: store,
+                verifier: try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation), http: http,
+                logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let app = appliance.application { port in
+                sink.yield(port)
+                sink.finish()
+            }
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                var port = 0
+                for await p in ports { port = p }
+                let (started, _) = try await Self.post(
+                    http, port: port, path: "/sync/trigger?location=\(Self.ids[0])&full=true", bearer: Self.admin)
+                #expect(started == 202)
+                let east = store.scoped(location: Self.ids[0], account: rig.file.locations[0].account)
+                try await eventually("East's import under way") { try east.stats().contacts >= 5 }
+                let sent = ContinuousClock.now
+                let (status, _) = try await Self.post(
+                    http, port: port, path: "/webhook/ghl",
+                    body: Self.event("w1", location: Self.ids[1], tags: ["cold lead"], n: 2), key: rig.key)
+                #expect(status == 200)
+                try await eventually("West's lead in its bucket", timeout: .seconds(5)) {
+                    let contacts = await rig.sandboxes[1].state.calltoolsContacts().values
+                    return contacts.contains { $0["crm_id"]?.stringValue == "w1" }
+                }
+                let took = ContinuousClock.now - sent
+                // East's pass is still running: West did not wait for it.
+                #expect(try east.runningRun() != nil)
+                #expect(try east.stats().contacts < 300)
+                #expect(took < .seconds(3), "West's lead took \(took)")
                 await group.triggerGracefulShutdown()
             }
         } catch {

@@ -26,6 +26,21 @@ import Testing
         try await bucket.acquire()
     }
 
+    /// A burst and then the refill: never more than the budget in any one window (a bucket
+    /// alone would let 4 + 4 through in the first half second).
+    @Test(.timeLimit(.minutes(1))) func neverMoreThanTheBudgetInAnyWindow() async throws {
+        let bucket = TokenBucket(capacity: 4, period: .milliseconds(500))
+        var sent: [ContinuousClock.Instant] = []
+        for _ in 0..<10 {
+            try await bucket.acquire()
+            sent.append(.now)
+        }
+        for i in 0..<(sent.count - 4) {
+            #expect(sent[i + 4] - sent[i] >= .milliseconds(500), "sends \(i) and \(i + 4)")
+        }
+        #expect(await bucket.window == .milliseconds(610))
+    }
+
     @Test func theReserveIsATenthOfTheBudget() async {
         #expect(await TokenBucket(capacity: 100, period: .seconds(10)).liveReserve == 10)
         #expect(await TokenBucket(capacity: 1000, period: .seconds(3600)).liveReserve == 100)

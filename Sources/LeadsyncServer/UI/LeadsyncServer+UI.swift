@@ -450,6 +450,16 @@ extension LeadsyncServer {
                 "overview": "/ui", "contacts": "/ui/contacts", "contact": "/ui/contacts",
                 "dead": "/ui/dead-letters", "rules": "/ui/rules", "runs": "/ui/runs",
             ][template]
+            if !peers.isEmpty {
+                // The appliance's locations: this page is one of them; the others a click away.
+                model["locations"] = peers.map { p -> [String: Any] in
+                    [
+                        "id": p.id, "label": p.name.map { "\($0) (\(p.id))" } ?? p.id,
+                        "current": p.id == location,
+                    ]
+                }
+                model["hasLocations"] = true
+            }
             model["nav"] = [
                 ("/ui", "Overview"), ("/ui/contacts", "Contacts"), ("/ui/dead-letters", "Dead letters"),
                 ("/ui/rules", "Rules"), ("/ui/runs", "Passes"),

@@ -61,3 +61,13 @@ public final class UISessions: Sendable {
         return out
     }
 }
+
+/// A location of the appliance, as the operator page's switcher shows it.
+public struct UILocation: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    public init(id: String, name: String?) {
+        self.id = id
+        self.name = name
+    }
+}

@@ -24,6 +24,11 @@ enum UITemplates {
           <nav aria-label="Main">
             {{#nav}}<a href="{{href}}"{{#current}} aria-current="page"{{/current}}>{{label}}</a>{{/nav}}
           </nav>
+          {{#hasLocations}}
+          <nav aria-label="Locations" class="locations">
+            {{#locations}}<a href="/ui?location={{id}}"{{#current}} aria-current="location"{{/current}}>{{label}}</a>{{/locations}}
+          </nav>
+          {{/hasLocations}}
           <form method="post" action="/ui/logout" class="logout">
             <input type="hidden" name="csrf" value="{{csrf}}">
             <button type="submit" class="quiet">Log out</button>
@@ -298,6 +303,8 @@ enum UITemplates {
         nav{display:flex;gap:4px;flex:1}
         nav a{padding:6px 12px;border-radius:6px;text-decoration:none;color:#1f2937}
         nav a[aria-current=page]{background:#dbeafe;color:#1e3a8a;font-weight:600}
+        nav.locations{font-size:.9em}
+        nav.locations a[aria-current=location]{background:#fef3c7;color:#78350f;font-weight:600}
         .logout{margin:0}
         main{max-width:1200px;margin:0 auto;padding:24px}
         h1{font-size:24px;margin:0 0 16px}

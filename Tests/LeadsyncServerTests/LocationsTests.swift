@@ -326,6 +326,37 @@ import Testing
         await rig.shutdown()
     }
 
+    /// Rows of single-location mode go to the location marked `existing_data`; with several
+    /// locations and no mark the appliance will not start (it does not guess).
+    @Test func singleLocationDataNeedsItsLocationNamed() async throws {
+        let rig = try await Self.rig()
+        let http = UpstreamHTTP.makeClient()
+        let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
+        defer { store.close() }
+        try store.recordOutcome(
+            "old1", state: AppliedState(calltoolsId: 4, fields: [:], buckets: [11237]), audit: [], completing: [],
+            at: Fixtures.wallClock())
+        var config = ServerConfiguration()
+        config.port = 0
+        let verifier = try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation)
+        let logger = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+        #expect {
+            try Appliance.build(
+                file: rig.file, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
+                now: { Fixtures.wallClock() })
+        } throws: { "\($0)".contains("mark its location") && "\($0)".contains("existing_data: true") }
+        #expect(try store.stats().contacts == 1)  // nothing moved
+        var marked = rig.file
+        marked.locations[1].existingData = true
+        _ = try Appliance.build(
+            file: marked, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
+            now: { Fixtures.wallClock() })
+        #expect(try store.stats().contacts == 0)
+        #expect(try store.scoped(location: Self.ids[1], account: "").stats().contacts == 1)
+        try? await http.shutdown()
+        await rig.shutdown()
+    }
+
     static func inboxRows(_ store: LeadsyncDatabase) throws -> Int {
         var total = 0
         for id in ids {

@@ -4,6 +4,7 @@ import HummingbirdCore
 import LeadsyncAuth
 import LeadsyncCore
 import LeadsyncIntake
+import LeadsyncRuntime
 import LeadsyncStore
 import LeadsyncUpstream
 import LeadsyncValues
@@ -85,9 +86,11 @@ public final class Appliance: Sendable {
                     LeadsyncServer.log(event, metrics: m, logger: l)
                 })
         }
-        // One budget and one breaker per CallTools account (silo and key).
+        // One budget, one breaker and one set of contact locks per CallTools account (silo and key).
         var accounts: [String: (budget: TokenBucket, breaker: CircuitBreaker)] = [:]
+        var locks: [String: ContactLocks] = [:]
         for l in file.locations where accounts[l.account] == nil {
+            locks[l.account] = ContactLocks()
             let rate = l.upstreams.calltoolsRate
             accounts[l.account] = (
                 // cannot trap: `UpstreamSettings.rate` took only 0.001 to 31,622,400 seconds
@@ -106,8 +109,8 @@ public final class Appliance: Sendable {
                 http: http, logger: log, now: now)
             setup.metrics = metrics[l.id]
             // cannot be nil: filled for every location above
-            if let breaker = ghlBreakers[l.id], let share = accounts[l.account] {
-                setup.shared = SharedClients(app: app, ghlBreaker: breaker, calltools: share)
+            if let breaker = ghlBreakers[l.id], let share = accounts[l.account], let lock = locks[l.account] {
+                setup.shared = SharedClients(app: app, ghlBreaker: breaker, calltools: share, locks: lock)
             }
             setup.uiSessions = sessions
             setup.peers = file.locations.count > 1 ? file.locations.map { UILocation(id: $0.id, name: $0.name) } : []

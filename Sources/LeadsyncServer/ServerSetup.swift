@@ -57,8 +57,10 @@ extension LeadsyncServer {
             onAuthEvent: { event in LeadsyncServer.log(event, metrics: metrics, logger: logger) },
             shared: setup.shared)
         let store = setup.store, now = setup.now, settle = setup.upstreams.createSettle
-        // One lock per contact for the whole process: every executor a reload builds shares it.
-        let locks = ContactLocks()
+        // One lock per contact and phone for the whole process: every executor a reload builds
+        // shares it, and so do the locations of one CallTools account (a phone is one contact
+        // there, whichever location it comes from).
+        let locks = setup.shared?.locks ?? ContactLocks()
         // One custom-field catalog for workers, passes and every executor a reload builds.
         let catalogs = CatalogCache(ghl: ghl)
         let live = try LiveRules(

@@ -203,11 +203,18 @@ public struct SharedClients: Sendable {
     public var app: GHLApp?
     public var ghlBreaker: CircuitBreaker
     public var calltools: (budget: TokenBucket, breaker: CircuitBreaker)
+    /// The account's contact and phone locks: two locations on one account never write one
+    /// phone's CallTools contact at once.
+    public var locks: ContactLocks
 
-    public init(app: GHLApp?, ghlBreaker: CircuitBreaker, calltools: (budget: TokenBucket, breaker: CircuitBreaker)) {
+    public init(
+        app: GHLApp?, ghlBreaker: CircuitBreaker, calltools: (budget: TokenBucket, breaker: CircuitBreaker),
+        locks: ContactLocks = ContactLocks()
+    ) {
         self.app = app
         self.ghlBreaker = ghlBreaker
         self.calltools = calltools
+        self.locks = locks
     }
 }
 

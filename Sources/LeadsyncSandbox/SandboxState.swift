@@ -257,11 +257,11 @@ public actor SandboxState {
     }
 }
 
-/// A small deterministic PRNG so fault patterns repeat between runs.
-struct SplitMix {
+/// A small deterministic PRNG so fault patterns (and test populations) repeat between runs.
+public struct SplitMix: Sendable {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

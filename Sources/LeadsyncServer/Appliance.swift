@@ -166,15 +166,9 @@ public final class Appliance: Sendable {
         extraServices: [any ServiceLifecycle.Service] = [],
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
-            router: router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))),
-            configuration: .init(
-                address: .hostname(configuration.host, port: configuration.port), serverName: "leadsync",
-                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-            services: services + extraServices,
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
+        LeadsyncServer.application(
+            router: router(), configuration: configuration, services: services + extraServices, logger: logger,
+            onServerRunning: onServerRunning)
     }
 
     // MARK: Routing

@@ -153,8 +153,19 @@ public final class LeadsyncServer: Sendable {
         extraServices: [any ServiceLifecycle.Service] = [],
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        Self.application(
+            router: router(), configuration: configuration, services: services + extraServices, logger: logger,
+            onServerRunning: onServerRunning)
+    }
+
+    /// The HTTP application around `router` (a location's, or an appliance's front).
+    static func application(
+        router: Router<BasicRequestContext>, configuration: ServerConfiguration,
+        services: [any ServiceLifecycle.Service], logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
         Application(
-            router: router(),
+            router: router,
             // A connection idle past the timeout (no request begun, or headers never finished)
             // is closed, and at most `maxConnections` are open at once: further ones wait in the
             // kernel's backlog until one closes.
@@ -162,7 +173,7 @@ public final class LeadsyncServer: Sendable {
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "leadsync",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
-            services: services + extraServices,
+            services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

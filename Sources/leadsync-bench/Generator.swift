@@ -1,21 +1,16 @@
 import LeadsyncCore
+import LeadsyncSandbox
 import LeadsyncValues
 
 /// A deterministic generator of GHL-shaped contacts (SplitMix64), so every run measures the
 /// same input. The mix is meant to look like a real sub-account: most contacts carry a few
 /// tags, a minority are cold leads, some are customers, some lack a phone or set DND.
 struct ContactGenerator {
-    var state: UInt64
+    var random: SplitMix
 
-    init(seed: UInt64 = 0x1EAD_5EED) { state = seed }
+    init(seed: UInt64 = 0x1EAD_5EED) { random = SplitMix(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
     mutating func chance(_ percent: UInt64) -> Bool { next() % 100 < percent }

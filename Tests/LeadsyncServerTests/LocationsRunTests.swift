@@ -33,7 +33,6 @@ import Testing
 /// three token lifetimes, so the token expires again and again while they are applied.
 @Suite(.serialized) struct LocationsRunTests {
     static let ids = ["locEast0001", "locWest0002", "locOAuth0003"]
-    static let admin = String(repeating: "b", count: 40)
     static let secretKey = "locations-run-secret-key-0123456789abcdef"
 
     static let rules: [String] = [
@@ -93,7 +92,7 @@ import Testing
         let http = UpstreamHTTP.makeClient()
         let store = try LeadsyncDatabase.open(path: dir + "/leadsync.sqlite")
         let key = Curve25519.Signing.PrivateKey()
-        var rng = SplitMix64(seed: 9)
+        var rng = SplitMix(seed: 9)
         let tagSets: [[String]] = [["cold lead"], ["cold lead", "customer"], ["newsletter"], [], ["cold lead"]]
         // Every contact's GHL data, and its event history.
         var events: [(location: Int, body: String)] = []
@@ -107,33 +106,15 @@ import Testing
             }
         }
         do {
-            var config = ServerConfiguration()
-            config.port = 0
-            config.syncInterval = nil
-            config.fullSyncHour = nil
-            config.adminToken = Self.admin
-            config.retryBase = .milliseconds(50)
-            let appliance = try Appliance.build(
-                file: file, configuration: config, store: store,
-                verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
-                logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
-            let (ports, sink) = AsyncStream<Int>.makeStream()
-            let app = appliance.application { port in
-                sink.yield(port)
-                sink.finish()
+            let appliance = try LocationsTests.appliance(file, store: store, http: http, key: key) { config in
+                config.retryBase = .milliseconds(50)
             }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var port = 0
-                for await p in ports { port = p }
+            try await LocationsTests.serving(appliance) { port in
                 // Connect the OAuth location as GHL's redirect would.
                 let code = await sandboxes[2].state.issueCode()
-                let (installed, _) = try await Self.call(
+                let (installed, _) = try await LocationsTests.post(
                     http, port: port, path: "/oauth/callback?code=\(code)", method: .GET)
-                #expect(installed == 200)
+                try #require(installed == 200)
                 // The webhooks, in order, each after its contact's GHL data changed to match, spread
                 // over three token lifetimes.
                 let pace = Duration.seconds(tokenSeconds * 3) / max(events.count, 1)
@@ -142,26 +123,25 @@ import Testing
                     try await Task.sleep(until: sendStart + pace * i, clock: .continuous)
                     let o = try #require(JSONParser.parse(e.body).objectValue)
                     await sandboxes[e.location].state.putGHLContact(o)
-                    let (status, _) = try await Self.call(
+                    let (status, _) = try await LocationsTests.post(
                         http, port: port, path: "/webhook/ghl", body: e.body, key: key)
                     #expect(status == 200, "webhook \(i)")
                 }
-                try await eventually("every inbox drained", timeout: .seconds(900)) {
+                try await eventually("every inbox drained", timeout: .seconds(max(60, webhooks / 5))) {
                     try Self.ids.allSatisfy { try store.scoped(location: $0, account: "").inboxCounts().pending == 0 }
                 }
                 // A full pass per location, at once: each spends its own budget.
                 for id in Self.ids {
-                    let (status, _) = try await Self.call(
+                    let (status, _) = try await LocationsTests.post(
                         http, port: port, path: "/sync/trigger?location=\(id)&full=true", method: .POST,
-                        bearer: Self.admin)
-                    #expect(status == 202)
+                        bearer: LocationsTests.admin)
+                    try #require(status == 202)
                 }
-                try await eventually("every pass finished", timeout: .seconds(900)) {
+                try await eventually("every pass finished", timeout: .seconds(max(60, webhooks / 5))) {
                     try Self.ids.allSatisfy {
                         try store.scoped(location: $0, account: "").lastFinishedRun(mode: "full") != nil
                     }
                 }
-                await group.triggerGracefulShutdown()
             }
             // What dry-run says of each contact's GHL data under its location's rules, against
             // what its CallTools account holds.
@@ -249,35 +229,5 @@ import Testing
         o["dateUpdated"] = o["timestamp"]
         o["webhookId"] = .string("wh-\(l)-\(n)")
         return JSONWriter.encode(.object(o))
-    }
-
-    static func call(
-        _ http: HTTPClient, port: Int, path: String, body: String = "", key: Curve25519.Signing.PrivateKey? = nil,
-        method: HTTPMethod = .POST, bearer: String? = nil
-    ) async throws -> (UInt, String) {
-        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-        request.method = method
-        if method == .POST { request.body = .bytes(ByteBuffer(string: body)) }
-        request.headers.add(name: "content-type", value: "application/json")
-        if let key {
-            request.headers.add(
-                name: "x-ghl-signature", value: try key.signature(for: Array(body.utf8)).base64EncodedString())
-        }
-        if let bearer { request.headers.add(name: "authorization", value: "Bearer \(bearer)") }
-        let response = try await http.execute(request, timeout: .seconds(30))
-        return (response.status.code, String(buffer: try await response.body.collect(upTo: 1 << 22)))
-    }
-}
-
-/// A small deterministic generator (the run is the same every time).
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

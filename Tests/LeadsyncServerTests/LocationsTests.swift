@@ -122,29 +122,9 @@ import Testing
                     try #require(
                         JSONParser.parse(Self.event("c\(i)", location: Self.ids[i], tags: [], n: i)).objectValue))
             }
-            var config = ServerConfiguration()
-            config.port = 0
-            config.syncInterval = nil
-            config.fullSyncHour = nil
-            config.adminToken = Self.admin
-            let appliance = try Appliance.build(
-                file: rig.file, configuration: config, store: store,
-                verifier: try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation), http: http,
-                logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
+            let appliance = try LocationsTests.appliance(rig.file, store: store, http: http, key: rig.key)
             #expect(appliance.servers.map(\.location) == Self.ids)
-            let (ports, sink) = AsyncStream<Int>.makeStream()
-            let app = appliance.application { port in
-                sink.yield(port)
-                sink.finish()
-            }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var port = 0
-                for await p in ports { port = p }
-                defer { Task { await group.triggerGracefulShutdown() } }
+            try await LocationsTests.serving(appliance) { port in
                 for s in rig.sandboxes { await s.state.clearRequests() }
                 for i in 0..<3 {
                     let (status, answer) = try await Self.post(
@@ -247,7 +227,6 @@ import Testing
                 let (ready, readiness) = try await Self.post(http, port: port, path: "/readyz", method: .GET)
                 #expect(ready == 200)
                 for id in Self.ids { #expect(readiness.contains(id)) }
-                await group.triggerGracefulShutdown()
             }
         } catch {
             try? await http.shutdown()
@@ -275,27 +254,8 @@ import Testing
             }
             await rig.sandboxes[1].state.putGHLContact(
                 try #require(JSONParser.parse(Self.event("w1", location: Self.ids[1], tags: [], n: 1)).objectValue))
-            var config = ServerConfiguration()
-            config.port = 0
-            config.syncInterval = nil
-            config.fullSyncHour = nil
-            config.adminToken = Self.admin
-            let appliance = try Appliance.build(
-                file: rig.file, configuration: config, store: store,
-                verifier: try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation), http: http,
-                logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
-            let (ports, sink) = AsyncStream<Int>.makeStream()
-            let app = appliance.application { port in
-                sink.yield(port)
-                sink.finish()
-            }
-            let group = ServiceGroup(
-                configuration: .init(
-                    services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var port = 0
-                for await p in ports { port = p }
+            let appliance = try LocationsTests.appliance(rig.file, store: store, http: http, key: rig.key)
+            try await LocationsTests.serving(appliance) { port in
                 let (started, _) = try await Self.post(
                     http, port: port, path: "/sync/trigger?location=\(Self.ids[0])&full=true", bearer: Self.admin)
                 #expect(started == 202)
@@ -315,7 +275,6 @@ import Testing
                 #expect(try east.runningRun() != nil)
                 #expect(try east.stats().contacts < 300)
                 #expect(took < .seconds(3), "West's lead took \(took)")
-                await group.triggerGracefulShutdown()
             }
         } catch {
             try? await http.shutdown()
@@ -355,6 +314,48 @@ import Testing
         #expect(try store.scoped(location: Self.ids[1], account: "").stats().contacts == 1)
         try? await http.shutdown()
         await rig.shutdown()
+    }
+
+    /// An appliance over `file` as the tests run it: any free port, no schedule, the admin token.
+    static func appliance(
+        _ file: LocationsFile, store: LeadsyncDatabase, http: HTTPClient, key: Curve25519.Signing.PrivateKey,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) throws -> Appliance {
+        var config = ServerConfiguration()
+        config.port = 0
+        config.syncInterval = nil
+        config.fullSyncHour = nil
+        config.adminToken = admin
+        configure(&config)
+        return try Appliance.build(
+            file: file, configuration: config, store: store,
+            verifier: try WebhookVerifier(ed25519PEM: key.publicKey.pemRepresentation), http: http,
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), now: { Fixtures.wallClock() })
+    }
+
+    /// Runs `appliance` (listener, workers, schedules) until `body`, given its port, returns.
+    static func serving(_ appliance: Appliance, _ body: (Int) async throws -> Void) async throws {
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let app = appliance.application { port in
+            sink.yield(port)
+            sink.finish()
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app], logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var port = 0
+            for await p in ports { port = p }
+            do {
+                try await body(port)
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 
     static func inboxRows(_ store: LeadsyncDatabase) throws -> Int {

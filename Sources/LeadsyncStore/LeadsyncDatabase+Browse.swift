@@ -80,13 +80,15 @@ extension LeadsyncDatabase {
     }
 
     func hit(_ db: Database, _ id: String) throws -> ContactHit {
-        let row = try Row.fetchOne(db, sql: "SELECT buckets, updated_at FROM contact WHERE ghl_id = ?", arguments: [id])
+        let row = try Row.fetchOne(
+            db, sql: "SELECT buckets, updated_at FROM contact WHERE ghl_id = ? AND \(here())", arguments: [id])
         let phone =
             hasPhones
             ? try String.fetchOne(db, sql: "SELECT phone FROM contact_phone WHERE ghl_id = ?", arguments: [id]) : nil
         let data =
             hasData
-            ? try String.fetchOne(db, sql: "SELECT data FROM contact_data WHERE ghl_id = ?", arguments: [id]) : nil
+            ? try String.fetchOne(
+                db, sql: "SELECT data FROM contact_data WHERE ghl_id = ? AND \(here())", arguments: [id]) : nil
         let name = data.flatMap { Contact(snapshot: Array($0.utf8)) }?.displayName
         var buckets: [Int] = []
         if let text = row?["buckets"] as String?, case .array(let items)? = try? JSONParser.parse(text) {
@@ -101,8 +103,10 @@ extension LeadsyncDatabase {
     public func snapshot(of ghlId: String) throws(StoreError) -> Contact? {
         guard hasData else { return nil }
         return try read("read the data of \(ghlId)") { db in
-            try String.fetchOne(db, sql: "SELECT data FROM contact_data WHERE ghl_id = ?", arguments: [ghlId])
-                .flatMap { Contact(snapshot: Array($0.utf8)) }
+            try String.fetchOne(
+                db, sql: "SELECT data FROM contact_data WHERE ghl_id = ? AND \(here())", arguments: [ghlId]
+            )
+            .flatMap { Contact(snapshot: Array($0.utf8)) }
         }
     }
 

@@ -87,7 +87,8 @@ extension LeadsyncDatabase {
             let dataHash: Int64? =
                 hasData
                 ? try Int64.fetchOne(
-                    db.cachedStatement(sql: "SELECT hash FROM contact_data WHERE ghl_id = ?"), arguments: [ghlId])
+                    db.cachedStatement(sql: "SELECT hash FROM contact_data WHERE ghl_id = ? AND \(here())"),
+                    arguments: [ghlId])
                 : nil
             // Cached statements: a pass reads every contact this way.
             guard
@@ -200,7 +201,11 @@ extension LeadsyncDatabase {
     public func lastDecisionSummary(_ ghlId: String) throws(StoreError) -> String? {
         try read("read audit of \(ghlId)") { db in
             try String.fetchOne(
-                db, sql: "SELECT summary FROM audit WHERE ghl_id = ? AND kind = 'decision' ORDER BY id DESC LIMIT 1",
+                db,
+                sql: """
+                    SELECT summary FROM audit WHERE ghl_id = ? AND kind = 'decision' AND \(here())
+                    ORDER BY id DESC LIMIT 1
+                    """,
                 arguments: [ghlId])
         }
     }
@@ -208,7 +213,9 @@ extension LeadsyncDatabase {
     /// The contact's audit trail, oldest first.
     public func auditTrail(_ ghlId: String) throws(StoreError) -> [AuditEntry] {
         try read("read audit of \(ghlId)") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE ghl_id = ? ORDER BY id", arguments: [ghlId]).map {
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit WHERE ghl_id = ? AND \(here()) ORDER BY id", arguments: [ghlId]
+            ).map {
                 row in
                 AuditEntry(
                     at: Timestamp(milliseconds: row["at"]), kind: AuditEntry.Kind(rawValue: row["kind"]) ?? .outcome,

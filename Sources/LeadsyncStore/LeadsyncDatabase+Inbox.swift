@@ -112,7 +112,10 @@ extension LeadsyncDatabase {
         try read("read the inbox for \(contact)") { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM inbox WHERE contact_id = ? AND status IN ('pending', 'held') ORDER BY seq",
+                sql: """
+                    SELECT * FROM inbox WHERE contact_id = ? AND status IN ('pending', 'held') AND \(here())
+                    ORDER BY seq
+                    """,
                 arguments: [contact]
             ).map(Self.decodeEvent)
         }
@@ -122,7 +125,7 @@ extension LeadsyncDatabase {
     public func inboxEvents(contact: String, limit: Int = 50) throws(StoreError) -> [InboxEvent] {
         try read("read the inbox for \(contact)") { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM inbox WHERE contact_id = ? ORDER BY seq DESC LIMIT ?",
+                db, sql: "SELECT * FROM inbox WHERE contact_id = ? AND \(here()) ORDER BY seq DESC LIMIT ?",
                 arguments: [contact, limit]
             ).map(Self.decodeEvent)
         }

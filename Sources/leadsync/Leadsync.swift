@@ -370,6 +370,10 @@ extension Leadsync {
         @Option(help: "Address to listen on.") var host = "127.0.0.1"
         @Option(help: "Port (0: any free port).") var port = 8090
         @Option(help: "GHL contacts to seed.") var contacts = 100
+        @Option(
+            name: .customLong("location-id"),
+            help: "The GHL location this sandbox is (run several, one per location, to try a locations file).")
+        var locationId = "sandboxLocation0001"
         @Flag(name: .customLong("lift-limits"), help: "No rate limits (benchmarks).") var liftLimits = false
         @Flag(
             name: .customLong("search-omits-dnd"),
@@ -396,6 +400,11 @@ extension Leadsync {
             return (.seconds(after), .seconds(lasting))
         }
         func validate() throws {
+            guard (1...64).contains(locationId.count),
+                locationId.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+            else {
+                throw ValidationError("--location-id must be 1-64 letters, digits, '-' or '_'")
+            }
             if let calltoolsOutage, Self.outage(calltoolsOutage) == nil {
                 throw ValidationError(
                     "--calltools-outage '\(calltoolsOutage)' must be AFTER,FOR in whole seconds (FOR at least 1), e.g. 10,1800"
@@ -414,7 +423,7 @@ extension Leadsync {
                 host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
                 calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults),
                 calltoolsLatency: .milliseconds(calltoolsLatencyMs),
-                calltoolsOutage: calltoolsOutage.flatMap(Self.outage), console: .standard)
+                calltoolsOutage: calltoolsOutage.flatMap(Self.outage), locationId: locationId, console: .standard)
             if code != 0 { throw ExitCode(code) }
         }
     }

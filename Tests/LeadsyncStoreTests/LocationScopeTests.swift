@@ -42,6 +42,10 @@ import Testing
         #expect(try b.dueInboxContacts(now: t0, excluding: [], limit: 10) == ["b1"])
         #expect(try a.runningRun() != nil && b.runningRun() == nil)
         #expect(try a.contact("b1").applied == .new)  // another location's contact is not ours
+        // Nor its trail or events (`explain --location` shows only the location's own).
+        #expect(try a.auditTrail("a1").count == 1 && b.auditTrail("a1").isEmpty)
+        #expect(try a.inboxEvents(contact: "b1").isEmpty && b.inboxEvents(contact: "b1").count == 1)
+        #expect(try b.lastDecisionSummary("a1") == nil && a.lastDecisionSummary("a1") == "cold")
         // A phone's exclusions hold across the account (A and C), never into another (B).
         #expect(try c.phoneSiblings("+14155550100", except: "c1").map(\.ghlId) == ["a1"])
         #expect(try b.phoneSiblings("+14155550100", except: "b9").map(\.ghlId) == ["b1"])

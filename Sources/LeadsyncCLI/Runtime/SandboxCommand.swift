@@ -34,9 +34,10 @@ public enum SandboxCommand {
     public static func run(
         host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false,
         calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero,
-        calltoolsOutage: (after: Duration, lasting: Duration)? = nil, console: Console
+        calltoolsOutage: (after: Duration, lasting: Duration)? = nil, locationId: String = "sandboxLocation0001",
+        console: Console
     ) async -> Int32 {
-        let state = SandboxState()
+        let state = SandboxState(locationId: locationId)
         await state.setSearchOmitsDndSettings(searchOmitsDnd)
         var faults = calltoolsFaults ?? Faults()
         faults.pathPrefix = "/api/"

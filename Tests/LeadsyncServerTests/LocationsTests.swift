@@ -112,11 +112,7 @@ import Testing
     }
 
     @Test func eachLocationRoutesIntoItsOwnAccountAndUnknownLocationsTouchNothing() async throws {
-        let rig = try await Self.rig()
-        let http = UpstreamHTTP.makeClient()
-        let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
-        defer { store.close() }
-        do {
+        try await Self.withRig() { rig, http, store in
             for (i, s) in rig.sandboxes.enumerated() {
                 await s.state.putGHLContact(
                     try #require(
@@ -228,23 +224,13 @@ import Testing
                 #expect(ready == 200)
                 for id in Self.ids { #expect(readiness.contains(id)) }
             }
-        } catch {
-            try? await http.shutdown()
-            await rig.shutdown()
-            throw error
         }
-        try? await http.shutdown()
-        await rig.shutdown()
     }
 
     /// A first import of one location (East, its GHL budget at 5 calls a second) does not hold
     /// up a live lead of another (West): West's lead is in its bucket while East's pass runs.
     @Test func oneLocationsImportDoesNotDelayAnothersLiveLeads() async throws {
-        let rig = try await Self.rig(eastGHLRate: "5/1")
-        let http = UpstreamHTTP.makeClient()
-        let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
-        defer { store.close() }
-        do {
+        try await Self.withRig(eastGHLRate: "5/1") { rig, http, store in
             for c in 0..<300 {
                 var o = try #require(
                     JSONParser.parse(Self.event("e\(c)", location: Self.ids[0], tags: ["cold lead"], n: 100 + c))
@@ -276,42 +262,53 @@ import Testing
                 #expect(try east.stats().contacts < 300)
                 #expect(took < .seconds(3), "West's lead took \(took)")
             }
-        } catch {
-            try? await http.shutdown()
-            await rig.shutdown()
-            throw error
         }
-        try? await http.shutdown()
-        await rig.shutdown()
     }
 
     /// Rows of single-location mode go to the location marked `existing_data`; with several
     /// locations and no mark the appliance will not start (it does not guess).
     @Test func singleLocationDataNeedsItsLocationNamed() async throws {
-        let rig = try await Self.rig()
+        try await Self.withRig { rig, http, store in
+            try store.recordOutcome(
+                "old1", state: AppliedState(calltoolsId: 4, fields: [:], buckets: [11237]), audit: [], completing: [],
+                at: Fixtures.wallClock())
+            var config = ServerConfiguration()
+            config.port = 0
+            let verifier = try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation)
+            let logger = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
+            #expect {
+                try Appliance.build(
+                    file: rig.file, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
+                    now: { Fixtures.wallClock() })
+            } throws: { "\($0)".contains("mark its location") && "\($0)".contains("existing_data: true") }
+            #expect(try store.stats().contacts == 1)  // nothing moved
+            var marked = rig.file
+            marked.locations[1].existingData = true
+            _ = try Appliance.build(
+                file: marked, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
+                now: { Fixtures.wallClock() })
+            #expect(try store.stats().contacts == 0)
+            #expect(try store.scoped(location: Self.ids[1], account: "").stats().contacts == 1)
+        }
+    }
+
+    /// Three sandboxes as three locations, an HTTP client and the database, for `body`; all
+    /// of it stopped and removed afterwards, whether `body` threw or not.
+    static func withRig(
+        eastGHLRate: String = "1000/1", _ body: (Rig, HTTPClient, LeadsyncDatabase) async throws -> Void
+    ) async throws {
+        let rig = try await Self.rig(eastGHLRate: eastGHLRate)
         let http = UpstreamHTTP.makeClient()
         let store = try LeadsyncDatabase.open(path: rig.dir + "/leadsync.sqlite")
-        defer { store.close() }
-        try store.recordOutcome(
-            "old1", state: AppliedState(calltoolsId: 4, fields: [:], buckets: [11237]), audit: [], completing: [],
-            at: Fixtures.wallClock())
-        var config = ServerConfiguration()
-        config.port = 0
-        let verifier = try WebhookVerifier(ed25519PEM: rig.key.publicKey.pemRepresentation)
-        let logger = Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() })
-        #expect {
-            try Appliance.build(
-                file: rig.file, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
-                now: { Fixtures.wallClock() })
-        } throws: { "\($0)".contains("mark its location") && "\($0)".contains("existing_data: true") }
-        #expect(try store.stats().contacts == 1)  // nothing moved
-        var marked = rig.file
-        marked.locations[1].existingData = true
-        _ = try Appliance.build(
-            file: marked, configuration: config, store: store, verifier: verifier, http: http, logger: logger,
-            now: { Fixtures.wallClock() })
-        #expect(try store.stats().contacts == 0)
-        #expect(try store.scoped(location: Self.ids[1], account: "").stats().contacts == 1)
+        do {
+            try await body(rig, http, store)
+        } catch {
+            store.close()
+            try? await http.shutdown()
+            await rig.shutdown()
+            throw error
+        }
+        store.close()
         try? await http.shutdown()
         await rig.shutdown()
     }

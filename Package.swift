@@ -164,7 +164,9 @@ let package = Package(
             ],
             path: "Tests/LeadsyncTestSupport"),
         .testTarget(name: "LeadsyncCoreTests", dependencies: ["LeadsyncCore", "LeadsyncValues"]),
-        .testTarget(name: "LeadsyncRulesTests", dependencies: ["LeadsyncRules", "LeadsyncCore", "LeadsyncValues"]),
+        .testTarget(
+            name: "LeadsyncRulesTests",
+            dependencies: ["LeadsyncRules", "LeadsyncCore", "LeadsyncValues", "LeadsyncTestSupport"]),
         .testTarget(
             name: "LeadsyncCLITests",
             dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import LeadsyncCore
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -109,27 +110,9 @@ import Testing
         }
     }
 
-    static let webhookTypes = [
-        "ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete",
-    ]
-
-    /// The example block of a webhook page: the first ```json fence that is not the schema.
-    static func webhookExample(_ type: String) throws -> JSON {
-        let text = String(decoding: try read(apps + "/webhook-\(type).md"), as: UTF8.self)
-        var rest = text[...]
-        while let fence = rest.range(of: "```json") {
-            let header = rest[fence.upperBound...].prefix { $0 != "\n" }
-            let bodyStart = rest.index(fence.upperBound, offsetBy: header.count)
-            guard let end = rest[bodyStart...].range(of: "```") else { break }
-            if !header.contains("schema") { return try JSONParser.parse(String(rest[bodyStart..<end.lowerBound])) }
-            rest = rest[end.upperBound...]
-        }
-        throw CocoaError(.fileReadCorruptFile)
-    }
-
-    @Test(arguments: webhookTypes)
+    @Test(arguments: GHLDocuments.webhookTypes)
     func everyWebhookPageExampleDecodesAndEvaluates(type: String) throws {
-        let json = try Self.webhookExample(type)
+        let json = try GHLDocuments.webhookExample(type)
         let inbound = try InboundContact.decode(json)
         #expect(inbound.shape == .marketplace)
         #expect(inbound.contact.eventType == type)

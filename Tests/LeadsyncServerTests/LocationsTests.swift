@@ -227,6 +227,53 @@ import Testing
         }
     }
 
+    /// GHL's own webhook examples (every key its pages show) reach the location they name, and
+    /// hostile `locationId`s (a huge number, an object, an array, empty, non-ASCII, 100 kB) are
+    /// answered, stored nowhere and counted: nothing crashes the front.
+    @Test func officialExamplesAndHostileLocationsThroughTheFront() async throws {
+        try await Self.withRig { rig, http, store in
+            let appliance = try Self.appliance(rig.file, store: store, http: http, key: rig.key)
+            try await Self.serving(appliance) { port in
+                for (n, type) in GHLDocuments.webhookTypes.enumerated() {
+                    guard case .object(var o) = try GHLDocuments.webhookExample(type) else {
+                        Issue.record("\(type): not an object")
+                        continue
+                    }
+                    // As GHL documents it (its own location, not ours): ignored.
+                    let (asIs, answer) = try await Self.post(
+                        http, port: port, path: "/webhook/ghl", body: JSONWriter.encode(.object(o)), key: rig.key)
+                    #expect(asIs == 200 && answer.contains("ignored"), "\(type)")
+                    // The same event for our location, fresh: accepted into that location's inbox.
+                    o["locationId"] = .string(Self.ids[1])
+                    o["timestamp"] = .string(Timestamp(milliseconds: Fixtures.wallClock().milliseconds - 1000).iso8601)
+                    o["webhookId"] = .string("official-\(n)")
+                    let (ours, accepted) = try await Self.post(
+                        http, port: port, path: "/webhook/ghl", body: JSONWriter.encode(.object(o)), key: rig.key)
+                    #expect(ours == 200 && accepted.contains("accepted"), "\(type): \(accepted)")
+                }
+                let west = store.scoped(location: Self.ids[1], account: "")
+                let westEvents = try west.inboxCounts()
+                #expect(westEvents.pending + westEvents.done + westEvents.dead == GHLDocuments.webhookTypes.count)
+                let hostile: [String] = [
+                    "1" + String(repeating: "9", count: 400), #"{"id":"locB0002"}"#, #"["locB0002"]"#, #""""#,
+                    #""lôcB0002 ✓""#, "\"" + String(repeating: "x", count: 100_000) + "\"", "null", "true",
+                ]
+                for (i, value) in hostile.enumerated() {
+                    let body =
+                        #"{"type":"ContactTagUpdate","id":"h\#(i)","webhookId":"hostile-\#(i)","tags":["cold lead"],"#
+                        + #""timestamp":"\#(Timestamp(milliseconds: Fixtures.wallClock().milliseconds - 1000).iso8601)","#
+                        + #""locationId":\#(value)}"#
+                    let (status, _) = try await Self.post(
+                        http, port: port, path: "/webhook/ghl", body: body, key: rig.key)
+                    #expect([200, 400].contains(status), "hostile locationId \(value.prefix(40)): \(status)")
+                }
+                #expect(try Self.inboxRows(store) == GHLDocuments.webhookTypes.count)
+                let (healthy, _) = try await Self.post(http, port: port, path: "/healthz", method: .GET)
+                #expect(healthy == 200)
+            }
+        }
+    }
+
     /// A first import of one location (East, its GHL budget at 5 calls a second) does not hold
     /// up a live lead of another (West): West's lead is in its bucket while East's pass runs.
     @Test func oneLocationsImportDoesNotDelayAnothersLiveLeads() async throws {

@@ -139,3 +139,34 @@ public enum Fixtures {
         return env
     }
 }
+
+/// GHL's own documents, copied from the project's shared/upstream into Tests/Fixtures.
+public enum GHLDocuments {
+    public static let root: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path
+    }()
+    public static let apps = root + "/Tests/Fixtures/ghl-openapi/apps"
+
+    /// The contact webhook events GHL documents, one page each.
+    public static let webhookTypes = [
+        "ContactCreate", "ContactUpdate", "ContactTagUpdate", "ContactDndUpdate", "ContactDelete",
+    ]
+
+    /// The example block of a webhook page: the first ```json fence that is not the schema.
+    public static func webhookExample(_ type: String) throws -> JSON {
+        guard let data = FileManager.default.contents(atPath: apps + "/webhook-\(type).md") else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: apps + "/webhook-\(type).md"])
+        }
+        var rest = String(decoding: data, as: UTF8.self)[...]
+        while let fence = rest.range(of: "```json") {
+            let header = rest[fence.upperBound...].prefix { $0 != "\n" }
+            let bodyStart = rest.index(fence.upperBound, offsetBy: header.count)
+            guard let end = rest[bodyStart...].range(of: "```") else { break }
+            if !header.contains("schema") { return try JSONParser.parse(String(rest[bodyStart..<end.lowerBound])) }
+            rest = rest[end.upperBound...]
+        }
+        throw CocoaError(.fileReadCorruptFile)
+    }
+}

@@ -58,7 +58,7 @@ public enum ServeCommand {
             guard !options.sandbox else { return fail("--sandbox runs one location; it cannot be used with --config") }
             return await serveLocations(
                 configPath, options: options, configuration: configuration, environment: environment, logger: logger,
-                now: now, fail: fail)
+                console: console, now: now, fail: fail)
         }
         // The rules must check before anything starts.
         do {
@@ -170,7 +170,7 @@ extension ServeCommand {
     /// `serve --config leadsync.yaml`: every location of the file in one process.
     static func serveLocations(
         _ path: String, options: Options, configuration: ServerConfiguration, environment: [String: String],
-        logger: Logger, now: @escaping @Sendable () -> Timestamp, fail: (String) -> Int32
+        logger: Logger, console: Console, now: @escaping @Sendable () -> Timestamp, fail: (String) -> Int32
     ) async -> Int32 {
         let file: LocationsFile
         let verifier: WebhookVerifier
@@ -183,6 +183,14 @@ extension ServeCommand {
             return fail(error.message)
         } catch {
             return fail("\(error)")
+        }
+        // Every location's rules must check before anything starts or any file is created.
+        for location in file.locations {
+            do {
+                _ = try RulesFile.loadValid(location.rulesPath, console: console)
+            } catch {
+                return fail("location \(location.id): \(error.message)")
+            }
         }
         let store: LeadsyncDatabase
         do {

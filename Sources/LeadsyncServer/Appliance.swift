@@ -281,13 +281,8 @@ public final class Appliance: Sendable {
         let body: [UInt8]
         switch await front.readBody(&request) {
         case .success(let bytes): body = bytes
-        case .failure(.tooLarge):
-            metrics.webhook("too_large")
-            return LeadsyncServer.error(.contentTooLarge, "body over \(configuration.maxBodyBytes) bytes")
-        case .failure(.tooSlow):
-            metrics.webhook("too_slow")
-            return LeadsyncServer.error(
-                .requestTimeout, "body not received within \(configuration.effectiveBodyTimeout)")
+        case .failure(let failure):
+            return LeadsyncServer.refused(failure, configuration: configuration, metrics: metrics, context)
         }
         let named = Self.location(in: body)
         let target = named.flatMap { byLocation[$0] } ?? (named == nil && servers.count == 1 ? servers[0] : nil)
@@ -311,17 +306,10 @@ public final class Appliance: Sendable {
                     whSignature: request.headers[LeadsyncServer.whSignature]),
                 audience: Audience(locations: Set(byLocation.keys), appId: configuration.appId))
         }
+        if let refusal = LeadsyncServer.answerWithoutStoring(verdict, metrics: metrics, context) { return refusal }
         switch verdict {
-        case .unauthorized(let reason):
-            metrics.webhook("unauthorized")
-            return LeadsyncServer.error(.unauthorized, reason)
-        case .badRequest(let reason):
-            metrics.webhook("bad_request")
-            return LeadsyncServer.error(.badRequest, reason)
-        case .ignored(let reason, _):
-            metrics.webhook("ignored")
-            metrics.ignored(reason: reason)
-            return LeadsyncServer.json(.ok, ["status": .string("ignored")])
+        case .unauthorized, .badRequest, .ignored:
+            return LeadsyncServer.error(.internalServerError, "unreachable")  // answered above
         case .app:
             // An install or uninstall that names no configured location (an agency's
             // company-level event): the shared app handles it through the first location.

@@ -109,40 +109,62 @@ extension LeadsyncServer {
 
     /// The answer for a body that could not be read.
     func refused(_ failure: BodyFailure, _ context: BasicRequestContext) -> Response {
+        Self.refused(failure, configuration: configuration, metrics: metrics, context)
+    }
+
+    /// The answer to a body that could not be read, counted in `metrics` (a location's, or an
+    /// appliance front's).
+    static func refused(
+        _ failure: BodyFailure, configuration: ServerConfiguration, metrics: ServerMetrics,
+        _ context: BasicRequestContext
+    ) -> Response {
         switch failure {
-        case .tooLarge: return tooLarge(context)
+        case .tooLarge:
+            metrics.webhook("too_large")
+            context.logger.info("webhook refused: body over \(configuration.maxBodyBytes) bytes")
+            return error(.contentTooLarge, "body over \(configuration.maxBodyBytes) bytes")
         case .tooSlow:
             metrics.webhook("too_slow")
             context.logger.info("webhook refused: body not received within \(configuration.effectiveBodyTimeout)")
-            return Self.error(.requestTimeout, "body not received within \(configuration.effectiveBodyTimeout)")
+            return error(.requestTimeout, "body not received within \(configuration.effectiveBodyTimeout)")
         }
     }
 
-    func tooLarge(_ context: BasicRequestContext) -> Response {
-        metrics.webhook("too_large")
-        context.logger.info("webhook refused: body over \(configuration.maxBodyBytes) bytes")
-        return Self.error(.contentTooLarge, "body over \(configuration.maxBodyBytes) bytes")
-    }
+    func tooLarge(_ context: BasicRequestContext) -> Response { refused(.tooLarge, context) }
 
-    func answer(_ verdict: IntakeVerdict, _ context: BasicRequestContext) async -> Response {
+    /// The answer to a verdict that stores nothing (refused or ignored), counted in `metrics`;
+    /// nil for `.store` and `.app`, which need a location's server.
+    static func answerWithoutStoring(
+        _ verdict: IntakeVerdict, metrics: ServerMetrics, _ context: BasicRequestContext
+    ) -> Response? {
         switch verdict {
-        case .app(let event):
-            metrics.webhook("app_event")
-            await appEvent(event, context)
-            return Self.json(.ok, ["status": .string("accepted")])
         case .unauthorized(let reason):
             metrics.webhook("unauthorized")
             context.logger.info("webhook refused: \(reason)")
-            return Self.error(.unauthorized, reason)
+            return error(.unauthorized, reason)
         case .badRequest(let reason):
             metrics.webhook("bad_request")
             context.logger.info("webhook refused: \(reason)")
-            return Self.error(.badRequest, reason)
+            return error(.badRequest, reason)
         case .ignored(let reason, let detail):
             metrics.webhook("ignored")
             metrics.ignored(reason: reason)
             context.logger.debug("webhook ignored", metadata: ["reason": .string(reason), "detail": .string(detail)])
-            return Self.json(.ok, ["status": .string("ignored")])
+            return json(.ok, ["status": .string("ignored")])
+        case .store, .app:
+            return nil
+        }
+    }
+
+    func answer(_ verdict: IntakeVerdict, _ context: BasicRequestContext) async -> Response {
+        if let refusal = Self.answerWithoutStoring(verdict, metrics: metrics, context) { return refusal }
+        switch verdict {
+        case .unauthorized, .badRequest, .ignored:
+            return Self.error(.internalServerError, "unreachable")  // answered above
+        case .app(let event):
+            metrics.webhook("app_event")
+            await appEvent(event, context)
+            return Self.json(.ok, ["status": .string("accepted")])
         case .store(let event):
             switch await writer.store(event) {
             case .accepted:

@@ -48,6 +48,8 @@ struct Bench {
         let writeJSONL = option("--write-jsonl")
         // Any rules file: time the engine alone (no hand-written yardstick to compare with).
         let engineOnly = args.contains("--engine-only")
+        // More rounds of the timed loops (for a profiler: `perf record` over mostly evaluation).
+        let rounds = Int(option("--rounds") ?? "") ?? 5
 
         let file = try RulesFile.load(rulesPath)
         guard let rules = file.rules else {
@@ -73,7 +75,7 @@ struct Bench {
         if engineOnly {
             _ = contacts.withUnsafeBufferPointer { cs in
                 states.withUnsafeBufferPointer { ss in
-                    measure("compiled engine", count: count, rounds: 5) {
+                    measure("compiled engine", count: count, rounds: rounds) {
                         var sink = 0
                         for i in 0..<count {
                             sink &+= engine.evaluate(cs[i], state: ss[i], now: now, detail: .fields).buckets.count
@@ -120,7 +122,6 @@ struct Bench {
             throw CLIError("the engine and the hand-written router disagree on \(mismatches) contacts")
         }
 
-        let rounds = 5
         // The loops borrow contacts from an unsafe buffer: indexing the array inside a per-item
         // closure made a retained copy of every contact, harness cost that hid the engine's own.
         let engineRate = contacts.withUnsafeBufferPointer { cs in

@@ -100,7 +100,7 @@ struct HandWrittenColdLeads {
             if let e164 = PhoneNumber.e164(phone) {
                 fields.append(FieldValue(slug: "mobile_phone_number", value: e164))
             }
-            if let email = c.fields["email"]?.stringValue?.trimmedASCII.lowercased(), !email.isEmpty {
+            if let email = c.fields["email"]?.stringValue?.trimmedASCII.lowercasedQuickly, !email.isEmpty {
                 fields.append(FieldValue(slug: "personal_email_address", value: email))
             }
             fields.append(FieldValue(slug: "crm_id", value: c.id))

@@ -26,40 +26,76 @@ import Testing
         return (value, notes)
     }
 
-    @Test(
-        arguments: [
-            ("plain text", "plain text"),
-            ("{{ lastName }}", "SILVA"),
-            ("{{lastName|lower}}", "silva"),
-            ("{{ firstName | trim | upper }}", "ANA MARIA"),
-            ("{{ firstName | title }}", "  Ana Maria "),
-            ("{{ firstName | trim | title }}", "Ana Maria"),
-            ("{{ phone | digits }}", "4155550132"),
-            ("{{ phone | e164 }}", "+14155550132"),
-            ("{{ email | lower }}", "ana@example.com"),
-            ("{{ lastName | truncate: 3 }}", "SIL"),
-            ("{{ lastName | truncate: 0 }}", nil),
-            ("{{ tags }}", "Cold Lead, VIP"),
-            ("{{ tags | join: ' / ' }}", "Cold Lead / VIP"),
-            ("{{ tags | lower | join: ';' }}", "cold lead;vip"),
-            ("{{ dateAdded | date: 'yyyy-MM-dd' }}", "2021-11-26"),
-            ("{{ dateAdded | date: 'd/M/yy HH:mm:ss.SSS' }}", "26/11/21 12:41:02.193"),
-            ("{{ dateAdded | date: \"yyyy-MM-dd'T'HH\" }}", "2021-11-26T12"),
-            ("{{ missing | default: 'Unknown' }}", "Unknown"),
-            ("{{ empty | default: name }}", "Ana Silva"),
-            ("{{ missing | default: empty | default: \"x\" }}", "x"),
-            ("{{ missing }}", nil),
-            ("{{ empty }}", nil),
-            ("Hi {{ missing }}!", "Hi !"),
-            ("{{ score }}", "87"),
-            ("{{ customFields.lead_score }}", "42"),
-            ("{{ customFields.BcdmQE }}", "42"),
-            ("{{ dndSettings.Call.status | upper }}", "ACTIVE"),
-            ("{{ id }}-{{ event.type }}", "c1-manual"),
-            ("{{ firstName | trim }} {{ lastName | title }}", "ana maria Silva"),
-        ] as [(String, String?)])
+    /// The same template through the engine's compiled form (`FieldProgram`).
+    static func renderCompiled(_ text: String, region: PhoneRegion = .us) -> (String?, [String]) {
+        let (template, errors) = Template.parse(text)
+        guard let template else { fatalError("template did not parse: \(errors)") }
+        let program = FieldProgram(FieldTemplate(slug: "f", template: template), region: region)
+        var notes: [String] = []
+        let value = program.render(contact, &notes)
+        return (value, notes)
+    }
+
+    static let cases: [(String, String?)] = [
+        ("plain text", "plain text"),
+        ("{{ lastName }}", "SILVA"),
+        ("{{lastName|lower}}", "silva"),
+        ("{{ firstName | trim | upper }}", "ANA MARIA"),
+        ("{{ firstName | title }}", "  Ana Maria "),
+        ("{{ firstName | trim | title }}", "Ana Maria"),
+        ("{{ phone | digits }}", "4155550132"),
+        ("{{ phone | e164 }}", "+14155550132"),
+        ("{{ email | lower }}", "ana@example.com"),
+        ("{{ lastName | truncate: 3 }}", "SIL"),
+        ("{{ lastName | truncate: 0 }}", nil),
+        ("{{ tags }}", "Cold Lead, VIP"),
+        ("{{ tags | join: ' / ' }}", "Cold Lead / VIP"),
+        ("{{ tags | lower | join: ';' }}", "cold lead;vip"),
+        ("{{ dateAdded | date: 'yyyy-MM-dd' }}", "2021-11-26"),
+        ("{{ dateAdded | date: 'd/M/yy HH:mm:ss.SSS' }}", "26/11/21 12:41:02.193"),
+        ("{{ dateAdded | date: \"yyyy-MM-dd'T'HH\" }}", "2021-11-26T12"),
+        ("{{ missing | default: 'Unknown' }}", "Unknown"),
+        ("{{ empty | default: name }}", "Ana Silva"),
+        ("{{ missing | default: empty | default: \"x\" }}", "x"),
+        ("{{ missing }}", nil),
+        ("{{ empty }}", nil),
+        ("Hi {{ missing }}!", "Hi !"),
+        ("{{ score }}", "87"),
+        ("{{ customFields.lead_score }}", "42"),
+        ("{{ customFields.BcdmQE }}", "42"),
+        ("{{ dndSettings.Call.status | upper }}", "ACTIVE"),
+        ("{{ id }}-{{ event.type }}", "c1-manual"),
+        ("{{ firstName | trim }} {{ lastName | title }}", "ana maria Silva"),
+        ("{{ firstName | default: name | default: 'Unknown' | trim }}", "ana maria"),
+        ("{{ empty | default: dndSettings.Call.status }}", "active"),
+        ("{{ missing | default: nowhere.at.all | default: 'z' }}", "z"),
+        ("{{ bad | e164 | default: 'none' }}", "none"),
+        ("{{ customFields.lead_score | default: 'x' }}", "42"),
+        ("{{ tags | upper }}", "COLD LEAD, VIP"),
+        ("", nil),
+    ]
+
+    @Test(arguments: cases)
     func rendersFilters(template: String, expected: String?) {
         #expect(Self.render(template).0 == expected)
+    }
+
+    /// The engine renders through closures compiled from the template; every case must come
+    /// out the same, notes included.
+    @Test(arguments: cases + [("{{ bad | e164 }}", nil), ("{{ lastName | date: 'yyyy' }}", nil)])
+    func compiledRenderingAgrees(template: String, expected: String?) {
+        let (value, notes) = Self.renderCompiled(template)
+        #expect(value == expected)
+        #expect(notes == Self.render(template).1)
+    }
+
+    /// The quick lower-casing `lower` and tag folding use is `lowercased()`, whatever the text.
+    @Test(arguments: [
+        "", "already lower", "Ana@Example.COM", "ÀÉÎ Straße", "MiXeD ü", "ǅ", "İstanbul", "@[`{", "Z", "A\u{0}B",
+    ])
+    func lowercasedQuicklyIsLowercased(text: String) {
+        #expect(text.lowercasedQuickly == text.lowercased())
+        #expect(Array(text.lowercasedQuickly.utf8) == Array(text.lowercased().utf8))
     }
 
     @Test func unparseablePhoneLeavesFieldOutWithANote() {

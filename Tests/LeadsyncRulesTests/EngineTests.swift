@@ -1,7 +1,7 @@
-import LeadsyncCore
 import LeadsyncValues
 import Testing
 
+@testable import LeadsyncCore
 @testable import LeadsyncRules
 
 /// Evaluation semantics of rules-v1.md §5 and their traces.
@@ -234,6 +234,46 @@ import Testing
         let ignored = engine.evaluate(try contact(#"{"id":"a","tags":["go","t1"]}"#), now: testNow, detail: [])
         #expect(ignored.buckets == [0] && ignored.matchedExclusions == [2])
         #expect(IndexBits([3, 64, 130]).indexes == [3, 64, 130] && !IndexBits([3]).contains(64))
+    }
+
+    /// A rule whose condition is an exclusion's own regex reuses the exclusion's result (the
+    /// engine matches the tags once). It must still decide as if it had matched them itself: on
+    /// the contact's own tags only, never on an exclusion shared from another contact's phone,
+    /// and with the trace naming the rule's condition.
+    @Test func aRuleSharingAnExclusionsRegexDecidesOnItsOwnTags() throws {
+        let rules = try compileOK(
+            """
+            version: 1
+            buckets: { cold: 1 }
+            exclusions:
+              - name: customer
+                when: { tags: { any_matches: '\\bcustomers?\\b' } }
+            rules:
+              - name: customer-tag
+                when: { tags: { any_matches: '\\bcustomers?\\b' } }
+                ignore_exclusions: [customer]
+                mark_customer: true
+                stop: true
+              - name: cold
+                when: { tags: { any_matches: '\\bcold\\b' } }
+                bucket: cold
+            """)
+        let engine = Engine(rules: rules)
+        #expect(engine.ruleFlags.map(\.sameAsExclusion) == [1, -1])
+        let customer = try contact(#"{"id":"a","tags":["Old Customer","cold"]}"#)
+        let lead = try contact(#"{"id":"b","tags":["cold"]}"#)
+        for detail in [Engine.Detail.all, .fields, []] {
+            let c = engine.evaluate(customer, now: testNow, detail: detail)
+            #expect(c.appliedRules == [0] && c.marksCustomer && c.buckets.isEmpty)
+            let l = engine.evaluate(lead, now: testNow, detail: detail)
+            #expect(l.appliedRules == [1] && !l.marksCustomer && l.buckets == [0])
+            // The same phone as a customer excludes the lead, but does not make it one.
+            let shared = ContactState(phoneExclusions: [PhoneExclusion(exclusion: 1, contactId: "a")])
+            let s = engine.evaluate(lead, state: shared, now: testNow, detail: detail)
+            #expect(s.appliedRules.isEmpty && !s.marksCustomer && s.buckets.isEmpty && s.matchedExclusions == [1])
+        }
+        let traced = engine.evaluate(lead, now: testNow)
+        #expect(traced.trace.rules == [.notMatched(condition: rules.rules[0].condition.id), .applied])
     }
 
     @Test func bucketReferencesKeepIdsAndNames() {

@@ -95,41 +95,41 @@ struct ConditionProgram: Sendable {
         if case .field(let name, let rest) = path, rest.isEmpty {
             let key = TagHash.of(name)
             switch test {
+            // These read the value in place (`fieldIndex`), without copying it out.
             case .isEmpty:
                 return { c, _, _ in
-                    switch c.field(name, hash: key) {
-                    case nil, .null?: return -1
-                    case .string(let s)?: return s.isEmpty ? -1 : id
-                    case .array(let a)?: return a.isEmpty ? -1 : id
-                    case .object(let o)?: return o.isEmpty ? -1 : id
+                    guard let i = c.fieldIndex(name, hash: key) else { return -1 }
+                    switch c.storage.fields.entries[i].value {
+                    case .null: return -1
+                    case .string(let s): return s.isEmpty ? -1 : id
+                    case .array(let a): return a.isEmpty ? -1 : id
+                    case .object(let o): return o.isEmpty ? -1 : id
                     default: return id
                     }
                 }
             case .matches(let regex):
                 return { c, _, _ in
-                    if case .string(let s)? = c.field(name, hash: key) { return regex.matches(s) ? -1 : id }
-                    return Engine.holds(test, c.field(name, hash: key), now: Timestamp(milliseconds: 0)) ? -1 : id
+                    guard let i = c.fieldIndex(name, hash: key) else { return id }
+                    if case .string(let s) = c.storage.fields.entries[i].value { return regex.matches(s) ? -1 : id }
+                    return Engine.holds(test, c.storage.fields.entries[i].value, now: Timestamp(milliseconds: 0))
+                        ? -1 : id
                 }
             case .equals(let literal, _) where literal.text == "true" || literal.text == "false":
                 // Booleans such as `dnd: true` need no text at all.
                 let wanted = literal.text == "true"
                 return { c, _, t in
-                    if case .bool(let b)? = c.field(name, hash: key) { return b == wanted ? -1 : id }
-                    return Engine.holds(test, c.field(name, hash: key), now: t) ? -1 : id
+                    guard let i = c.fieldIndex(name, hash: key) else {
+                        return Engine.holds(test, nil, now: t) ? -1 : id
+                    }
+                    if case .bool(let b) = c.storage.fields.entries[i].value { return b == wanted ? -1 : id }
+                    return Engine.holds(test, c.storage.fields.entries[i].value, now: t) ? -1 : id
                 }
             default:
                 return { c, _, t in Engine.holds(test, c.field(name, hash: key), now: t) ? -1 : id }
             }
         }
-        if case .field(let name, let rest) = path {
-            // A nested path (dndSettings.Call.status): the first step by hash, then the objects.
-            let key = TagHash.of(name)
-            return { c, _, t in
-                var current = c.field(name, hash: key)
-                for component in rest { current = current?[component] }
-                return Engine.holds(test, current, now: t) ? -1 : id
-            }
-        }
-        return { c, _, t in Engine.holds(test, c.value(at: path), now: t) ? -1 : id }
+        // A nested path (dndSettings.Call.status) or a special one (custom fields, tags).
+        let read = FieldReader.compile(path)
+        return { c, _, t in Engine.holds(test, read(c), now: t) ? -1 : id }
     }
 }

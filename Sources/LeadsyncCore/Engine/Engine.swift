@@ -9,9 +9,19 @@ public struct Engine: Sendable {
     let rulePrograms: [ConditionProgram]
     /// What the rule walk needs of each rule, as plain values (no reference counting per read).
     let ruleFlags: [RuleFlags]
+    /// Each rule's CallTools fields compiled (`FieldProgram`): its merged mapping, and its own
+    /// overrides for when several rules apply.
+    let fieldPrograms: [[FieldProgram]]
+    let fieldOverrides: [[FieldProgram]]
 
     struct RuleFlags {
         var bucket: Int
+        /// An exclusion (index, below 64) whose condition is the rule's own, or -1: the rule
+        /// reuses that exclusion's result instead of matching the tags again. Rules that act on
+        /// what an exclusion keeps out ("customer" excludes, "customer-tag" marks) are common.
+        var sameAsExclusion: Int
+        /// The condition's id, what the trace names when the reused result is "no".
+        var conditionId: Int32
         var exclusive, stop, enabled, marks, hasTags: Bool
         /// Bit i set: exclusion i does not block the rule (exclusions past 63 use the rule's array).
         var ignores: UInt64
@@ -21,11 +31,18 @@ public struct Engine: Sendable {
         self.rules = rules
         exclusionPrograms = rules.exclusions.map { ConditionProgram($0.condition) }
         rulePrograms = rules.rules.map { ConditionProgram($0.condition) }
+        let region = rules.calltools.defaultRegion
+        fieldPrograms = rules.rules.map { $0.mergedFields.map { FieldProgram($0, region: region) } }
+        fieldOverrides = rules.rules.map { $0.fields.map { FieldProgram($0, region: region) } }
         ruleFlags = rules.rules.map { r in
             var ignores: UInt64 = 0
             for (i, ignored) in r.ignoresExclusion.enumerated() where ignored && i < 64 { ignores |= 1 << UInt64(i) }
+            let same = rules.exclusions.indices.first {
+                $0 < 64 && Engine.sameTagMatch(rules.exclusions[$0].condition, r.condition)
+            }
             return RuleFlags(
-                bucket: r.bucket ?? -1, exclusive: r.exclusive, stop: r.stop, enabled: r.enabled,
+                bucket: r.bucket ?? -1, sameAsExclusion: same ?? -1, conditionId: r.condition.id,
+                exclusive: r.exclusive, stop: r.stop, enabled: r.enabled,
                 marks: r.markCustomer, hasTags: !r.calltoolsTags.isEmpty || !r.ghlTags.isEmpty,
                 ignores: ignores)
         }
@@ -73,6 +90,8 @@ public struct Engine: Sendable {
         exclusionPrograms.withUnsafeBufferPointer { programs in
             for i in 0..<programs.count where programs[i].run(contact, state, now) < 0 { excluded.insert(i) }
         }
+        // What the contact's own data matched, before exclusions shared through its phone.
+        let ownExclusions = excluded.low
         var notes: [String] = []
         for shared in state.phoneExclusions where shared.exclusion < rules.exclusions.count {
             excluded.insert(shared.exclusion)
@@ -105,7 +124,12 @@ public struct Engine: Sendable {
                 if tracing { outcomes.append(.disabled) }
                 continue
             }
-            let failed = rulePrograms.withUnsafeBufferPointer { $0[r].run(contact, state, now) }
+            let failed: Int32
+            if flags.sameAsExclusion >= 0 {
+                failed = ownExclusions & (1 << UInt64(flags.sameAsExclusion)) != 0 ? -1 : flags.conditionId
+            } else {
+                failed = rulePrograms.withUnsafeBufferPointer { $0[r].run(contact, state, now) }
+            }
             if failed >= 0 {
                 if tracing { outcomes.append(.notMatched(condition: failed)) }
                 continue
@@ -161,6 +185,13 @@ public struct Engine: Sendable {
             trace: Trace(exclusions: exclusionTrace, rules: outcomes, notes: notes))
     }
 
+    /// True when both conditions are the same one-regex tag test (`any_matches` with the same
+    /// pattern): the only case worth sharing, since it is the one that reads every tag.
+    static func sameTagMatch(_ a: Condition, _ b: Condition) -> Bool {
+        guard case .tags(.anyMatches(let x), _) = a, case .tags(.anyMatches(let y), _) = b else { return false }
+        return x.pattern == y.pattern
+    }
+
     /// The first matching exclusion that rule `r` does not ignore.
     @inline(__always)
     func blockingExclusion(_ excluded: IndexBits, _ flags: RuleFlags, _ r: Int) -> Int? {
@@ -178,20 +209,21 @@ public struct Engine: Sendable {
         _ contact: Contact, firstApplied: Int, several: Bool, applied: IndexBits,
         notes: inout [String]
     ) -> [FieldValue] {
-        var templates = rules.rules[firstApplied].mergedFields
+        var programs = fieldPrograms[firstApplied]
         if several {
             for r in applied.indexes where r > firstApplied {
-                templates = FieldTemplate.merge(templates, rules.rules[r].fields)
+                programs = FieldProgram.merge(programs, fieldOverrides[r])
             }
         }
-        let region = rules.calltools.defaultRegion
         var values: [FieldValue] = []
-        values.reserveCapacity(templates.count)
-        for t in templates {
-            let rendered = t.template.render(contact, region: region) {
-                notes.append("field \(t.slug): \($0); left out")
+        values.reserveCapacity(programs.count)
+        programs.withUnsafeBufferPointer { programs in
+            for p in programs {
+                let before = notes.count
+                if let v = p.render(contact, &notes) { values.append(FieldValue(slug: p.slug, value: v)) }
+                // A filter's remark (a bad phone, a bad date) names the field it came from.
+                for i in before..<notes.count { notes[i] = "field \(p.slug): \(notes[i]); left out" }
             }
-            if let v = rendered { values.append(FieldValue(slug: t.slug, value: v)) }
         }
         return values
     }

@@ -19,11 +19,12 @@ import LeadsyncValues
 ///
 /// Matching is unanchored ("a match anywhere counts") and answers only yes or no.
 final class ByteDFA: @unchecked Sendable {
-    // One allocation, read-only after init: per state 256 transitions, then three flags packed in
-    // a fourth table (bit 0: accepts before a word byte, bit 1: before another byte, bit 2: at the
-    // end). A class with raw storage so that a match retains nothing.
+    // Raw storage, read-only after init, so that a match retains nothing. `table` has 256
+    // entries per state: the next state, or -1 when the pattern has matched before that byte
+    // (what matched depends only on the state and the kind of byte that follows, so it is
+    // decided here, once, not per byte). `ends`: whether the pattern matches at the end.
     private let table: UnsafeMutablePointer<Int32>
-    private let flags: UnsafeMutablePointer<UInt8>
+    private let ends: UnsafeMutablePointer<Bool>
     private let start: Int
 
     static let maxNFAStates = 1000
@@ -41,18 +42,22 @@ final class ByteDFA: @unchecked Sendable {
         guard let built = DFABuilder(nfa: nfa, start: loop).build() else { return nil }
         table = .allocate(capacity: built.table.count)
         table.initialize(from: built.table, count: built.table.count)
-        flags = .allocate(capacity: built.word.count)
-        for i in built.word.indices {
-            flags[i] =
-                (built.word[i] ? 1 : 0) | (built.other[i] ? 2 : 0) | (built.end[i] ? 4 : 0)
-                | (built.prevWord[i] ? 8 : 0)
+        ends = .allocate(capacity: built.end.count)
+        ends.initialize(from: built.end, count: built.end.count)
+        for s in built.word.indices {
+            for b in 0..<256 {
+                let kind = ByteSet.kind(UInt8(b))
+                // Before a continuation byte the next character is the one already begun.
+                let nextWord = kind == 2 ? built.prevWord[s] : kind == 1
+                if nextWord ? built.word[s] : built.other[s] { table[s &* 256 &+ b] = -1 }
+            }
         }
         start = Int(built.start)
     }
 
     deinit {
         table.deallocate()
-        flags.deallocate()
+        ends.deallocate()
     }
 
     /// Whether the pattern matches anywhere in `text`: one table step per UTF-8 byte.
@@ -62,13 +67,11 @@ final class ByteDFA: @unchecked Sendable {
         return text.withUTF8 { bytes -> Bool in
             var s = start
             for b in bytes {
-                let kind = ByteSet.kind(b)
-                // Before a continuation byte the next character is the one already begun.
-                let nextWord = kind == 2 ? flags[s] & 8 != 0 : kind == 1
-                if flags[s] & (nextWord ? 1 : 2) != 0 { return true }
-                s = Int(table[s &* 256 &+ Int(b)])
+                let next = table[s &* 256 &+ Int(b)]
+                if next < 0 { return true }
+                s = Int(next)
             }
-            return flags[s] & 4 != 0
+            return ends[s]
         }
     }
 }

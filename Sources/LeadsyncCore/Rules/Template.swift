@@ -115,41 +115,52 @@ enum TemplateValue {
 extension Template.Expression {
     func evaluate(_ contact: Contact, region: PhoneRegion, note: (String) -> Void) -> TemplateValue {
         var value = TemplateValue(contact.value(at: path, headHash: headHash))
-        for filter in filters {
-            switch filter {
-            case .default(let fallback):
-                if value.isEmpty {
-                    switch fallback {
-                    case .literal(let s): value = .text(s)
-                    case .path(let p): value = TemplateValue(contact.value(at: p))
-                    }
-                }
-            case .lower: value = value.map { $0.lowercased() }
-            case .upper: value = value.map { $0.uppercased() }
-            case .trim: value = value.map { $0.trimmedASCII }
-            case .title: value = value.map { $0.titleCased }
-            case .digits:
-                value = value.map {
-                    String($0.unicodeScalars.filter { $0.value >= 48 && $0.value <= 57 }.map(Character.init))
-                }
-            case .e164:
-                value = value.map { raw in
-                    if let n = PhoneNumber.e164(raw, region: region) { return n }
-                    if !raw.isEmpty { note("'\(raw)' at \(path) is not a phone number leadsync can normalise") }
-                    return nil
-                }
-            case .truncate(let n): value = value.map { String($0.prefix(n)) }
-            case .join(let separator):
-                if case .list(let l) = value { value = .text(l.joined(separator: separator)) }
-            case .date(let pattern):
-                value = value.map { raw in
-                    if let t = Timestamp(iso8601: raw) { return pattern.format(t) }
-                    note("'\(raw)' at \(path) is not an ISO-8601 date")
-                    return nil
-                }
+        for filter in filters { value = filter.apply(value, contact, region: region, path: path, note: note) }
+        return value
+    }
+}
+
+extension Template.Filter {
+    /// One filter step over `value`. `contact` serves `default: path`; `path` (the expression's)
+    /// names the value in notes. The engine's compiled fields (`FieldProgram`) call this too,
+    /// so the two renderings cannot drift apart.
+    @inline(__always)
+    func apply(
+        _ value: TemplateValue, _ contact: borrowing Contact, region: PhoneRegion, path: FieldPath,
+        note: (String) -> Void
+    ) -> TemplateValue {
+        switch self {
+        case .default(let fallback):
+            guard value.isEmpty else { return value }
+            switch fallback {
+            case .literal(let s): return .text(s)
+            case .path(let p): return TemplateValue(contact.value(at: p))
+            }
+        case .lower: return value.map(\.lowercasedQuickly)
+        case .upper: return value.map { $0.uppercased() }
+        case .trim: return value.map(\.trimmedASCII)
+        case .title: return value.map { $0.titleCased }
+        case .digits:
+            return value.map {
+                String($0.unicodeScalars.filter { $0.value >= 48 && $0.value <= 57 }.map(Character.init))
+            }
+        case .e164:
+            return value.map { raw in
+                if let n = PhoneNumber.e164(raw, region: region) { return n }
+                if !raw.isEmpty { note("'\(raw)' at \(path) is not a phone number leadsync can normalise") }
+                return nil
+            }
+        case .truncate(let n): return value.map { String($0.prefix(n)) }
+        case .join(let separator):
+            if case .list(let l) = value { return .text(l.joined(separator: separator)) }
+            return value
+        case .date(let pattern):
+            return value.map { raw in
+                if let t = Timestamp(iso8601: raw) { return pattern.format(t) }
+                note("'\(raw)' at \(path) is not an ISO-8601 date")
+                return nil
             }
         }
-        return value
     }
 }
 

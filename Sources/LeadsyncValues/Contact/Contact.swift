@@ -84,15 +84,22 @@ public struct Contact: Sendable {
     /// A top-level field by name, given the name's `TagHash` (precomputed by callers in hot paths).
     @inline(__always)
     public func field(_ name: String, hash: UInt64) -> JSON? {
-        let s = storage
-        let hashes = s.keyHashes
-        for i in 0..<hashes.count where hashes[i] == hash && s.fields.entries[i].key == name {
-            return s.fields.entries[i].value
-        }
-        return nil
+        guard let i = fieldIndex(name, hash: hash) else { return nil }
+        return storage.fields.entries[i].value
     }
 
     public func field(_ name: String) -> JSON? { field(name, hash: TagHash.of(name)) }
+
+    /// Where a top-level field is in `fields.entries`. Tests that only look at a value (is it
+    /// empty, does it match) read it in place through the index, without the copy `field`
+    /// returns: a retain and a release per test, measured at a tenth of a decision.
+    @inline(__always)
+    public func fieldIndex(_ name: String, hash: UInt64) -> Int? {
+        let s = storage
+        let hashes = s.keyHashes
+        for i in 0..<hashes.count where hashes[i] == hash && s.fields.entries[i].key == name { return i }
+        return nil
+    }
 
     public var locationId: String? { field("locationId")?.stringValue }
 

@@ -41,7 +41,34 @@ extension String {
             if b < 0x20 { needsWork = true }
         }
         if ascii && !needsWork { return self }
-        return trimmedASCII.lowercased()
+        return trimmedASCII.lowercasedQuickly
+    }
+
+    /// `lowercased()`, the same text, without its cost on the common cases: a string with no
+    /// upper-case letter comes back as is (no allocation), and ASCII text is lowered by a byte
+    /// loop. Anything else goes through Unicode lower-casing.
+    public var lowercasedQuickly: String {
+        var copy = self
+        let lowered: String?? = copy.withUTF8 { bytes in
+            var upper = false
+            for b in bytes {
+                if b >= 0x80 { return .some(nil) }
+                if b &- 0x41 < 26 { upper = true }
+            }
+            guard upper else { return nil }
+            return String(unsafeUninitializedCapacity: bytes.count) { out in
+                for i in 0..<bytes.count {
+                    let b = bytes[i]
+                    out[i] = b &- 0x41 < 26 ? b | 0x20 : b
+                }
+                return bytes.count
+            }
+        }
+        switch lowered {
+        case nil: return self  // nothing to lower
+        case .some(nil): return lowercased()  // not ASCII
+        case .some(let ascii?): return ascii
+        }
     }
 
     /// Byte-wise substring test; both sides are expected to be folded already.

@@ -96,9 +96,14 @@ public struct Contact: Sendable {
     @inline(__always)
     public func fieldIndex(_ name: String, hash: UInt64) -> Int? {
         let s = storage
-        let hashes = s.keyHashes
-        for i in 0..<hashes.count where hashes[i] == hash && s.fields.entries[i].key == name { return i }
-        return nil
+        // Through buffer pointers: `entries[i].key` on the array copied the whole entry (its key
+        // and its value, two retains and two releases) just to compare the key.
+        return s.keyHashes.withUnsafeBufferPointer { hashes in
+            s.fields.entries.withUnsafeBufferPointer { entries in
+                for i in 0..<hashes.count where hashes[i] == hash && entries[i].key == name { return i }
+                return nil
+            }
+        }
     }
 
     public var locationId: String? { field("locationId")?.stringValue }

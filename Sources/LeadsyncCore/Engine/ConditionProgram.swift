@@ -10,10 +10,11 @@ import LeadsyncValues
 /// A program returns -1 when the condition holds, else the id of the node
 /// that failed first.
 ///
-/// Programs are stored as this struct, never as bare closures in an array: a closure kept in a
+/// Programs are stored as this class, never as bare closures in an array: a closure kept in a
 /// generic container is held in its most abstract form and every call pays two reabstraction
-/// thunks (measured: a sixth of evaluation time).
-struct ConditionProgram: Sendable {
+/// thunks (measured: a sixth of evaluation time). A class, so that the engine can call a program
+/// through `Unmanaged` (see `Programs`) without retaining its closure's context per call.
+final class ConditionProgram: Sendable {
     typealias Function = @Sendable (borrowing Contact, borrowing ContactState, Timestamp) -> Int32
     let run: Function
 

@@ -5,13 +5,13 @@ import LeadsyncValues
 public struct Engine: Sendable {
     public let rules: CompiledRules
     /// The conditions compiled to closures, exclusions then rules (see `ConditionProgram`).
-    let exclusionPrograms: [ConditionProgram]
-    let rulePrograms: [ConditionProgram]
+    let exclusionPrograms: Programs<ConditionProgram>
+    let rulePrograms: Programs<ConditionProgram>
     /// What the rule walk needs of each rule, as plain values (no reference counting per read).
     let ruleFlags: [RuleFlags]
     /// Each rule's CallTools fields compiled (`FieldProgram`): its merged mapping, and its own
     /// overrides for when several rules apply.
-    let fieldPrograms: [[FieldProgram]]
+    let fieldPrograms: [Programs<FieldProgram>]
     let fieldOverrides: [[FieldProgram]]
 
     struct RuleFlags {
@@ -29,10 +29,10 @@ public struct Engine: Sendable {
 
     public init(rules: CompiledRules) {
         self.rules = rules
-        exclusionPrograms = rules.exclusions.map { ConditionProgram($0.condition) }
-        rulePrograms = rules.rules.map { ConditionProgram($0.condition) }
+        exclusionPrograms = Programs(rules.exclusions.map { ConditionProgram($0.condition) })
+        rulePrograms = Programs(rules.rules.map { ConditionProgram($0.condition) })
         let region = rules.calltools.defaultRegion
-        fieldPrograms = rules.rules.map { $0.mergedFields.map { FieldProgram($0, region: region) } }
+        fieldPrograms = rules.rules.map { Programs($0.mergedFields.map { FieldProgram($0, region: region) }) }
         fieldOverrides = rules.rules.map { $0.fields.map { FieldProgram($0, region: region) } }
         ruleFlags = rules.rules.map { r in
             var ignores: UInt64 = 0
@@ -87,8 +87,8 @@ public struct Engine: Sendable {
 
         // 1-2. Exclusions (index 0 is the built-in marked-customer).
         var excluded = IndexBits()
-        exclusionPrograms.withUnsafeBufferPointer { programs in
-            for i in 0..<programs.count where programs[i].run(contact, state, now) < 0 { excluded.insert(i) }
+        for i in 0..<exclusionPrograms.count where exclusionPrograms.with(i, { $0.run(contact, state, now) }) < 0 {
+            excluded.insert(i)
         }
         // What the contact's own data matched, before exclusions shared through its phone.
         let ownExclusions = excluded.low
@@ -128,7 +128,7 @@ public struct Engine: Sendable {
             if flags.sameAsExclusion >= 0 {
                 failed = ownExclusions & (1 << UInt64(flags.sameAsExclusion)) != 0 ? -1 : flags.conditionId
             } else {
-                failed = rulePrograms.withUnsafeBufferPointer { $0[r].run(contact, state, now) }
+                failed = rulePrograms.with(r) { $0.run(contact, state, now) }
             }
             if failed >= 0 {
                 if tracing { outcomes.append(.notMatched(condition: failed)) }
@@ -211,14 +211,14 @@ public struct Engine: Sendable {
     ) -> [FieldValue] {
         var programs = fieldPrograms[firstApplied]
         if several {
-            for r in applied.indexes where r > firstApplied {
-                programs = FieldProgram.merge(programs, fieldOverrides[r])
-            }
+            var merged = programs.owned
+            for r in applied.indexes where r > firstApplied { merged = FieldProgram.merge(merged, fieldOverrides[r]) }
+            programs = Programs(merged)
         }
         var values: [FieldValue] = []
         values.reserveCapacity(programs.count)
-        programs.withUnsafeBufferPointer { programs in
-            for p in programs {
+        for i in 0..<programs.count {
+            programs.with(i) { p in
                 let before = notes.count
                 if let v = p.render(contact, &notes) { values.append(FieldValue(slug: p.slug, value: v)) }
                 // A filter's remark (a bad phone, a bad date) names the field it came from.

@@ -9,7 +9,7 @@ import LeadsyncValues
 /// contact's decision. A program borrows what its closures captured and looks fields up by hashes
 /// computed here. Filters run through the same `Template.Filter.apply` as the template does,
 /// so the two cannot render differently (`FieldProgramTests` compares them).
-struct FieldProgram: Sendable {
+final class FieldProgram: Sendable {
     typealias Render = @Sendable (borrowing Contact, inout [String]) -> String?
     typealias Value = @Sendable (borrowing Contact, inout [String]) -> TemplateValue
 
@@ -102,5 +102,28 @@ enum FieldReader {
             }
             return current
         }
+    }
+}
+
+/// Compiled programs the engine calls per contact, with unretained references beside them.
+///
+/// Calling a closure loaded from an array retains its context and releases it after the call:
+/// the compiler cannot prove the array's memory stays put. That was two atomic operations per
+/// condition and per field of every decision. `Programs` keeps the programs alive itself, so a
+/// call through `_withUnsafeGuaranteedRef` on the unretained reference is safe and costs none.
+struct Programs<Program: AnyObject & Sendable>: Sendable {
+    let owned: [Program]
+    private let refs: [Unmanaged<Program>]
+
+    init(_ programs: [Program]) {
+        owned = programs
+        refs = programs.map { Unmanaged.passUnretained($0) }
+    }
+
+    var count: Int { refs.count }
+
+    @inline(__always)
+    func with<R>(_ i: Int, _ body: (Program) -> R) -> R {
+        refs.withUnsafeBufferPointer { $0[i]._withUnsafeGuaranteedRef(body) }
     }
 }

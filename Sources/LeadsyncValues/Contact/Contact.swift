@@ -16,6 +16,9 @@ public struct Contact: Sendable {
         package let tagHashes: [UInt64]
         /// `TagHash.of` each key of `fields`, in order: lookups compare these before strings.
         package let keyHashes: [UInt64]
+        /// Bit `hash & 63` set for each key's hash: a field that is absent (most contacts have
+        /// no `dndSettings`) is usually known absent without scanning the keys.
+        package let keyMask: UInt64
         package let customFields: [CustomFieldValue]
         package let eventType: String
 
@@ -23,6 +26,7 @@ public struct Contact: Sendable {
             self.id = id
             self.fields = fields
             self.keyHashes = fields.entries.map { TagHash.of($0.key) }
+            self.keyMask = keyHashes.reduce(0) { $0 | 1 << ($1 & 63) }
             self.tags = tags.filter { !$0.trimmedASCII.isEmpty }
             self.foldedTags = self.tags.map(\.foldedForComparison)
             self.tagHashes = self.foldedTags.map(TagHash.of)
@@ -96,6 +100,7 @@ public struct Contact: Sendable {
     @inline(__always)
     public func fieldIndex(_ name: String, hash: UInt64) -> Int? {
         let s = storage
+        if s.keyMask & 1 << (hash & 63) == 0 { return nil }
         // Through buffer pointers: `entries[i].key` on the array copied the whole entry (its key
         // and its value, two retains and two releases) just to compare the key.
         return s.keyHashes.withUnsafeBufferPointer { hashes in

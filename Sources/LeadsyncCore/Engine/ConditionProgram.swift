@@ -96,34 +96,35 @@ final class ConditionProgram: Sendable {
         if case .field(let name, let rest) = path, rest.isEmpty {
             let key = TagHash.of(name)
             switch test {
-            // These read the value in place (`fieldIndex`), without copying it out.
+            // These read the value in place (`withField`), without copying it out.
             case .isEmpty:
                 return { c, _, _ in
-                    guard let i = c.fieldIndex(name, hash: key) else { return -1 }
-                    switch c.storage.fields.entries[i].value {
-                    case .null: return -1
-                    case .string(let s): return s.isEmpty ? -1 : id
-                    case .array(let a): return a.isEmpty ? -1 : id
-                    case .object(let o): return o.isEmpty ? -1 : id
-                    default: return id
+                    c.withField(name, hash: key) { entry in
+                        switch entry?.pointee.value {
+                        case nil, .null?: return -1
+                        case .string(let s)?: return s.isEmpty ? -1 : id
+                        case .array(let a)?: return a.isEmpty ? -1 : id
+                        case .object(let o)?: return o.isEmpty ? -1 : id
+                        default: return id
+                        }
                     }
                 }
             case .matches(let regex):
                 return { c, _, _ in
-                    guard let i = c.fieldIndex(name, hash: key) else { return id }
-                    if case .string(let s) = c.storage.fields.entries[i].value { return regex.matches(s) ? -1 : id }
-                    return Engine.holds(test, c.storage.fields.entries[i].value, now: Timestamp(milliseconds: 0))
-                        ? -1 : id
+                    c.withField(name, hash: key) { entry in
+                        guard let entry else { return id }
+                        if case .string(let s) = entry.pointee.value { return regex.matches(s) ? -1 : id }
+                        return Engine.holds(test, entry.pointee.value, now: Timestamp(milliseconds: 0)) ? -1 : id
+                    }
                 }
             case .equals(let literal, _) where literal.text == "true" || literal.text == "false":
                 // Booleans such as `dnd: true` need no text at all.
                 let wanted = literal.text == "true"
                 return { c, _, t in
-                    guard let i = c.fieldIndex(name, hash: key) else {
-                        return Engine.holds(test, nil, now: t) ? -1 : id
+                    c.withField(name, hash: key) { entry in
+                        if case .bool(let b)? = entry?.pointee.value { return b == wanted ? -1 : id }
+                        return Engine.holds(test, entry?.pointee.value, now: t) ? -1 : id
                     }
-                    if case .bool(let b) = c.storage.fields.entries[i].value { return b == wanted ? -1 : id }
-                    return Engine.holds(test, c.storage.fields.entries[i].value, now: t) ? -1 : id
                 }
             default:
                 return { c, _, t in Engine.holds(test, c.field(name, hash: key), now: t) ? -1 : id }

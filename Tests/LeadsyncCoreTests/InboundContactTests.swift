@@ -12,6 +12,15 @@ import Testing
         try InboundContact.decode(try JSONParser.parse(text), catalog: catalog)
     }
 
+    /// Rules read the id as a field (`{{ id }}`, `field: id`); changing it changes both.
+    @Test func theIdAndTheIdFieldStayTheSame() {
+        var c = Contact(id: "a", fields: JSONObject(["id": .string("stale"), "firstName": .string("Ana")]))
+        #expect(c.field("id") == .string("a"))
+        c.id = "b"
+        #expect(c.id == "b" && c.field("id") == .string("b") && c.field("firstName") == .string("Ana"))
+        #expect(c.fields.keys == ["id", "firstName"])
+    }
+
     @Test func apiContactWrapped() throws {
         let c = try decode(
             #"{"contact":{"id":"abc","firstName":"Lee","tags":["A ","b"],"customFields":[{"id":"BcdmQEsNgz6AVpgLVUJ0","value":87}]}}"#

@@ -61,9 +61,14 @@ public struct Contact: Sendable {
 
     package private(set) var storage: Storage
 
+    /// The GHL contact id; also `fields["id"]`, where rules read it (`{{ id }}`), kept the same.
     public var id: String {
         get { storage.id }
-        set { storage = storage.with(id: newValue) }
+        set {
+            var fields = storage.fields
+            fields["id"] = .string(newValue)
+            storage = storage.with(id: newValue, fields: fields)
+        }
     }
 
     /// GHL's camelCase fields, without `tags` and `customFields` (see the type's comment).

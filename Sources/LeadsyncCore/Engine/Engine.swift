@@ -209,21 +209,22 @@ public struct Engine: Sendable {
         _ contact: Contact, firstApplied: Int, several: Bool, applied: IndexBits,
         notes: inout [String]
     ) -> [FieldValue] {
-        var programs = fieldPrograms[firstApplied]
-        if several {
-            var merged = programs.owned
-            for r in applied.indexes where r > firstApplied { merged = FieldProgram.merge(merged, fieldOverrides[r]) }
-            programs = Programs(merged)
-        }
         var values: [FieldValue] = []
-        values.reserveCapacity(programs.count)
-        for i in 0..<programs.count {
-            programs.with(i) { p in
-                let before = notes.count
-                if let v = p.render(contact, &notes) { values.append(FieldValue(slug: p.slug, value: v)) }
-                // A filter's remark (a bad phone, a bad date) names the field it came from.
-                for i in before..<notes.count { notes[i] = "field \(p.slug): \(notes[i]); left out" }
-            }
+        func render(_ p: FieldProgram) {
+            let before = notes.count
+            if let v = p.render(contact, &notes) { values.append(FieldValue(slug: p.slug, value: v)) }
+            // A filter's remark (a bad phone, a bad date) names the field it came from.
+            for n in before..<notes.count { notes[n] = "field \(p.slug): \(notes[n]); left out" }
+        }
+        if several {
+            var merged = fieldPrograms[firstApplied].owned
+            for r in applied.indexes where r > firstApplied { merged = FieldProgram.merge(merged, fieldOverrides[r]) }
+            values.reserveCapacity(merged.count)
+            for p in merged { render(p) }
+        } else {
+            let programs = fieldPrograms[firstApplied]
+            values.reserveCapacity(programs.count)
+            for i in 0..<programs.count { programs.with(i, render) }
         }
         return values
     }

@@ -84,24 +84,15 @@ final class FieldProgram: Sendable {
     }
 }
 
-/// A rules path compiled to a lookup: the first component by a hash computed once, the rest
-/// through the objects, the special paths (`tags`, `event.type`, custom fields) as
-/// `Contact.value(at:)` reads them.
+/// A rules path compiled to a lookup with its first component's hash computed once: a top-level
+/// field directly, any other path through `Contact.value(at:headHash:)`.
 enum FieldReader {
     typealias Read = @Sendable (borrowing Contact) -> JSON?
 
     static func compile(_ path: FieldPath) -> Read {
-        guard case .field(let name, let rest) = path else { return { c in c.value(at: path) } }
-        let hash = TagHash.of(name)
-        if rest.isEmpty { return { c in c.field(name, hash: hash) } }
-        return { c in
-            var current = c.field(name, hash: hash)
-            for component in rest {
-                guard let next = current?[component] else { return nil }
-                current = next
-            }
-            return current
-        }
+        let hash = path.headHash
+        if case .field(let name, let rest) = path, rest.isEmpty { return { c in c.field(name, hash: hash) } }
+        return { c in c.value(at: path, headHash: hash) }
     }
 }
 

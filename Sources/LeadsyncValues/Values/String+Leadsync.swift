@@ -49,25 +49,27 @@ extension String {
     /// loop. Anything else goes through Unicode lower-casing.
     public var lowercasedQuickly: String {
         var copy = self
-        let lowered: String?? = copy.withUTF8 { bytes in
-            var upper = false
+        var ascii = true
+        var upper = false
+        copy.withUTF8 { bytes in
             for b in bytes {
-                if b >= 0x80 { return .some(nil) }
+                if b >= 0x80 {
+                    ascii = false
+                    return
+                }
                 if b &- 0x41 < 26 { upper = true }
             }
-            guard upper else { return nil }
-            return String(unsafeUninitializedCapacity: bytes.count) { out in
+        }
+        guard ascii else { return lowercased() }
+        guard upper else { return self }
+        return copy.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { out in
                 for i in 0..<bytes.count {
                     let b = bytes[i]
                     out[i] = b &- 0x41 < 26 ? b | 0x20 : b
                 }
                 return bytes.count
             }
-        }
-        switch lowered {
-        case nil: return self  // nothing to lower
-        case .some(nil): return lowercased()  // not ASCII
-        case .some(let ascii?): return ascii
         }
     }
 

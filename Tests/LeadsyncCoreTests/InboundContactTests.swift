@@ -155,6 +155,71 @@ import Testing
         #expect(throws: PayloadError(message)) { try decode(text) }
     }
 
+    /// DND values in the forms that mean one thing are made one; channels GHL does not document
+    /// are data, kept as they came.
+    @Test func dndValuesAreMadeOneForm() throws {
+        let c = try decode(
+            #"""
+            {"id":"d","dnd":"TRUE","dndSettings":{"Call":{"status":" Active ","message":"x"},"SMS":null,
+             "Email":{"message":"no status"},"RCS":"whatever"},"inboundDndSettings":{"all":{"status":"inactive"}}}
+            """#)
+        #expect(c.contact.field("dnd") == .bool(true))
+        #expect(c.contact.value(at: FieldPath("dndSettings.Call.status")) == .string("active"))
+        #expect(c.contact.value(at: FieldPath("dndSettings.Call.message")) == .string("x"))
+        #expect(c.contact.value(at: FieldPath("dndSettings.RCS")) == .string("whatever"))
+        #expect(c.contact.value(at: FieldPath("inboundDndSettings.all.status")) == .string("inactive"))
+        #expect(try decode(#"{"id":"d","dnd":0}"#).contact.field("dnd") == .bool(false))
+        #expect(try decode(#"{"id":"d","dnd":null,"dndSettings":null}"#).contact.field("dnd") == .null)
+        let workflow = try decode(#"{"contact_id":"w","dnd":"false"}"#)
+        #expect(workflow.contact.field("dnd") == .bool(false))
+        let event = try decode(
+            #"{"type":"ContactDndUpdate","id":"m","locationId":"l","dnd":1,"dndSettings":{"Call":{"status":"PERMANENT"}}}"#
+        )
+        #expect(event.contact.field("dnd") == .bool(true))
+        #expect(event.contact.value(at: FieldPath("dndSettings.Call.status")) == .string("permanent"))
+    }
+
+    /// A DND value leadsync cannot read would make "do not call" read as "call": the contact is
+    /// refused instead, whichever shape brought it.
+    @Test(arguments: [
+        (#"{"id":"x","dnd":"yes"}"#, #"'dnd' must be true or false, found string "yes""#),
+        (#"{"id":"x","dnd":2}"#, "'dnd' must be true or false, found number 2"),
+        (
+            #"{"id":"x","dnd":""# + String(repeating: "é", count: 5000) + #""}"#,
+            "'dnd' must be true or false, found string \"" + String(repeating: "é", count: 39) + "…"
+        ),
+        (
+            #"{"id":"x","dndSettings":"{\"Call\":{\"status\":\"active\"}}"}"#,
+            #"'dndSettings' must be an object of channels, found string "{\"Call\":{\"status\":\"active\"}}""#
+        ),
+        (
+            #"{"id":"x","dndSettings":{"Call":"active"}}"#,
+            #"'dndSettings.Call' must be an object, found string "active""#
+        ),
+        (
+            #"{"id":"x","dndSettings":{"Call":{"status":true}}}"#,
+            "'dndSettings.Call.status' must be a string, found boolean true"
+        ),
+        (
+            #"{"id":"x","dndSettings":{"Call":{"status":"blocked"}}}"#,
+            #"'dndSettings.Call.status' must be active, inactive or permanent, found string "blocked""#
+        ),
+        (
+            #"{"id":"x","inboundDndSettings":{"all":[1]}}"#,
+            "'inboundDndSettings.all' must be an object, found array [1]"
+        ),
+        (
+            #"{"type":"ContactDndUpdate","id":"m","locationId":"l","dndSettings":[]}"#,
+            "'dndSettings' must be an object of channels, found array []"
+        ),
+        (#"{"contact_id":"w","dnd":"maybe"}"#, #"'dnd' must be true or false, found string "maybe""#),
+    ])
+    func anUnreadableDndValueRefusesTheContact(text: String, message: String) {
+        #expect(throws: PayloadError(message + ": a contact whose DND cannot be read is never dialled")) {
+            try decode(text)
+        }
+    }
+
     @Test func customFieldCatalogFromGHLResponse() throws {
         let json = try JSONParser.parse(
             #"{"customFields":[{"id":"i1","name":"Lead Score","fieldKey":"contact.lead_score","dataType":"NUMERICAL"}]}"#

@@ -105,6 +105,28 @@ import Testing
         }
     }
 
+    /// GHL sends empty fields as null as often as it leaves them out: a search result whose
+    /// `dndSettings` is null or `{}` carries no setting, and is read before it is dialled.
+    @Test(arguments: ["null", "{}"])
+    func aSearchResultWithEmptyDndSettingsIsReadBeforeItIsDialled(sent: String) async throws {
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            await h.server.state.putGHLContact(
+                try #require(
+                    JSONParser.parse(
+                        #"{"id":"d6","phone":"+14155550137","tags":["cold lead"],"dndSettings":{"Call":{"status":"active"}}}"#
+                    ).objectValue))
+            let fromSearch = try InboundContact.decode(
+                try JSONParser.parse(
+                    #"{"id":"d6","phone":"+14155550137","tags":["cold lead"],"dndSettings":"# + sent + "}"),
+                defaultEventType: "batch", expecting: .api
+            ).contact
+            let outcome = try await h.executor.process(fromSearch, source: .search)
+            #expect(outcome.rereads == 1)
+            #expect(outcome.decision.buckets.isEmpty)
+            #expect(await h.server.state.calltoolsCreates.isEmpty)
+        }
+    }
+
     /// The same contact with its dndSettings given in full: no re-read.
     @Test func aContactWithItsDndSettingsIsNotReadAgain() async throws {
         try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
@@ -143,6 +165,62 @@ import Testing
             }
             #expect(await h.server.state.calltoolsContacts().isEmpty)
             #expect(await h.server.state.calltoolsCreates.isEmpty)
+        }
+    }
+
+    /// The re-read answers a DND GHL's schema does not allow (`"Call": "active"`): the contact is
+    /// refused, not taken for "no DND", and nothing reaches CallTools.
+    @Test func aReReadWithUnreadableDndDialsNoOne() async throws {
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            await h.server.state.putGHLContact(
+                try #require(
+                    JSONParser.parse(
+                        #"{"id":"d5","phone":"+14155550136","tags":["cold lead"],"dndSettings":{"Call":"active"}}"#
+                    ).objectValue))
+            let contact = try InboundContact.decode(
+                try JSONParser.parse(#"{"id":"d5","phone":"+14155550136","tags":["cold lead"]}"#),
+                defaultEventType: "batch", expecting: .api
+            ).contact
+            do {
+                _ = try await h.executor.process(contact, source: .search)
+                Issue.record("a contact was processed on a DND it could not read")
+            } catch let error as Executor.Failure {
+                #expect(!error.transient)
+                #expect(
+                    error.message
+                        == #"re-read contact: 'dndSettings.Call' must be an object, found string "active": "#
+                        + "a contact whose DND cannot be read is never dialled")
+            }
+            #expect(await h.server.state.calltoolsCreates.isEmpty)
+        }
+    }
+
+    /// A pass meets contacts whose DND cannot be read, as search returns them: each is counted
+    /// failed, its trail says why, and only the readable lead is dialled.
+    @Test func aPassRefusesContactsWhoseDndCannotBeRead() async throws {
+        try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile) { h in
+            let state = h.server.state
+            await state.setLimits(ghl: nil, calltools: nil)
+            for text in [
+                #"{"id":"u1","type":"lead","phone":"+14155550141","tags":["cold lead"],"dnd":false,"dndSettings":"active"}"#,
+                #"{"id":"u2","type":"lead","phone":"+14155550142","tags":["cold lead"],"dnd":"yes"}"#,
+                #"{"id":"u3","type":"lead","phone":"+14155550143","tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":7}}}"#,
+                #"{"id":"ok","type":"lead","phone":"+14155550144","tags":["cold lead"],"dnd":"false","dndSettings":{"Call":{"status":"Inactive"}}}"#,
+            ] {
+                await state.putGHLContact(try #require(JSONParser.parse(text).objectValue))
+            }
+            var plan = SyncPass.Plan()
+            let progress = try await pass(h).run(SyncPass.Options(), plan: &plan)
+            #expect(progress.contacts == 4)
+            #expect(progress.failed == 3)
+            let crmIds = await state.calltoolsContacts().values.compactMap { $0["crm_id"]?.stringValue }
+            #expect(crmIds == ["ok"])
+            let trail = try h.store.auditTrail("u3").map(\.summary)
+            #expect(
+                trail == [
+                    "not evaluated: GHL search returned an unusable contact: 'dndSettings.Call.status' must be a "
+                        + "string, found number 7: a contact whose DND cannot be read is never dialled"
+                ])
         }
     }
 

@@ -138,6 +138,27 @@ import Testing
         }
     }
 
+    /// A `ContactDndUpdate` whose `dndSettings` cannot be read is a dead letter that says why,
+    /// never a contact dialled as if it had no DND.
+    @Test func aDndUpdateThatCannotBeReadIsADeadLetter() async throws {
+        try await ServerHarness.with { h in
+            await h.seed("n1")
+            let body =
+                #"{"type":"ContactDndUpdate","locationId":"sandboxLocation0001","id":"n1","phone":"+14155550100","#
+                + #""tags":["cold lead"],"dnd":false,"dndSettings":{"Call":{"status":"on"}},"webhookId":"dnd-1"}"#
+            try await h.enqueue(body, contact: "n1", webhookId: "dnd-1", eventType: "ContactDndUpdate")
+            try await h.running { _ in
+                try await eventually("a dead letter") { try h.store.inboxCounts().dead == 1 }
+            }
+            let dead = try h.store.deadLetters()
+            #expect(
+                dead.first?.lastError
+                    == #"payload: 'dndSettings.Call.status' must be active, inactive or permanent, found string "on": "#
+                    + "a contact whose DND cannot be read is never dialled")
+            #expect(await h.state.calltoolsCreates.isEmpty)
+        }
+    }
+
     @Test func shutdownLeavesQueuedEventsForTheNextStart() async throws {
         // A grace period shorter than CallTools' answer: the in-flight contact is cancelled.
         // The create may still be in flight at the sandbox (600 ms) when the server is back: the

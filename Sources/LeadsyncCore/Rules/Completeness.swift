@@ -67,13 +67,25 @@ extension CompiledRules {
 
     /// The keys to read again before acting on `decision` for `contact` from `source`: only when
     /// the decision puts the contact in a bucket (or keeps it in one), and only keys that a
-    /// condition reads, that the source may omit, that the contact lacks, and that the rules do
+    /// condition reads, that the source may omit, that the contact lacks (absent, null or `{}`:
+    /// `notSent`), and that the rules do
     /// not trust when absent (`completeness: trust_when_absent`). Empty: act on the data as it is.
     public func fieldsToComplete(_ contact: Contact, source: ContactSource, decision: Decision) -> [String] {
         guard !decision.buckets.isEmpty, !decision.deleted else { return [] }
         let omissible = source.mayOmit.subtracting(completeness.trustedWhenAbsent)
         guard !omissible.isEmpty else { return [] }
-        return fieldsRead.keys.sorted().filter { omissible.contains($0) && contact.field($0) == nil }
+        return fieldsRead.keys.sorted().filter { omissible.contains($0) && Self.notSent($0, in: contact) }
+    }
+
+    /// Whether a source sent nothing for `key`: absent, null (GHL sends empty fields as null at
+    /// least as often as it leaves them out), or an empty object (`"dndSettings": {}` carries
+    /// no setting, whatever the contact has in GHL).
+    static func notSent(_ key: String, in contact: Contact) -> Bool {
+        switch contact.field(key) {
+        case nil, .null?: return true
+        case .object(let o)?: return o.entries.isEmpty
+        default: return false
+        }
     }
 }
 
@@ -97,7 +109,7 @@ extension CompiledRules {
             }
         }
         for e in exclusions where e.byPhone { walk(e.condition) }
-        return keys.sorted().filter { omissible.contains($0) && contact.field($0) == nil }
+        return keys.sorted().filter { omissible.contains($0) && Self.notSent($0, in: contact) }
     }
 }
 

@@ -119,6 +119,8 @@ public struct InboundContact: Sendable {
             switch entry.key {
             case "tags": tags = try tagList(entry.value)
             case "customFields", "customField": customFields = try customFieldList(entry.value, catalog: catalog)
+            case "dnd", "dndSettings", "inboundDndSettings":
+                fields.entries.append(.init(key: entry.key, value: try DNDValues.normalised(entry.key, entry.value)))
             default: fields.entries.append(entry)
             }
         }
@@ -144,6 +146,8 @@ public struct InboundContact: Sendable {
             case "timestamp": timestamp = entry.value.stringValue.flatMap(Timestamp.init(iso8601:))
             case "tags": tags = try tagList(entry.value)
             case "customFields", "customField": customFields = try customFieldList(entry.value, catalog: catalog)
+            case "dnd", "dndSettings", "inboundDndSettings":
+                fields.entries.append(.init(key: entry.key, value: try DNDValues.normalised(entry.key, entry.value)))
             default: fields.entries.append(entry)
             }
         }
@@ -175,7 +179,8 @@ public struct InboundContact: Sendable {
         var customFields: [CustomFieldValue] = []
         for entry in object.entries {
             if let mapped = workflowFieldNames[entry.key] {
-                if !entry.value.isNull { fields[mapped] = entry.value }
+                let value = mapped == "dnd" ? try DNDValues.normalised(mapped, entry.value) : entry.value
+                if !value.isNull { fields[mapped] = value }
             } else if !workflowEnvelopeKeys.contains(entry.key) {
                 switch entry.value {
                 case .object, .null: continue

@@ -292,4 +292,58 @@ extension Compiler {
     }
 
     func description(_ c: Condition) -> String { conditions[Int(c.id)].description }
+
+    /// The contact keys that say "do not call".
+    static let dndKeys: Set<String> = ["dnd", "dndSettings", "inboundDndSettings"]
+
+    /// The first do-not-call key `condition` reads, if any.
+    static func dndKeyRead(by condition: Condition) -> String? {
+        switch condition {
+        case .all(let list, _), .any(let list, _): return list.lazy.compactMap(dndKeyRead(by:)).first
+        case .not(let x, _): return dndKeyRead(by: x)
+        case .field(.field(let key, _), _, _): return dndKeys.contains(key) ? key : nil
+        case .field, .tags, .markedCustomer: return nil
+        }
+    }
+
+    /// Warns (`do-not-call`) where the file can dial a contact who asked not to be called: a rule
+    /// that routes to a bucket while ignoring every exclusion that reads `dnd`/`dndSettings`
+    /// (at its `ignore_exclusions`), or a file that routes to buckets with no DND check at all
+    /// (once, at `rules:`). A rule whose own condition reads a DND key guards itself.
+    mutating func warnDoNotCall(_ exclusions: [Exclusion], _ rules: [Rule], _ nodes: [Node], rulesKey: Node?) {
+        let guards = exclusions.indices.filter {
+            !exclusions[$0].builtIn && Self.dndKeyRead(by: exclusions[$0].condition) != nil
+        }
+        var unguarded: [String] = []
+        for (j, rule) in rules.enumerated() where rule.enabled && rule.bucket != nil {
+            guard Self.dndKeyRead(by: rule.condition) == nil else { continue }
+            guard !guards.isEmpty else {
+                unguarded.append(rule.name)
+                continue
+            }
+            let ignored = guards.filter { rule.ignoresExclusion[$0] }
+            guard ignored.count == guards.count else { continue }
+            let names = ignored.map { "'\(exclusions[$0].name)'" }.joined(separator: ", ")
+            let key = Self.dndKeyRead(by: exclusions[ignored[0]].condition) ?? "dnd"
+            var at = nodes[j]
+            if case .mapping(let map) = nodes[j], let list = map["ignore_exclusions"] {
+                at = list.sequence?.first { $0.string == exclusions[ignored[0]].name } ?? list
+            }
+            warning(
+                .doNotCall,
+                "rule '\(rule.name)' ignores \(ignored.count == 1 ? "exclusion" : "exclusions") \(names), which "
+                    + "\(ignored.count == 1 ? "reads" : "read") \(key): it routes contacts who asked not to be called "
+                    + "to bucket '\(bucketNames[rule.bucket ?? 0])'",
+                at: at)
+        }
+        if !unguarded.isEmpty, let rulesKey {
+            let list =
+                unguarded.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (unguarded.count > 3 ? ", …" : "")
+            warning(
+                .doNotCall,
+                "no exclusion reads dnd or dndSettings: \(unguarded.count == 1 ? "rule" : "rules") \(list) "
+                    + "can route contacts who asked not to be called to a bucket",
+                at: rulesKey)
+        }
+    }
 }

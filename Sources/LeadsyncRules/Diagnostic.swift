@@ -38,6 +38,7 @@ public struct Diagnostic: Sendable, Equatable, Comparable {
         case unreachableRule = "unreachable-rule"
         case unusedBucket = "unused-bucket"
         case incompleteSource = "incomplete-source"
+        case doNotCall = "do-not-call"
         // `check --online`: the rules against the accounts.
         case accountBucket = "account-bucket"
         case accountTag = "account-tag"

@@ -305,6 +305,7 @@ struct Compiler {
             warning(.unusedBucket, "bucket '\(b.name)' is declared but no rule routes to it", at: bucketNodes[i])
         }
         warnUnreachable(rules, ruleNodes)
+        warnDoNotCall(exclusions, rules, ruleNodes, rulesKey: entries.first { $0.key == "rules" }?.keyNode)
 
         if let node = value("tests") { compileTests(node) }
 

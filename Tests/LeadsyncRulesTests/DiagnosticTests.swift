@@ -1,4 +1,5 @@
 import LeadsyncCore
+import LeadsyncTestSupport
 import LeadsyncValues
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
           active: { id: 11252 }
         exclusions:
           - name: customer
-            when: { tags: { any_contains: [customer] } }
+            when: { any: [{ tags: { any_contains: [customer] } }, { field: dnd, equals: true }] }
         rules:
           - name: cold-lead
             when: { tags: { has: "cold lead" } }
@@ -145,7 +146,11 @@ import Testing
                 bucket: b
                 stopp: true
             """
-        #expect(golden(source) == ["duplicate-key 4:3", "duplicate-key 7:31", "duplicate-key 9:5", "unknown-key 10:5"])
+        #expect(
+            golden(source) == [
+                "duplicate-key 4:3", "warning do-not-call 5:1", "duplicate-key 7:31", "duplicate-key 9:5",
+                "unknown-key 10:5",
+            ])
     }
 
     @Test func messagesSuggestTheLikelyFix() {
@@ -235,7 +240,101 @@ import Testing
         #expect(RulesCompiler.compile(source: base, file: "r.yaml").rules?.webhooks.trustWorkflowPayload == false)
         let bad = RulesCompiler.compile(source: base + "webhooks: { trust_workflow_payloads: true }\n", file: "r.yaml")
         #expect(bad.rules == nil)
-        #expect(bad.diagnostics.first?.line == 5)
-        #expect(bad.diagnostics.first?.message.contains("did you mean 'trust_workflow_payload'") == true)
+        let error = bad.diagnostics.first { $0.severity == .error }
+        #expect(error?.line == 5)
+        #expect(error?.message.contains("did you mean 'trust_workflow_payload'") == true)
+    }
+}
+
+/// `do-not-call`: where a file can dial a contact who asked not to be called.
+@Suite struct DoNotCallWarningTests {
+    static func warnings(_ source: String) -> [String] {
+        RulesCompiler.compile(source: source, file: "t.yaml").diagnostics.filter { $0.code == .doNotCall }.map {
+            "\($0.line):\($0.column) \($0.message)"
+        }
+    }
+
+    static let header = """
+        version: 1
+        buckets: { cold: 1, hot: 2 }
+        exclusions:
+          - name: do-not-call
+            when: { any: [{ field: dnd, equals: true }, { field: dndSettings.Call.status, in: [active, permanent] }] }
+          - name: customer
+            when: { tags: { has: customer } }
+        rules:
+
+        """
+
+    @Test func aRuleIgnoringTheDndExclusionIsWarnedAtItsIgnore() {
+        let source =
+            Self.header + """
+                  - name: cold
+                    when: { tags: { has: cold } }
+                    bucket: cold
+                  - name: hot
+                    when: { tags: { has: hot } }
+                    bucket: hot
+                    ignore_exclusions: [customer, do-not-call]
+
+                """
+        #expect(
+            Self.warnings(source) == [
+                "15:35 rule 'hot' ignores exclusion 'do-not-call', which reads dnd: it routes contacts who asked "
+                    + "not to be called to bucket 'hot'"
+            ])
+    }
+
+    @Test func rulesThatGuardThemselvesOrDialNoOneAreNotWarned() {
+        let source = """
+            version: 1
+            buckets: { cold: 1 }
+            rules:
+              - name: own-check
+                when: { all: [{ tags: { has: cold } }, { not: { field: dndSettings.Call.status, equals: active } }] }
+                bucket: cold
+              - name: tag-only
+                when: { tags: { has: x } }
+                ghl_tags: { add: [seen] }
+              - name: off
+                when: { tags: { has: y } }
+                bucket: cold
+                enabled: false
+            """
+        #expect(Self.warnings(source) == [])
+        let ignoringButGuarded =
+            Self.header + """
+                  - name: cold
+                    when: { tags: { has: cold } }
+                    bucket: cold
+                    ignore_exclusions: [customer]
+
+                """
+        #expect(Self.warnings(ignoringButGuarded) == [])
+    }
+
+    @Test func aFileWithNoDndCheckIsWarnedOnce() {
+        let source = """
+            version: 1
+            buckets: { cold: 1 }
+            exclusions:
+              - name: customer
+                when: { tags: { has: customer } }
+            rules:
+              - { name: a, when: { tags: { has: a } }, bucket: cold }
+              - { name: b, when: { tags: { has: b } }, bucket: cold }
+              - { name: c, when: { tags: { has: c } }, bucket: cold }
+              - { name: d, when: { tags: { has: d } }, bucket: cold }
+            """
+        #expect(
+            Self.warnings(source) == [
+                "6:1 no exclusion reads dnd or dndSettings: rules 'a', 'b', 'c', … can route contacts who asked not "
+                    + "to be called to a bucket"
+            ])
+    }
+
+    @Test func theShippedRulesAreNotWarned() {
+        #expect(!Fixtures.coldLeadsFile.isEmpty)
+        #expect(Self.warnings(Fixtures.coldLeadsFile) == [])
     }
 }

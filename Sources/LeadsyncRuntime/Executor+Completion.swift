@@ -9,7 +9,34 @@ extension Executor {
     func complete(
         _ contact: Contact, missing: [String], source: ContactSource
     ) async throws -> (contact: Contact, deleted: Bool, entry: AuditEntry) {
-        let why = "\(source) may leave out \(missing.joined(separator: ", "))"
+        try await reread(
+            contact, why: "\(source) may leave out \(missing.joined(separator: ", "))", title: "re-read before dialing"
+        ) { read in
+            missing.map { key in "\(key) " + (read.field(key).map { JSONWriter.encode($0) } ?? "absent there too") }
+                .joined(separator: "; ")
+        }
+    }
+
+    /// Re-reads a contact whose data is older than the state already applied for it: a search
+    /// page read before a webhook for the same contact was applied (GHL's search index lags
+    /// writes, so the page may not show that change yet). Acting on it would roll the contact
+    /// back, and could put a contact who has just asked not to be called back into a bucket.
+    func refresh(
+        _ contact: Contact, source: ContactSource, observedAt: Timestamp, appliedFrom: Timestamp
+    ) async throws -> (contact: Contact, deleted: Bool, entry: AuditEntry) {
+        try await reread(
+            contact,
+            why: "\(source) data of \(observedAt.iso8601) is older than the state applied from \(appliedFrom.iso8601)",
+            title: "re-read before acting"
+        ) { _ in "decided on what GHL holds now" }
+    }
+
+    /// `GET /contacts/{id}`, decoded, with an audit entry `title (why): found(contact)`. Gone from
+    /// GHL: an empty contact and `deleted`. A failed read is a transient failure: the contact
+    /// waits, nothing is done on the data it had.
+    func reread(
+        _ contact: Contact, why: String, title: String, found: (Contact) -> String
+    ) async throws -> (contact: Contact, deleted: Bool, entry: AuditEntry) {
         guard let ghl else {
             throw Failure(
                 contactId: contact.id,
@@ -21,7 +48,7 @@ extension Executor {
         } catch let error as UpstreamError where error.meansContactGone {
             return (
                 Contact(id: contact.id, eventType: contact.eventType), true,
-                AuditEntry(at: now(), kind: .reread, summary: "re-read before dialing (\(why)): gone from GHL")
+                AuditEntry(at: now(), kind: .reread, summary: "\(title) (\(why)): gone from GHL")
             )
         } catch {
             throw Failure(
@@ -39,15 +66,7 @@ extension Executor {
         } catch {
             throw Failure(contactId: contact.id, message: "re-read contact: \(error.message)", transient: false)
         }
-        let found = missing.map { key in
-            "\(key) " + (read.field(key).map { JSONWriter.encode($0) } ?? "absent there too")
-        }
-        return (
-            read, false,
-            AuditEntry(
-                at: now(), kind: .reread,
-                summary: "re-read before dialing (\(why)): " + found.joined(separator: "; "))
-        )
+        return (read, false, AuditEntry(at: now(), kind: .reread, summary: "\(title) (\(why)): \(found(read))"))
     }
 
 }

@@ -167,21 +167,31 @@ public actor Executor {
         // except the create intent, which must be on disk before the create is sent. A crash
         // before the end loses nothing: the intent makes the next attempt look the contact up.
         var run = Run(id: id, log: log)
+        var (contact, deleted, source, observedAt) = (contact, deleted, source, observedAt)
         do {
             let stored = try store.contact(id)
             run.applied = stored.applied
             run.pendingSince = stored.pendingSince
             let verified = verify ? try await verifyApplied(&run) : []
+            // Data older than what the applied state rests on is never acted on: GHL is read.
+            var refreshed: AuditEntry?
+            if recorder == nil, source != .read, let seen = observedAt, let applied = stored.seenAt, seen < applied {
+                let read = try await refresh(contact, source: source, observedAt: seen, appliedFrom: applied)
+                (contact, deleted, source, observedAt) = (read.contact, deleted || read.deleted, .read, now())
+                refreshed = read.entry
+            }
             let state = ContactState(markedCustomer: stored.markedCustomer, buckets: bucketIndexes(run.applied.buckets))
-            var (contact, decision, completion) = try await decide(
+            var (decided, decision, completion) = try await decide(
                 contact, deleted: deleted, state: state, source: source)
+            contact = decided
             var phoneRecord: PhoneRecord?? = nil
             var phoneAudit: [AuditEntry] = []
-            var rereads = completion == nil ? 0 : 1
+            var rereads = (completion == nil ? 0 : 1) + (refreshed == nil ? 0 : 1)
             // The payload's phone, unless a re-read brought another contact body.
-            if let phone = completion == nil ? payloadPhone : phoneKey(contact) {
+            if let phone = completion == nil && refreshed == nil ? payloadPhone : phoneKey(contact) {
                 let byPhone = try await applyPhone(
-                    contact, decision, state: state, deleted: deleted, source: source, completed: completion != nil,
+                    contact, decision, state: state, deleted: deleted, source: source,
+                    completed: completion != nil || refreshed != nil,
                     phone: phone, &run)
                 (contact, decision, phoneAudit) = (byPhone.contact, byPhone.decision, byPhone.audit)
                 rereads += byPhone.audit.count { $0.kind == .reread }
@@ -193,6 +203,7 @@ public actor Executor {
                 verified + [
                     AuditEntry(at: now(), kind: .decision, summary: summary(decision), detail: detail(decision))
                 ]
+            if let refreshed { run.audit.append(refreshed) }
             if let completion { run.audit.append(completion) }
             run.audit += phoneAudit
             if decision.marksCustomer, recorder == nil {

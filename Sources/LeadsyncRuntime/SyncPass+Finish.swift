@@ -10,6 +10,9 @@ extension SyncPass {
     struct Pending: Sendable {
         var contact: Contact
         var source: ContactSource
+        /// How new the data is: when its search page was asked for, less `searchLag`, or when
+        /// the contact was read. A contact processed later (at the end of the pass) keeps it.
+        var readAt: Timestamp
         var deleted = false
         var failure: Executor.Failure?
         /// Read the CallTools contact back first (`Executor.verifyApplied`): the first page of
@@ -20,6 +23,12 @@ extension SyncPass {
     /// At most this many contacts wait for the end of a pass (memory stays bounded); past it,
     /// a transient failure is reported at once and left to the next pass or the server.
     static let maxWaiting = 20_000
+
+    /// How far GHL's search index may lag its writes ("a few seconds", docs/upstreams.md), with
+    /// room to spare: search data counts as this much older than the request that read it, so
+    /// a webhook applied for the contact within that time makes the pass read it again
+    /// (`Executor.refresh`) instead of rolling it back.
+    static let searchLag: Int64 = 60_000
 
     /// Counts outcomes; transient failures wait for the end of the pass, others are reported.
     func tally(
@@ -67,10 +76,12 @@ extension SyncPass {
                 let contact = try InboundContact.decode(
                     fresh, catalog: catalog, defaultEventType: "batch", expecting: .api
                 ).contact
-                waiting.append(Pending(contact: contact, source: .read, failure: left))
+                waiting.append(Pending(contact: contact, source: .read, readAt: now(), failure: left))
             } catch let error as UpstreamError where error.meansContactGone {
                 waiting.append(
-                    Pending(contact: Contact(id: id, eventType: "batch"), source: .read, deleted: true, failure: left))
+                    Pending(
+                        contact: Contact(id: id, eventType: "batch"), source: .read, readAt: now(), deleted: true,
+                        failure: left))
             } catch {
                 onError(Executor.Failure(contactId: id, message: "\(left.message): \(error)", transient: true))
                 continue
@@ -143,11 +154,11 @@ extension SyncPass {
             func add() {
                 let item = items[next]
                 next += 1
-                let readAt = now()
+                let readAt = item.readAt
                 group.addTask {
                     do {
-                        // Search results may lack fields a full read has (dndSettings). The data
-                        // was read from GHL moments ago: no older event may override it.
+                        // Search results may lack fields a full read has (dndSettings). No older
+                        // event may override this data, nor this data what a newer one applied.
                         return (
                             item,
                             .success(

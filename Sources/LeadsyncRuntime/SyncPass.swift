@@ -196,6 +196,7 @@ public struct SyncPass: Sendable {
             try await checkDailyBudget()
             // Sorted by dateAdded, which never changes: sorting by dateUpdated would move every
             // contact we write tags back to behind the cursor, and read it again.
+            let searchedAt = Timestamp(milliseconds: now().milliseconds - Self.searchLag)
             let page = try await ghl.search(
                 filters: filters, sort: [("dateAdded", "asc")], pageLimit: options.pageLimit,
                 searchAfter: cursor)
@@ -216,7 +217,7 @@ public struct SyncPass: Sendable {
                 progress.failed += unusable
             } else {
                 let outcomes = await process(
-                    contacts.map { Pending(contact: $0, source: .search, verify: verifyPage) },
+                    contacts.map { Pending(contact: $0, source: .search, readAt: searchedAt, verify: verifyPage) },
                     concurrency: options.concurrency)
                 verifyPage = false
                 progress.contacts += contacts.count + unusable

@@ -163,13 +163,15 @@ extension SandboxState {
         func key(_ c: JSONObject) -> (Int64, String) {
             (c[sortField]?.stringValue.flatMap(Timestamp.init(iso8601:))?.milliseconds ?? 0, c["id"]?.stringValue ?? "")
         }
+        // What the search index holds now (every contact, unless it lags writes).
+        let contacts = searchableContacts()
         let sorted: [(Int64, String)]
-        if let cache = sortCache, cache.field == sortField, cache.descending == descending {
+        if searchLagMs == 0, let cache = sortCache, cache.field == sortField, cache.descending == descending {
             sorted = cache.keys
         } else {
-            var keys = ghlContacts.values.map(key)
+            var keys = contacts.values.map(key)
             keys.sort { descending ? $0 > $1 : $0 < $1 }
-            sortCache = (sortField, descending, keys)
+            if searchLagMs == 0 { sortCache = (sortField, descending, keys) }
             sorted = keys
         }
         var ordered = sorted[...]
@@ -190,17 +192,17 @@ extension SandboxState {
         var predicates: [(JSONObject) -> Bool] = []
         for f in b["filters"]?.arrayValue ?? [] { predicates.append(Self.predicate(f)) }
         func matches(_ c: JSONObject) -> Bool { predicates.allSatisfy { $0(c) } }
-        let total = predicates.isEmpty ? ghlContacts.count : ghlContacts.values.filter(matches).count
+        let total = predicates.isEmpty ? contacts.count : contacts.values.filter(matches).count
         var list: [JSONObject] = []
         if case .number(let page)? = b["page"] {
             guard Int(page) * Int(limit) <= 10_000 else {
                 return Self.ghlError(422, "page paging reaches 10000 results at most")
             }
-            let all = ordered.compactMap { ghlContacts[$0.1] }.filter(matches)
+            let all = ordered.compactMap { contacts[$0.1] }.filter(matches)
             list = Array(all.dropFirst((Int(page) - 1) * Int(limit)).prefix(Int(limit)))
         } else {
             for k in ordered {
-                guard let c = ghlContacts[k.1], matches(c) else { continue }
+                guard let c = contacts[k.1], matches(c) else { continue }
                 list.append(c)
                 if list.count == Int(limit) { break }
             }
@@ -354,7 +356,7 @@ extension SandboxState {
         let changed = current != (c["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         c["tags"] = .array(current.map(JSON.string))
         c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
-        ghlContacts[id] = c
+        storeGHLContact(c, id: id)
         if changed { emit("ContactTagUpdate", contact: c) }
         return .json(add ? 201 : 200, .object(JSONObject(["tags": .array(current.map(JSON.string))])))
     }
@@ -396,7 +398,7 @@ extension SandboxState {
         let tagsBefore = c["tags"]
         for e in b.entries { c[e.key] = e.value }  // `tags` replaces every tag, as the real API does
         c["dateUpdated"] = .string(Timestamp(milliseconds: nowMs()).iso8601)
-        ghlContacts[id] = c
+        storeGHLContact(c, id: id)
         emit("ContactUpdate", contact: c)
         if c["tags"] != tagsBefore { emit("ContactTagUpdate", contact: c) }
         return .json(200, .object(JSONObject(["succeded": .bool(true), "contact": .object(c)])))

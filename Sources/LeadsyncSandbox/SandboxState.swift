@@ -68,6 +68,18 @@ public actor SandboxState {
     /// (upstreams.md), so the product is tested both ways.
     public var searchOmitsDndSettings = false
     public func setSearchOmitsDndSettings(_ omit: Bool) { searchOmitsDndSettings = omit }
+    /// How far `POST /contacts/search` lags writes, in milliseconds ("the search index lags
+    /// writes by a few seconds", upstreams.md): a write shows in search results only this long
+    /// after it was made, while `GET /contacts/{id}` has it at once. 0: no lag.
+    public private(set) var searchLagMs: Int64 = 0
+    /// The contacts as search knows them, while there is a lag, and the writes not yet in it.
+    var searchIndexed: [String: JSONObject] = [:]
+    var searchPending: [(at: Int64, id: String, contact: JSONObject)] = []
+    public func setSearchLag(milliseconds: Int64) {
+        searchLagMs = max(0, milliseconds)
+        searchIndexed = searchLagMs > 0 ? ghlContacts : [:]
+        searchPending = []
+    }
     /// GHL's daily budget per location (200,000) and what was spent of it.
     public var ghlDailyLimit = 200_000
     var ghlDailyUsed = 0
@@ -180,8 +192,24 @@ public actor SandboxState {
         c["locationId"] = .string(locationId)
         if c["dateAdded"] == nil { c["dateAdded"] = .string(Timestamp(milliseconds: 1_700_000_000_000).iso8601) }
         if c["dateUpdated"] == nil { c["dateUpdated"] = c["dateAdded"] }
+        storeGHLContact(c, id: id)
+    }
+
+    /// Every write of a GHL contact: live at once, in search results after the lag.
+    func storeGHLContact(_ contact: JSONObject, id: String) {
         if ghlContacts[id] == nil { ghlOrder.append(id) }
-        ghlContacts[id] = c
+        ghlContacts[id] = contact
+        if searchLagMs > 0 { searchPending.append((nowMs(), id, contact)) }
+    }
+
+    /// The contacts search answers from: every contact, or with a lag, those writes older than it.
+    func searchableContacts() -> [String: JSONObject] {
+        guard searchLagMs > 0 else { return ghlContacts }
+        let due = nowMs() - searchLagMs
+        let ready = searchPending.prefix { $0.at <= due }
+        for write in ready { searchIndexed[write.id] = write.contact }
+        searchPending.removeFirst(ready.count)
+        return searchIndexed
     }
 
     public func ghlContact(_ id: String) -> JSONObject? { ghlContacts[id] }

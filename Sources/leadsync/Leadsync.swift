@@ -380,6 +380,12 @@ extension Leadsync {
             help: "Answer contact searches without dndSettings, as GHL users report (GET still has them).")
         var searchOmitsDnd = false
         @Option(
+            name: .customLong("search-lag-ms"),
+            help:
+                "Milliseconds a GHL write takes to show in contact searches (GHL: \"a few seconds\"); GET has it at once."
+        )
+        var searchLagMs = 0
+        @Option(
             name: .customLong("calltools-faults"),
             help: "CallTools faults as shares of requests: 500s, 429s (Retry-After: 1), resets, e.g. 0.3,0.05,0.05.")
         var calltoolsFaults: String?
@@ -410,6 +416,9 @@ extension Leadsync {
                     "--calltools-outage '\(calltoolsOutage)' must be AFTER,FOR in whole seconds (FOR at least 1), e.g. 10,1800"
                 )
             }
+            guard (0...600_000).contains(searchLagMs) else {
+                throw ValidationError("--search-lag-ms must be 0 to 600000; got \(searchLagMs)")
+            }
             guard (0...60_000).contains(calltoolsLatencyMs) else {
                 throw ValidationError("--calltools-latency-ms must be 0 to 60000; got \(calltoolsLatencyMs)")
             }
@@ -421,7 +430,7 @@ extension Leadsync {
         func run() async throws {
             let code = await SandboxCommand.run(
                 host: host, port: port, contacts: contacts, liftLimits: liftLimits, searchOmitsDnd: searchOmitsDnd,
-                calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults),
+                searchLagMs: Int64(searchLagMs), calltoolsFaults: calltoolsFaults.flatMap(SandboxCommand.faults),
                 calltoolsLatency: .milliseconds(calltoolsLatencyMs),
                 calltoolsOutage: calltoolsOutage.flatMap(Self.outage), locationId: locationId, console: .standard)
             if code != 0 { throw ExitCode(code) }

@@ -33,7 +33,7 @@ public enum SandboxCommand {
 
     public static func run(
         host: String, port: Int, contacts: Int, liftLimits: Bool, searchOmitsDnd: Bool = false,
-        calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero,
+        searchLagMs: Int64 = 0, calltoolsFaults: Faults? = nil, calltoolsLatency: Duration = .zero,
         calltoolsOutage: (after: Duration, lasting: Duration)? = nil, locationId: String = "sandboxLocation0001",
         console: Console
     ) async -> Int32 {
@@ -46,6 +46,8 @@ public enum SandboxCommand {
         // GHL's 100 per 10 s and CallTools' reported 1,000 per hour, unless lifted.
         await state.setLimits(ghl: liftLimits ? nil : (100, 10_000), calltools: liftLimits ? nil : (1000, 3_600_000))
         await seed(state, count: contacts)
+        // After seeding: the seeded contacts were indexed long ago; later writes lag.
+        await state.setSearchLag(milliseconds: searchLagMs)
         // The sandbox is a service: SIGINT or SIGTERM stops it gracefully.
         let server = SandboxServer(state: state, host: host, port: port)
         let group = ServiceGroup(

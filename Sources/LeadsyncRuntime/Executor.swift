@@ -116,13 +116,18 @@ public actor Executor {
     /// transaction as the state they produced.
     /// `source`: where the contact's data came from; a decision to dial on data that source may
     /// have left out (`ContactSource.mayOmit`) first re-reads the contact from GHL.
-    /// `observedAt`: how new that data is (an event's GHL timestamp, the time of a read); stored
-    /// with the outcome so that an older event never overrides it (a re-read counts as now).
+    /// `observedAt`: how new that data is (an event's GHL timestamp, the time of a read). Data
+    /// older than what the contact's state rests on is not acted on: the contact is read again.
+    /// `observedUntil`: when data of uncertain age may be newer than `observedAt` (a search page,
+    /// which lags GHL's writes), the latest it can be. The later of the two is stored with the
+    /// outcome, so that an older event never overrides it (a re-read counts as now): each check
+    /// errs towards reading GHL again.
     /// `verify`: a process died while applying this contact: read its CallTools contact back
     /// before planning (`verifyApplied`).
     public func process(
         _ contact: Contact, deleted: Bool = false, completing inboxEvents: [Int64] = [],
-        source: ContactSource = .given, observedAt: Timestamp? = nil, verify: Bool = false
+        source: ContactSource = .given, observedAt: Timestamp? = nil, observedUntil: Timestamp? = nil,
+        verify: Bool = false
     ) async throws(Failure) -> Outcome {
         await locks.lock(contact.id)
         defer { locks.unlock(contact.id) }
@@ -136,7 +141,8 @@ public actor Executor {
         do {
             return try await CallLog.$current.withValue(log) {
                 try await processLogged(
-                    contact, deleted: deleted, completing: inboxEvents, source: source, observedAt: observedAt,
+                    contact, deleted: deleted, completing: inboxEvents, source: source,
+                    observedAt: observedAt, observedUntil: observedUntil ?? observedAt,
                     payloadPhone: payloadPhone, verify: verify, log: log
                 )
             }
@@ -160,14 +166,16 @@ public actor Executor {
 
     func processLogged(
         _ contact: Contact, deleted: Bool, completing inboxEvents: [Int64], source: ContactSource,
-        observedAt: Timestamp?, payloadPhone: String?, verify: Bool, log: CallLog
+        observedAt: Timestamp?, observedUntil: Timestamp?, payloadPhone: String?, verify: Bool, log: CallLog
     ) async throws(Failure) -> Outcome {
         let id = contact.id
         // What this processing leaves is written once, at the end (one transaction, one fsync),
         // except the create intent, which must be on disk before the create is sent. A crash
         // before the end loses nothing: the intent makes the next attempt look the contact up.
         var run = Run(id: id, log: log)
-        var (contact, deleted, source, observedAt) = (contact, deleted, source, observedAt)
+        var (contact, deleted, source, observedAt, observedUntil) = (
+            contact, deleted, source, observedAt, observedUntil
+        )
         do {
             let stored = try store.contact(id)
             run.applied = stored.applied
@@ -175,9 +183,12 @@ public actor Executor {
             let verified = verify ? try await verifyApplied(&run) : []
             // Data older than what the applied state rests on is never acted on: GHL is read.
             var refreshed: AuditEntry?
-            if recorder == nil, source != .read, let seen = observedAt, let applied = stored.seenAt, seen < applied {
+            if recorder == nil, source != .read, let seen = observedAt, let applied = stored.seenFrom ?? stored.seenAt,
+                seen < applied
+            {
                 let read = try await refresh(contact, source: source, observedAt: seen, appliedFrom: applied)
-                (contact, deleted, source, observedAt) = (read.contact, deleted || read.deleted, .read, now())
+                (contact, deleted, source) = (read.contact, deleted || read.deleted, .read)
+                (observedAt, observedUntil) = (now(), now())
                 refreshed = read.entry
             }
             let state = ContactState(markedCustomer: stored.markedCustomer, buckets: bucketIndexes(run.applied.buckets))
@@ -214,7 +225,9 @@ public actor Executor {
             try await converge(&run, decision, contact: contact)
             let ghlCalls = try await writeBackTags(&run, decision, contact: contact)
             if run.applied.calltoolsId == nil && decision.buckets.isEmpty { run.action = .skipped }
-            let seenAt = rereads > 0 ? max(observedAt ?? now(), now()) : observedAt
+            // A re-read is the newest data there is: both bounds are now.
+            let seenAt = rereads > 0 ? max(observedUntil ?? now(), now()) : observedUntil
+            let seenFrom = rereads > 0 ? seenAt : observedAt
             // The data this decision was made on, for `plan`: written only when it changed.
             var data: (text: String, hash: Int64)?
             if !deleted, recorder == nil {
@@ -224,7 +237,7 @@ public actor Executor {
             }
             try record(
                 run, decision: decision, quiet: ghlCalls == 0, completing: inboxEvents, phone: phoneRecord,
-                seenAt: seenAt, data: data)
+                seenAt: seenAt, seenFrom: seenFrom, data: data)
             return Outcome(
                 contactId: id, action: run.action, calltoolsCalls: run.calls,
                 ghlCalls: ghlCalls + rereads, decision: decision, rereads: rereads)
@@ -268,7 +281,7 @@ public actor Executor {
     /// database, and `explain` still shows the decision that holds.
     func record(
         _ run: Run, decision: Decision, quiet ghlQuiet: Bool, completing inboxEvents: [Int64], phone: PhoneRecord??,
-        seenAt: Timestamp?, data: (text: String, hash: Int64)? = nil
+        seenAt: Timestamp?, seenFrom: Timestamp? = nil, data: (text: String, hash: Int64)? = nil
     ) throws(StoreError) {
         guard recorder == nil else { return }
         var audit = run.audit
@@ -283,7 +296,7 @@ public actor Executor {
         }
         try store.recordOutcome(
             run.id, state: run.dirty ? run.applied : nil, audit: unchangedDecision ? [] : audit,
-            completing: inboxEvents, phone: phone, seenAt: seenAt, data: data, at: now())
+            completing: inboxEvents, phone: phone, seenAt: seenAt, seenFrom: seenFrom, data: data, at: now())
     }
 
     /// Rule bucket indexes for CallTools bucket ids (for `on_no_match: keep`).

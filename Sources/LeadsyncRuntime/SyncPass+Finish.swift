@@ -155,6 +155,9 @@ extension SyncPass {
                 let item = items[next]
                 next += 1
                 let readAt = item.readAt
+                // The page may show the contact as it was up to `searchLag` before its request,
+                // or as late as now.
+                let latest = now()
                 group.addTask {
                     do {
                         // Search results may lack fields a full read has (dndSettings). No older
@@ -164,6 +167,7 @@ extension SyncPass {
                             .success(
                                 try await executor.process(
                                     item.contact, deleted: item.deleted, source: item.source, observedAt: readAt,
+                                    observedUntil: latest,
                                     verify: item.verify))
                         )
                     } catch let failure as Executor.Failure {

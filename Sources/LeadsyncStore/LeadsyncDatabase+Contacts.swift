@@ -15,18 +15,22 @@ public struct StoredContact: Sendable, Equatable {
     /// How new the data behind the applied state is: the GHL timestamp of the newest event
     /// applied, or when the contact was last read from GHL (nil: never recorded).
     public var seenAt: Timestamp?
+    /// The earliest the data behind the applied state can be from (`seen_from`): `seenAt`, but
+    /// for a search page its request time less GHL's index lag. Nil: never recorded.
+    public var seenFrom: Timestamp?
     /// The hash of the stored snapshot of its data (`Contact.snapshot`), nil when none.
     public var dataHash: Int64?
 
     public init(
         ghlId: String, applied: AppliedState, markedCustomer: Bool, pendingSince: Timestamp? = nil,
-        seenAt: Timestamp? = nil
+        seenAt: Timestamp? = nil, seenFrom: Timestamp? = nil
     ) {
         self.ghlId = ghlId
         self.applied = applied
         self.markedCustomer = markedCustomer
         self.pendingSince = pendingSince
         self.seenAt = seenAt
+        self.seenFrom = seenFrom
     }
 }
 
@@ -125,11 +129,12 @@ extension LeadsyncDatabase {
     /// holds (nil: unchanged), the audit entries that explain it, and the inbox events it
     /// applied. Nothing to record writes nothing.
     /// `phone`: the contact's phone record, when it changed (`.some(nil)` forgets it).
-    /// `seenAt`: how new the data this outcome was decided on is; the stored value only grows.
+    /// `seenAt`: how new the data this outcome was decided on is; `seenFrom`: the earliest it can
+    /// be from (`seenAt` when not given). The stored values only grow.
     public func recordOutcome(
         _ ghlId: String, state: AppliedState?, audit: [AuditEntry], completing inboxEvents: [Int64],
-        phone: PhoneRecord?? = nil, seenAt: Timestamp? = nil, data: (text: String, hash: Int64)? = nil,
-        at: Timestamp
+        phone: PhoneRecord?? = nil, seenAt: Timestamp? = nil, seenFrom: Timestamp? = nil,
+        data: (text: String, hash: Int64)? = nil, at: Timestamp
     ) throws(StoreError) {
         guard state != nil || !audit.isEmpty || !inboxEvents.isEmpty || phone != nil || data != nil else { return }
         try run("record the outcome for \(ghlId)") { db in
@@ -144,12 +149,15 @@ extension LeadsyncDatabase {
             }
             if let state { try upsertApplied(db, ghlId, state, at: at) }
             if let seenAt {
+                let from = min(seenFrom ?? seenAt, seenAt)
                 try db.execute(
                     sql: """
-                        INSERT INTO contact (ghl_id, updated_at, seen_at, location) VALUES (?, ?, ?, ?)
-                        ON CONFLICT(ghl_id) DO UPDATE SET seen_at = max(coalesce(seen_at, excluded.seen_at), excluded.seen_at)
+                        INSERT INTO contact (ghl_id, updated_at, seen_at, seen_from, location) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT(ghl_id) DO UPDATE SET
+                            seen_at = max(coalesce(seen_at, excluded.seen_at), excluded.seen_at),
+                            seen_from = max(coalesce(seen_from, excluded.seen_from), excluded.seen_from)
                         WHERE location = excluded.location
-                        """, arguments: [ghlId, at.milliseconds, seenAt.milliseconds, location])
+                        """, arguments: [ghlId, at.milliseconds, seenAt.milliseconds, from.milliseconds, location])
             }
             if let phone { try writePhone(db, ghlId, phone, at: at) }
             try insertAudit(db, ghlId, audit)
@@ -254,7 +262,8 @@ extension LeadsyncDatabase {
         return StoredContact(
             ghlId: row["ghl_id"], applied: applied, markedCustomer: row["marked_customer"],
             pendingSince: applied.createPending ? Timestamp(milliseconds: row[updatedAt]) : nil,
-            seenAt: (row["seen_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            seenAt: (row["seen_at"] as Int64?).map(Timestamp.init(milliseconds:)),
+            seenFrom: (row["seen_from"] as Int64?).map(Timestamp.init(milliseconds:)))
     }
 
     /// The applied state from its columns (the JSON texts as stored).

@@ -389,6 +389,14 @@ public final class LeadsyncDatabase: Sendable {
                     DROP TABLE tag_id;
                     """)
         }
+        // `seen_from`: the earliest the data behind the applied state can be from. Equal to
+        // `seen_at` for an event or a read; for a search page, which lags GHL's writes, its
+        // request time less that lag, while `seen_at` is when it was applied. A pass compares
+        // its page with `seen_from` (a webhook applied since makes it read GHL); an event is
+        // compared with `seen_at`. Each errs towards reading GHL again.
+        m.registerMigration("v10") { db in
+            try db.alter(table: "contact") { t in t.add(column: "seen_from", .integer) }
+        }
         return m
     }
 }

@@ -74,13 +74,22 @@ import Testing
         }
     }
 
-    /// Without a newer applied state, a pass acts on its page and reads nothing more.
+    /// Without a newer applied state, a pass acts on its page and reads nothing more. What it
+    /// applied counts as seen when it was applied (the page may be that new), so a webhook older
+    /// than that is read again rather than taken over it.
     @Test func aPassOnDataNewerThanTheStateReadsNothingMore() async throws {
         try await ExecutorHarness.with(rules: Fixtures.coldLeadsFile, now: Self.clock) { h in
             let state = h.server.state
             await state.setLimits(ghl: nil, calltools: nil)
             await state.putGHLContact(try #require(JSONParser.parse(Self.lead).objectValue))
+            let before = Self.clock()
             _ = try await pass(h)
+            let stored = try h.store.contact("s1")
+            let seen = try #require(stored.seenAt)
+            #expect(seen >= before)
+            // Compared with the next page: its request time less the index lag.
+            let from = try #require(stored.seenFrom)
+            #expect(from.milliseconds < seen.milliseconds - SyncPass.searchLag / 2)
             await state.clearRequests()
             let progress = try await pass(h)
             #expect(progress.rereads == 0)

@@ -166,7 +166,7 @@ import Testing
         _ = try LeadsyncDatabase.open(path: path)
         let db = try LeadsyncDatabase.open(path: path)
         let applied = try db.writer.read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") }
-        #expect(applied == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9"])
+        #expect(applied == ["v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10"])
         try? FileManager.default.removeItem(atPath: dir)
     }
 }

@@ -215,7 +215,7 @@ import Testing
         (#"{"contact_id":"w","dnd":"maybe"}"#, #"'dnd' must be true or false, found string "maybe""#),
     ])
     func anUnreadableDndValueRefusesTheContact(text: String, message: String) {
-        #expect(throws: PayloadError(message + ": a contact whose DND cannot be read is never dialled")) {
+        #expect(throws: PayloadError(message + ": leadsync does not act on a contact whose DND it cannot read")) {
             try decode(text)
         }
     }

@@ -189,7 +189,7 @@ import Testing
                 #expect(
                     error.message
                         == #"re-read contact: 'dndSettings.Call' must be an object, found string "active": "#
-                        + "a contact whose DND cannot be read is never dialled")
+                        + "leadsync does not act on a contact whose DND it cannot read")
             }
             #expect(await h.server.state.calltoolsCreates.isEmpty)
         }
@@ -219,7 +219,7 @@ import Testing
             #expect(
                 trail == [
                     "not evaluated: GHL search returned an unusable contact: 'dndSettings.Call.status' must be a "
-                        + "string, found number 7: a contact whose DND cannot be read is never dialled"
+                        + "string, found number 7: leadsync does not act on a contact whose DND it cannot read"
                 ])
         }
     }

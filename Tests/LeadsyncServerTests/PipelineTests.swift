@@ -154,7 +154,7 @@ import Testing
             #expect(
                 dead.first?.lastError
                     == #"payload: 'dndSettings.Call.status' must be active, inactive or permanent, found string "on": "#
-                    + "a contact whose DND cannot be read is never dialled")
+                    + "leadsync does not act on a contact whose DND it cannot read")
             #expect(await h.state.calltoolsCreates.isEmpty)
         }
     }

@@ -1,9 +1,9 @@
 /// The do-not-disturb keys of a contact, checked and put in one form as the contact is decoded.
 ///
 /// A condition on a value of the wrong type is false, as on a missing one, and for DND that
-/// means dialling: `dndSettings` sent as a string, or `"dnd": "true"`, used to read as "no DND".
-/// So a DND value leadsync cannot read makes the contact unusable (reported, counted, never
-/// dialled), and the forms that mean one thing are made one:
+/// means dialling: `dndSettings` sent as a string, or `"dnd": "yes"`, used to read as "no DND".
+/// So a DND value leadsync cannot read makes the contact unusable (reported, counted, not acted
+/// on: a new lead is not dialled), and the forms that mean one thing are made one:
 /// - `dnd`: `true` / `false`; the strings `"true"` / `"false"` and the numbers 1 / 0 (what form
 ///   tools and workflow steps send) become booleans; null is no setting.
 /// - `dndSettings` / `inboundDndSettings`: an object of channels, each an object whose `status`
@@ -12,9 +12,6 @@
 ///   Channels GHL does not document (`RCS` has been seen) are data: kept as they came, and
 ///   never a reason to refuse the contact.
 enum DNDValues {
-    /// The keys checked here.
-    static let keys: Set<String> = ["dnd", "dndSettings", "inboundDndSettings"]
-
     /// The channels of `dndSettings` in GHL's schema (`DndSettingsSchema`), and of
     /// `inboundDndSettings` (`InboundDndSettingsSchema`).
     static let channels: [String: Set<String>] = [
@@ -87,6 +84,6 @@ enum DNDValues {
         var text = JSONWriter.encode(value)
         if text.count > 40 { text = String(text.prefix(40)) + "…" }
         return PayloadError(
-            "\(rule), found \(value.typeName) \(text): a contact whose DND cannot be read is never dialled")
+            "\(rule), found \(value.typeName) \(text): leadsync does not act on a contact whose DND it cannot read")
     }
 }

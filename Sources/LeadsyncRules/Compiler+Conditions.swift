@@ -20,7 +20,7 @@ extension Compiler {
         "dateUpdated": .date, "dateOfBirth": .date, "assignedTo": .string, "customFields": .list,
         "event.type": .string,
     ]
-    static let dndChannels = ["Call", "SMS", "Email", "WhatsApp", "GMB", "FB"]
+    static let dndChannels = DNDValues.settingsChannels
 
     mutating func addCondition(_ description: String, at node: Node) -> Int32 {
         let mark = SourceLocation(node)

@@ -293,17 +293,9 @@ extension Compiler {
 
     func description(_ c: Condition) -> String { conditions[Int(c.id)].description }
 
-    /// The contact keys that say "do not call".
-    static let dndKeys: Set<String> = ["dnd", "dndSettings", "inboundDndSettings"]
-
     /// The first do-not-call key `condition` reads, if any.
     static func dndKeyRead(by condition: Condition) -> String? {
-        switch condition {
-        case .all(let list, _), .any(let list, _): return list.lazy.compactMap(dndKeyRead(by:)).first
-        case .not(let x, _): return dndKeyRead(by: x)
-        case .field(.field(let key, _), _, _): return dndKeys.contains(key) ? key : nil
-        case .field, .tags, .markedCustomer: return nil
-        }
+        condition.keysRead.first(where: DNDValues.keys.contains)
     }
 
     /// Warns (`do-not-call`) where the file can dial a contact who asked not to be called: a rule

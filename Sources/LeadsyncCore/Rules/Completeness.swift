@@ -51,17 +51,12 @@ extension CompiledRules {
     /// `dndSettings.Call.status`), with the names of the exclusions and rules that read them.
     public var fieldsRead: [String: [String]] {
         var out: [String: [String]] = [:]
-        func walk(_ c: Condition, _ owner: String) {
-            switch c {
-            case .all(let list, _), .any(let list, _): for x in list { walk(x, owner) }
-            case .not(let x, _): walk(x, owner)
-            case .field(.field(let first, _), _, _):
-                if !(out[first]?.contains(owner) ?? false) { out[first, default: []].append(owner) }
-            case .field, .tags, .markedCustomer: break
-            }
+        let owners =
+            exclusions.filter { !$0.builtIn }.map { ($0.condition, "exclusion \($0.name)") }
+            + rules.map { ($0.condition, "rule \($0.name)") }
+        for (condition, owner) in owners {
+            for key in condition.keysRead { out[key, default: []].append(owner) }
         }
-        for e in exclusions where !e.builtIn { walk(e.condition, "exclusion \(e.name)") }
-        for r in rules { walk(r.condition, "rule \(r.name)") }
         return out
     }
 
@@ -99,16 +94,7 @@ extension CompiledRules {
     public func phoneExclusionFieldsToComplete(_ contact: Contact, source: ContactSource) -> [String] {
         let omissible = source.mayOmit.subtracting(completeness.trustedWhenAbsent)
         guard !omissible.isEmpty else { return [] }
-        var keys: Set<String> = []
-        func walk(_ c: Condition) {
-            switch c {
-            case .all(let list, _), .any(let list, _): for x in list { walk(x) }
-            case .not(let x, _): walk(x)
-            case .field(.field(let first, _), _, _): keys.insert(first)
-            case .field, .tags, .markedCustomer: break
-            }
-        }
-        for e in exclusions where e.byPhone { walk(e.condition) }
+        let keys = Set(exclusions.filter(\.byPhone).flatMap(\.condition.keysRead))
         return keys.sorted().filter { omissible.contains($0) && Self.notSent($0, in: contact) }
     }
 }

@@ -17,6 +17,22 @@ public indirect enum Condition: Sendable {
             return id
         }
     }
+
+    /// The top-level contact keys this condition reads (`dndSettings` for
+    /// `dndSettings.Call.status`), each once, in the order they first appear.
+    public var keysRead: [String] {
+        var out: [String] = []
+        func walk(_ c: Condition) {
+            switch c {
+            case .all(let list, _), .any(let list, _): list.forEach(walk)
+            case .not(let x, _): walk(x)
+            case .field(.field(let key, _), _, _): if !out.contains(key) { out.append(key) }
+            case .field, .tags, .markedCustomer: break
+            }
+        }
+        walk(self)
+        return out
+    }
 }
 
 /// Where a condition came from and how to say it in a trace.

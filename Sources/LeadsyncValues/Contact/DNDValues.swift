@@ -11,11 +11,18 @@
 ///   space and stored lower-case. A null channel or a channel without a status is no setting.
 ///   Channels GHL does not document (`RCS` has been seen) are data: kept as they came, and
 ///   never a reason to refuse the contact.
-enum DNDValues {
-    /// The channels of `dndSettings` in GHL's schema (`DndSettingsSchema`), and of
-    /// `inboundDndSettings` (`InboundDndSettingsSchema`).
+public enum DNDValues {
+    /// The contact keys that say "do not call" (what the `do-not-call` check looks for).
+    public static let keys: Set<String> = ["dnd", "dndSettings", "inboundDndSettings"]
+
+    /// The channels of `dndSettings` in GHL's schema (`DndSettingsSchema`), in its order: the
+    /// ones a rule may name (`dndSettings.Call.status`).
+    public static let settingsChannels = ["Call", "SMS", "Email", "WhatsApp", "GMB", "FB"]
+
+    /// The documented channels of each settings key (`inboundDndSettings`:
+    /// `InboundDndSettingsSchema`).
     static let channels: [String: Set<String>] = [
-        "dndSettings": ["Call", "Email", "SMS", "WhatsApp", "GMB", "FB"],
+        "dndSettings": Set(settingsChannels),
         "inboundDndSettings": ["all"],
     ]
 
